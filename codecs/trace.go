@@ -1,0 +1,124 @@
+package codecs
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/lovoo/goka"
+)
+
+// W3C trace-context header names.
+const (
+	HeaderTraceParent = "traceparent"
+	HeaderTraceState  = "tracestate"
+)
+
+// Trace is a W3C trace context: the trace every hop shares and the span of this hop.
+type Trace struct {
+	TraceID [16]byte
+	SpanID  [8]byte
+	Flags   byte
+	State   string
+}
+
+// ErrBadTraceParent reports a traceparent header that is not W3C version-00 text.
+var ErrBadTraceParent = errors.New("malformed traceparent")
+
+// IsZero reports whether t holds no trace.
+func (t Trace) IsZero() bool { return t.TraceID == [16]byte{} }
+
+// TraceIDString is the 32-hex-digit trace id, as logs show it.
+func (t Trace) TraceIDString() string { return hex.EncodeToString(t.TraceID[:]) }
+
+// ParentString renders the traceparent header value.
+func (t Trace) ParentString() string {
+	b := make([]byte, 0, 55)
+	b = append(b, "00-"...)
+	b = hex.AppendEncode(b, t.TraceID[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, t.SpanID[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, []byte{t.Flags})
+	return string(b)
+}
+
+// ParseTraceParent parses a version-00 traceparent ("00-<32 hex>-<16 hex>-<2 hex>").
+func ParseTraceParent(s string) (Trace, error) {
+	var t Trace
+	if len(s) != 55 || s[0:3] != "00-" || s[35] != '-' || s[52] != '-' {
+		return t, fmt.Errorf("%w: %q", ErrBadTraceParent, s)
+	}
+	var flags [1]byte
+	for _, f := range []struct {
+		src string
+		dst []byte
+	}{{s[3:35], t.TraceID[:]}, {s[36:52], t.SpanID[:]}, {s[53:55], flags[:]}} {
+		if !isLowerHex(f.src) {
+			return Trace{}, fmt.Errorf("%w: %q", ErrBadTraceParent, s)
+		}
+		if _, err := hex.Decode(f.dst, []byte(f.src)); err != nil {
+			return Trace{}, fmt.Errorf("%w: %q", ErrBadTraceParent, s)
+		}
+	}
+	t.Flags = flags[0]
+	if t.TraceID == [16]byte{} || t.SpanID == [8]byte{} {
+		return Trace{}, fmt.Errorf("%w: all-zero id in %q", ErrBadTraceParent, s)
+	}
+	return t, nil
+}
+
+func isLowerHex(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// NewTrace starts a new sampled trace.
+func NewTrace() Trace {
+	var t Trace
+	_, _ = rand.Read(t.TraceID[:])
+	_, _ = rand.Read(t.SpanID[:])
+	t.Flags = 0x01
+	return t
+}
+
+// Child starts a new span in the same trace, as a hop that handles a message does.
+func (t Trace) Child() Trace {
+	c := t
+	_, _ = rand.Read(c.SpanID[:])
+	return c
+}
+
+// TraceFromHeaders continues the trace the headers carry, or starts a new one when they carry
+// none or a malformed one: a bad trace header must never stop a command.
+func TraceFromHeaders(h goka.Headers) Trace {
+	p, ok := h[HeaderTraceParent]
+	if !ok {
+		return NewTrace()
+	}
+	t, err := ParseTraceParent(string(p))
+	if err != nil {
+		return NewTrace()
+	}
+	t.State = string(h[HeaderTraceState])
+	return t.Child()
+}
+
+// AddTo writes the trace headers into h; tracestate only when non-empty.
+func (t Trace) AddTo(h goka.Headers) {
+	if t.IsZero() {
+		return
+	}
+	h[HeaderTraceParent] = []byte(t.ParentString())
+	if t.State != "" {
+		h[HeaderTraceState] = []byte(t.State)
+	} else {
+		delete(h, HeaderTraceState)
+	}
+}
