@@ -2,6 +2,7 @@ package codecs
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -121,4 +122,23 @@ func (t Trace) AddTo(h goka.Headers) {
 	} else {
 		delete(h, HeaderTraceState)
 	}
+}
+
+// DerivedTraceFromHeaders is TraceFromHeaders made repeatable: the new span id (and the trace
+// id, when the headers carry no valid trace) are drawn from seed, which identifies the message
+// being handled. A redelivered message thus yields byte-identical headers downstream.
+func DerivedTraceFromHeaders(h goka.Headers, seed []byte) Trace {
+	sum := sha256.Sum256(seed)
+	t, err := ParseTraceParent(string(h[HeaderTraceParent]))
+	if err != nil {
+		t = Trace{Flags: 0x01}
+		copy(t.TraceID[:], sum[8:24])
+	} else {
+		t.State = string(h[HeaderTraceState])
+	}
+	copy(t.SpanID[:], sum[:8])
+	if t.SpanID == [8]byte{} {
+		t.SpanID[7] = 1 // an all-zero span id is invalid in W3C trace context
+	}
+	return t
 }

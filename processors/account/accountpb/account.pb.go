@@ -455,10 +455,12 @@ type NameEntry struct {
 	PasswordHash        []byte                 `protobuf:"bytes,3,opt,name=password_hash,json=passwordHash,proto3" json:"password_hash,omitempty"`
 	FailedLogins        uint32                 `protobuf:"varint,4,opt,name=failed_logins,json=failedLogins,proto3" json:"failed_logins,omitempty"` // failed password checks in the current window
 	FailedWindowStartMs int64                  `protobuf:"varint,5,opt,name=failed_window_start_ms,json=failedWindowStartMs,proto3" json:"failed_window_start_ms,omitempty"`
-	Pending             *PendingRegistration   `protobuf:"bytes,6,opt,name=pending,proto3" json:"pending,omitempty"`
-	Dedupe              *Dedupe                `protobuf:"bytes,7,opt,name=dedupe,proto3" json:"dedupe,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// The registration that created the entry. It stays after the id is bound, so that a
+	// redelivered IDAssigned re-sends the same Create.
+	Registration  *PendingRegistration `protobuf:"bytes,6,opt,name=registration,proto3" json:"registration,omitempty"`
+	Dedupe        *Dedupe              `protobuf:"bytes,7,opt,name=dedupe,proto3" json:"dedupe,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *NameEntry) Reset() {
@@ -526,9 +528,9 @@ func (x *NameEntry) GetFailedWindowStartMs() int64 {
 	return 0
 }
 
-func (x *NameEntry) GetPending() *PendingRegistration {
+func (x *NameEntry) GetRegistration() *PendingRegistration {
 	if x != nil {
-		return x.Pending
+		return x.Registration
 	}
 	return nil
 }
@@ -1531,8 +1533,11 @@ func (x *Session) GetSinceMs() int64 {
 // The last commands applied to a key, with what they emitted, so that a redelivered command
 // changes nothing and re-emits the same bytes.
 type Dedupe struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Recent        []*Applied             `protobuf:"bytes,1,rep,name=recent,proto3" json:"recent,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Recent []*Applied             `protobuf:"bytes,1,rep,name=recent,proto3" json:"recent,omitempty"`
+	// Highest offset applied per source "topic/partition". A command at or below it that is no
+	// longer in recent was applied long ago: it is skipped, not applied again.
+	High          map[string]int64 `protobuf:"bytes,2,rep,name=high,proto3" json:"high,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"varint,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1574,10 +1579,18 @@ func (x *Dedupe) GetRecent() []*Applied {
 	return nil
 }
 
+func (x *Dedupe) GetHigh() map[string]int64 {
+	if x != nil {
+		return x.High
+	}
+	return nil
+}
+
 type Applied struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Command       *CommandID             `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
 	Emitted       []*Emitted             `protobuf:"bytes,2,rep,name=emitted,proto3" json:"emitted,omitempty"`
+	AppliedMs     int64                  `protobuf:"varint,3,opt,name=applied_ms,json=appliedMs,proto3" json:"applied_ms,omitempty"` // the command's timestamp; old entries are dropped
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1626,12 +1639,20 @@ func (x *Applied) GetEmitted() []*Emitted {
 	return nil
 }
 
+func (x *Applied) GetAppliedMs() int64 {
+	if x != nil {
+		return x.AppliedMs
+	}
+	return 0
+}
+
+// One record a command emitted. Headers are not kept: they derive from the command's Meta,
+// which a redelivered command carries unchanged.
 type Emitted struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
 	Key           []byte                 `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	Value         []byte                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
-	Headers       map[string][]byte      `protobuf:"bytes,4,rep,name=headers,proto3" json:"headers,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1683,13 +1704,6 @@ func (x *Emitted) GetKey() []byte {
 func (x *Emitted) GetValue() []byte {
 	if x != nil {
 		return x.Value
-	}
-	return nil
-}
-
-func (x *Emitted) GetHeaders() map[string][]byte {
-	if x != nil {
-		return x.Headers
 	}
 	return nil
 }
@@ -1907,6 +1921,7 @@ func (*Tick) Descriptor() ([]byte, []int) {
 type TimerIndex struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pending       []*TimerAdd            `protobuf:"bytes,1,rep,name=pending,proto3" json:"pending,omitempty"`
+	Dedupe        *Dedupe                `protobuf:"bytes,2,opt,name=dedupe,proto3" json:"dedupe,omitempty"` // ticks applied, so a redelivered tick re-sends the same expiries
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1944,6 +1959,13 @@ func (*TimerIndex) Descriptor() ([]byte, []int) {
 func (x *TimerIndex) GetPending() []*TimerAdd {
 	if x != nil {
 		return x.Pending
+	}
+	return nil
+}
+
+func (x *TimerIndex) GetDedupe() *Dedupe {
+	if x != nil {
+		return x.Dedupe
 	}
 	return nil
 }
@@ -1988,15 +2010,15 @@ const file_account_proto_rawDesc = "" +
 	"\n" +
 	"account_id\x18\x01 \x01(\rR\taccountId\x12<\n" +
 	"\vfor_command\x18\x02 \x01(\v2\x1b.atlas.account.v1.CommandIDR\n" +
-	"forCommand\"\xb0\x02\n" +
+	"forCommand\"\xba\x02\n" +
 	"\tNameEntry\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"account_id\x18\x02 \x01(\rR\taccountId\x12#\n" +
 	"\rpassword_hash\x18\x03 \x01(\fR\fpasswordHash\x12#\n" +
 	"\rfailed_logins\x18\x04 \x01(\rR\ffailedLogins\x123\n" +
-	"\x16failed_window_start_ms\x18\x05 \x01(\x03R\x13failedWindowStartMs\x12?\n" +
-	"\apending\x18\x06 \x01(\v2%.atlas.account.v1.PendingRegistrationR\apending\x120\n" +
+	"\x16failed_window_start_ms\x18\x05 \x01(\x03R\x13failedWindowStartMs\x12I\n" +
+	"\fregistration\x18\x06 \x01(\v2%.atlas.account.v1.PendingRegistrationR\fregistration\x120\n" +
 	"\x06dedupe\x18\a \x01(\v2\x18.atlas.account.v1.DedupeR\x06dedupe\"w\n" +
 	"\x13PendingRegistration\x12*\n" +
 	"\x04meta\x18\x01 \x01(\v2\x16.atlas.account.v1.MetaR\x04meta\x124\n" +
@@ -2069,20 +2091,22 @@ const file_account_proto_rawDesc = "" +
 	"session_id\x18\x01 \x01(\fR\tsessionId\x12\x16\n" +
 	"\x06issuer\x18\x02 \x01(\tR\x06issuer\x12\x14\n" +
 	"\x05state\x18\x03 \x01(\rR\x05state\x12\x19\n" +
-	"\bsince_ms\x18\x04 \x01(\x03R\asinceMs\";\n" +
+	"\bsince_ms\x18\x04 \x01(\x03R\asinceMs\"\xac\x01\n" +
 	"\x06Dedupe\x121\n" +
-	"\x06recent\x18\x01 \x03(\v2\x19.atlas.account.v1.AppliedR\x06recent\"u\n" +
+	"\x06recent\x18\x01 \x03(\v2\x19.atlas.account.v1.AppliedR\x06recent\x126\n" +
+	"\x04high\x18\x02 \x03(\v2\".atlas.account.v1.Dedupe.HighEntryR\x04high\x1a7\n" +
+	"\tHighEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\x03R\x05value:\x028\x01\"\x94\x01\n" +
 	"\aApplied\x125\n" +
 	"\acommand\x18\x01 \x01(\v2\x1b.atlas.account.v1.CommandIDR\acommand\x123\n" +
-	"\aemitted\x18\x02 \x03(\v2\x19.atlas.account.v1.EmittedR\aemitted\"\xc5\x01\n" +
+	"\aemitted\x18\x02 \x03(\v2\x19.atlas.account.v1.EmittedR\aemitted\x12\x1d\n" +
+	"\n" +
+	"applied_ms\x18\x03 \x01(\x03R\tappliedMs\"G\n" +
 	"\aEmitted\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\fR\x03key\x12\x14\n" +
-	"\x05value\x18\x03 \x01(\fR\x05value\x12@\n" +
-	"\aheaders\x18\x04 \x03(\v2&.atlas.account.v1.Emitted.HeadersEntryR\aheaders\x1a:\n" +
-	"\fHeadersEntry\x12\x10\n" +
-	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\fR\x05value:\x028\x01\"t\n" +
+	"\x05value\x18\x03 \x01(\fR\x05value\"t\n" +
 	"\fTimerCommand\x12.\n" +
 	"\x03add\x18\x01 \x01(\v2\x1a.atlas.account.v1.TimerAddH\x00R\x03add\x12,\n" +
 	"\x04tick\x18\x02 \x01(\v2\x16.atlas.account.v1.TickH\x00R\x04tickB\x06\n" +
@@ -2099,10 +2123,11 @@ const file_account_proto_rawDesc = "" +
 	"\bsince_ms\x18\x06 \x01(\x03R\asinceMs\x12\x1f\n" +
 	"\vdeadline_ms\x18\a \x01(\x03R\n" +
 	"deadlineMs\"\x06\n" +
-	"\x04Tick\"B\n" +
+	"\x04Tick\"t\n" +
 	"\n" +
 	"TimerIndex\x124\n" +
-	"\apending\x18\x01 \x03(\v2\x1a.atlas.account.v1.TimerAddR\apendingB<Z:github.com/atlasstreams/atlas/processors/account/accountpbb\x06proto3"
+	"\apending\x18\x01 \x03(\v2\x1a.atlas.account.v1.TimerAddR\apending\x120\n" +
+	"\x06dedupe\x18\x02 \x01(\v2\x18.atlas.account.v1.DedupeR\x06dedupeB<Z:github.com/atlasstreams/atlas/processors/account/accountpbb\x06proto3"
 
 var (
 	file_account_proto_rawDescOnce sync.Once
@@ -2147,7 +2172,7 @@ var file_account_proto_goTypes = []any{
 	(*TimerAdd)(nil),            // 26: atlas.account.v1.TimerAdd
 	(*Tick)(nil),                // 27: atlas.account.v1.Tick
 	(*TimerIndex)(nil),          // 28: atlas.account.v1.TimerIndex
-	nil,                         // 29: atlas.account.v1.Emitted.HeadersEntry
+	nil,                         // 29: atlas.account.v1.Dedupe.HighEntry
 }
 var file_account_proto_depIdxs = []int32{
 	0,  // 0: atlas.account.v1.Meta.command:type_name -> atlas.account.v1.CommandID
@@ -2156,7 +2181,7 @@ var file_account_proto_depIdxs = []int32{
 	4,  // 3: atlas.account.v1.NameCommand.login:type_name -> atlas.account.v1.LoginAttempt
 	5,  // 4: atlas.account.v1.NameCommand.id_assigned:type_name -> atlas.account.v1.IDAssigned
 	0,  // 5: atlas.account.v1.IDAssigned.for_command:type_name -> atlas.account.v1.CommandID
-	7,  // 6: atlas.account.v1.NameEntry.pending:type_name -> atlas.account.v1.PendingRegistration
+	7,  // 6: atlas.account.v1.NameEntry.registration:type_name -> atlas.account.v1.PendingRegistration
 	22, // 7: atlas.account.v1.NameEntry.dedupe:type_name -> atlas.account.v1.Dedupe
 	1,  // 8: atlas.account.v1.PendingRegistration.meta:type_name -> atlas.account.v1.Meta
 	4,  // 9: atlas.account.v1.PendingRegistration.login:type_name -> atlas.account.v1.LoginAttempt
@@ -2175,18 +2200,19 @@ var file_account_proto_depIdxs = []int32{
 	21, // 22: atlas.account.v1.Account.sessions:type_name -> atlas.account.v1.Session
 	22, // 23: atlas.account.v1.Account.dedupe:type_name -> atlas.account.v1.Dedupe
 	23, // 24: atlas.account.v1.Dedupe.recent:type_name -> atlas.account.v1.Applied
-	0,  // 25: atlas.account.v1.Applied.command:type_name -> atlas.account.v1.CommandID
-	24, // 26: atlas.account.v1.Applied.emitted:type_name -> atlas.account.v1.Emitted
-	29, // 27: atlas.account.v1.Emitted.headers:type_name -> atlas.account.v1.Emitted.HeadersEntry
+	29, // 25: atlas.account.v1.Dedupe.high:type_name -> atlas.account.v1.Dedupe.HighEntry
+	0,  // 26: atlas.account.v1.Applied.command:type_name -> atlas.account.v1.CommandID
+	24, // 27: atlas.account.v1.Applied.emitted:type_name -> atlas.account.v1.Emitted
 	26, // 28: atlas.account.v1.TimerCommand.add:type_name -> atlas.account.v1.TimerAdd
 	27, // 29: atlas.account.v1.TimerCommand.tick:type_name -> atlas.account.v1.Tick
 	1,  // 30: atlas.account.v1.TimerAdd.meta:type_name -> atlas.account.v1.Meta
 	26, // 31: atlas.account.v1.TimerIndex.pending:type_name -> atlas.account.v1.TimerAdd
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	22, // 32: atlas.account.v1.TimerIndex.dedupe:type_name -> atlas.account.v1.Dedupe
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_account_proto_init() }

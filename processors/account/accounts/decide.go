@@ -1,0 +1,189 @@
+// Package accounts is the accounts stage of the account service: the table tenant/id ->
+// account with its login sessions, the session state machine, and the account's events.
+package accounts
+
+import (
+	"github.com/atlasstreams/atlas"
+	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/processors/account/accountpb"
+	"github.com/atlasstreams/atlas/processors/account/model"
+	"google.golang.org/protobuf/proto"
+)
+
+// Gender given to new accounts of GMS from version 87 on; every other tenant gets 0.
+const (
+	genderUnset   = 0
+	genderDefault = 10
+)
+
+// Decide is the accounts stage's pure decision: from the account as stored (nil when the key
+// holds none), a command and the configuration, the account to store (nil: store nothing) and
+// the records to emit. It never mutates acc. Time is the command's Kafka timestamp.
+func Decide(cfg model.Config, key string, acc *accountpb.Account, cmd *accountpb.AccountCommand) (*accountpb.Account, []model.Out) {
+	d := decision{cfg: cfg, key: key, cmd: cmd, now: cmd.GetMeta().GetTimestampMs()}
+	d.tenant, _ = codecs.ParseTenantString(cmd.GetMeta().GetTenant())
+	if acc != nil {
+		d.acc = proto.Clone(acc).(*accountpb.Account)
+		d.expireTransitions()
+	}
+	switch k := cmd.Kind.(type) {
+	case *accountpb.AccountCommand_Create:
+		d.create(k.Create)
+	case *accountpb.AccountCommand_Login:
+		d.login(k.Login)
+	case *accountpb.AccountCommand_ProgressState:
+		d.progressState(k.ProgressState)
+	case *accountpb.AccountCommand_Logout:
+		d.logout(k.Logout.GetSessionId(), k.Logout.GetAuthor())
+	case *accountpb.AccountCommand_Expire:
+		// Expiry already happened above, at the time of the tick that sent this.
+	case *accountpb.AccountCommand_Ban:
+		if d.acc != nil {
+			d.acc.Ban = &accountpb.BanState{Reason: k.Ban.GetReason(), UntilMs: k.Ban.GetUntilMs()}
+		}
+	case *accountpb.AccountCommand_Unban:
+		if d.acc != nil {
+			d.acc.Ban = nil
+		}
+	case *accountpb.AccountCommand_SetTos:
+		if d.acc != nil {
+			d.acc.Tos = k.SetTos.GetAccepted()
+		}
+	}
+	return d.acc, d.outs
+}
+
+type decision struct {
+	cfg    model.Config
+	key    string
+	tenant codecs.Tenant
+	cmd    *accountpb.AccountCommand
+	now    int64
+	acc    *accountpb.Account
+	outs   []model.Out
+}
+
+func (d *decision) emit(o model.Out) { d.outs = append(d.outs, o) }
+
+// expireTransitions drops transition entries past the timeout. An account whose last live
+// entry expires is logged out, and says so: otherwise every registry would keep it logged in.
+func (d *decision) expireTransitions() {
+	before := model.State(d.acc)
+	if model.ExpireTransitions(d.acc, d.now, d.cfg.TransitionTimeout.Milliseconds()) == 0 {
+		return
+	}
+	if before > model.StateNotLoggedIn && model.State(d.acc) == model.StateNotLoggedIn {
+		d.emit(model.StatusEvent(d.acc.Id, d.acc.Name, codecs.AccountStatusEventStatusLoggedOut))
+	}
+}
+
+func (d *decision) create(c *accountpb.Create) {
+	if d.acc != nil {
+		// The names stage binds each id once; a second create of the same id is a replay that
+		// outlived the dedupe memory. Nothing must change.
+		return
+	}
+	d.acc = &accountpb.Account{
+		Id:        d.cmd.GetAccountId(),
+		Name:      c.GetName(),
+		Gender:    defaultGender(d.tenant),
+		CreatedMs: d.now,
+	}
+	d.emit(model.StatusEvent(d.acc.Id, d.acc.Name, codecs.AccountStatusEventStatusCreated))
+	if c.GetLogin() != nil {
+		d.login(c.GetLogin())
+	}
+}
+
+func defaultGender(t codecs.Tenant) uint32 {
+	if t.Region == "GMS" && t.Major >= 87 {
+		return genderDefault
+	}
+	return genderUnset
+}
+
+// login finishes a login attempt whose password the names stage verified: ban, presence,
+// then success with the license question.
+func (d *decision) login(l *accountpb.Login) {
+	sid := l.GetSessionId()
+	if d.acc == nil {
+		// The names stage knew the account but this stage does not: its create is still on the
+		// way or was lost. The login server may retry.
+		d.emit(model.SessionError(sid, d.cmd.GetAccountId(), model.CodeSystemError, 0, 0))
+		return
+	}
+	if b := d.acc.GetBan(); b != nil && (b.UntilMs == 0 || d.now < b.UntilMs) {
+		d.emit(model.SessionError(sid, d.acc.Id, model.CodeDeletedOrBlocked, uint8(b.Reason), uint64(b.UntilMs)))
+		return
+	}
+	if !model.Login(d.acc, sid, model.IssuerLogin, d.now) {
+		d.emit(model.SessionError(sid, d.acc.Id, model.CodeAlreadyLoggedIn, 0, 0))
+		return
+	}
+	d.emit(model.StatusEvent(d.acc.Id, d.acc.Name, codecs.AccountStatusEventStatusLoggedIn))
+	if !d.acc.Tos && d.tenant.Region != "JMS" {
+		d.emit(model.SessionLicenseRequired(sid, d.acc.Id))
+	} else {
+		d.emit(model.SessionCreated(sid, d.acc.Id))
+	}
+}
+
+func (d *decision) progressState(p *accountpb.ProgressState) {
+	sid, issuer := p.GetSessionId(), p.GetAuthor()
+	if d.acc == nil {
+		d.emit(model.SessionError(sid, 0, model.CodeNotRegistered, 0, 0))
+		return
+	}
+	if model.State(d.acc) == model.StateNotLoggedIn {
+		d.emit(model.SessionError(sid, d.acc.Id, model.CodeSystemError, 0, 0))
+		return
+	}
+	switch p.GetState() {
+	case model.StateNotLoggedIn:
+		d.logout(sid, issuer)
+	case model.StateLoggedIn:
+		if !model.Login(d.acc, sid, issuer, d.now) {
+			d.emit(model.SessionError(sid, d.acc.Id, model.CodeSystemError, 0, 0))
+			return
+		}
+		d.emit(model.StatusEvent(d.acc.Id, d.acc.Name, codecs.AccountStatusEventStatusLoggedIn))
+	case model.StateTransition:
+		if !model.Transition(d.acc, sid, issuer, d.now) {
+			d.emit(model.SessionError(sid, d.acc.Id, model.CodeSystemError, 0, 0))
+			return
+		}
+		d.scheduleExpiry(sid, issuer)
+	default:
+		d.emit(model.SessionError(sid, d.acc.Id, model.CodeSystemError, 0, 0))
+		return
+	}
+	d.emit(model.SessionStateChanged(sid, d.acc.Id, uint8(p.GetState()), p.GetParams()))
+}
+
+// logout removes (sid, issuer), or every entry for the nil session id, and announces
+// LOGGED_OUT only when the account's state drops from above 0 to 0: a logout of one session
+// while another is live must not make channels drop the live one.
+func (d *decision) logout(sid []byte, issuer string) {
+	if d.acc == nil {
+		return
+	}
+	before := model.State(d.acc)
+	model.Logout(d.acc, sid, issuer)
+	if before > model.StateNotLoggedIn && model.State(d.acc) == model.StateNotLoggedIn {
+		d.emit(model.StatusEvent(d.acc.Id, d.acc.Name, codecs.AccountStatusEventStatusLoggedOut))
+	}
+}
+
+// scheduleExpiry hands the new transition's deadline to the timers stage.
+func (d *decision) scheduleExpiry(sid []byte, issuer string) {
+	add := &accountpb.TimerCommand{Kind: &accountpb.TimerCommand_Add{Add: &accountpb.TimerAdd{
+		Meta:       d.cmd.GetMeta(),
+		AccountKey: d.key,
+		AccountId:  d.acc.Id,
+		SessionId:  sid,
+		Issuer:     issuer,
+		SinceMs:    d.now,
+		DeadlineMs: d.now + d.cfg.TransitionTimeout.Milliseconds(),
+	}}}
+	d.emit(model.ProtoOut(atlas.AccountTimerCommands, model.TimerBucketKey(d.key, d.cfg.TimerBuckets), add))
+}

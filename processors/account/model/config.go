@@ -1,0 +1,81 @@
+package model
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Config holds the account service's rules that operators may tune. FromEnv documents the
+// environment variable of each.
+type Config struct {
+	BcryptCost        int
+	AutoRegister      bool
+	MaxFailedLogins   uint32
+	FailedLoginWindow time.Duration
+	TransitionTimeout time.Duration
+	TimerBuckets      int
+	TickInterval      time.Duration
+}
+
+// DefaultConfig is the configuration with every default of the specification.
+func DefaultConfig() Config {
+	return Config{
+		BcryptCost:        bcrypt.DefaultCost,
+		AutoRegister:      true,
+		MaxFailedLogins:   5,
+		FailedLoginWindow: 10 * time.Minute,
+		TransitionTimeout: 5 * time.Second,
+		TimerBuckets:      16,
+		TickInterval:      time.Second,
+	}
+}
+
+// FromEnv reads the configuration from the environment, starting from the defaults. A value
+// that does not parse is an error: a typo must not silently fall back to a default.
+func FromEnv() (Config, error) {
+	c := DefaultConfig()
+	var errs []error
+	intVar := func(name string, dst *int, lo, hi int) {
+		if v, ok := os.LookupEnv(name); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < lo || n > hi {
+				errs = append(errs, fmt.Errorf("%s=%q: want a whole number from %d to %d", name, v, lo, hi))
+				return
+			}
+			*dst = n
+		}
+	}
+	durVar := func(name string, dst *time.Duration) {
+		if v, ok := os.LookupEnv(name); ok {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 5s or 10m", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	intVar("ATLAS_BCRYPT_COST", &c.BcryptCost, bcrypt.MinCost, bcrypt.MaxCost)
+	if v, ok := os.LookupEnv("ATLAS_AUTO_REGISTER"); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ATLAS_AUTO_REGISTER=%q: want true or false", v))
+		}
+		c.AutoRegister = b
+	}
+	attempts := int(c.MaxFailedLogins)
+	intVar("ATLAS_LOGIN_ATTEMPT_LIMIT", &attempts, 1, 1000)
+	c.MaxFailedLogins = uint32(attempts)
+	durVar("ATLAS_LOGIN_ATTEMPT_WINDOW", &c.FailedLoginWindow)
+	durVar("ATLAS_TRANSITION_TIMEOUT", &c.TransitionTimeout)
+	intVar("ATLAS_TIMER_BUCKETS", &c.TimerBuckets, 1, 4096)
+	durVar("ATLAS_TIMER_TICK", &c.TickInterval)
+	if len(errs) > 0 {
+		return c, fmt.Errorf("account configuration: %v", errs)
+	}
+	return c, nil
+}

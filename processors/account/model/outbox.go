@@ -1,0 +1,131 @@
+package model
+
+import (
+	"strconv"
+
+	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/processors/account/accountpb"
+	"github.com/lovoo/goka"
+	"google.golang.org/protobuf/proto"
+)
+
+// How much a key remembers of the commands applied to it. Redelivery (at-least-once) happens
+// within the seconds between a callback and its offset commit, or across a rebalance, so a few
+// recent commands of the last hour are enough; older duplicates are caught by the watermarks.
+const (
+	recentCommands   = 4
+	recentHorizonMs  = int64(60 * 60 * 1000)
+	sourceKeyDivider = "/"
+)
+
+// Out is one record a decision emits: topic, key and the encoded value.
+type Out struct {
+	Topic goka.Stream
+	Key   string
+	Value []byte
+}
+
+// ProtoOut encodes an internal message for an internal topic.
+func ProtoOut(topic goka.Stream, key string, m proto.Message) Out {
+	b, err := proto.Marshal(m)
+	if err != nil {
+		// Marshalling a well-formed generated message cannot fail; if it does, the build is
+		// broken, not the input.
+		panic(err)
+	}
+	return Out{Topic: topic, Key: key, Value: b}
+}
+
+// sourceKey names the ordered stream a command reached this key through: its source topic and
+// partition, and the stage that forwarded it (via). Within one such stream commands arrive in
+// offset order; across streams they do not (a login detours through the names stage while a
+// logout of the same source partition goes straight on), so each stream has its own watermark.
+func sourceKey(id *accountpb.CommandID, via string) string {
+	return via + "|" + id.GetTopic() + sourceKeyDivider + strconv.FormatInt(int64(id.GetPartition()), 10)
+}
+
+// Replay looks a command up among those already applied to a key. If it was applied, it
+// returns true and the records it emitted then (none when it was applied too long ago to be
+// remembered): the caller re-emits them and changes nothing.
+func Replay(d *accountpb.Dedupe, id *accountpb.CommandID, via string) ([]*accountpb.Emitted, bool) {
+	for _, a := range d.GetRecent() {
+		c := a.GetCommand()
+		if c.GetOffset() == id.GetOffset() && c.GetPartition() == id.GetPartition() && c.GetTopic() == id.GetTopic() {
+			return a.Emitted, true
+		}
+	}
+	if high, ok := d.GetHigh()[sourceKey(id, via)]; ok && id.GetOffset() <= high {
+		return nil, true
+	}
+	return nil, false
+}
+
+// Record remembers that the command, which came through via, was applied at nowMs and what it
+// emitted.
+func Record(d *accountpb.Dedupe, id *accountpb.CommandID, via string, nowMs int64, outs []Out) *accountpb.Dedupe {
+	if d == nil {
+		d = &accountpb.Dedupe{}
+	}
+	emitted := make([]*accountpb.Emitted, len(outs))
+	for i, o := range outs {
+		emitted[i] = &accountpb.Emitted{Topic: string(o.Topic), Key: []byte(o.Key), Value: o.Value}
+	}
+	kept := d.Recent[:0]
+	for _, a := range d.Recent {
+		if nowMs-a.AppliedMs < recentHorizonMs {
+			kept = append(kept, a)
+		}
+	}
+	kept = append(kept, &accountpb.Applied{Command: id, Emitted: emitted, AppliedMs: nowMs})
+	if len(kept) > recentCommands {
+		kept = kept[len(kept)-recentCommands:]
+	}
+	d.Recent = kept
+	if d.High == nil {
+		d.High = make(map[string]int64, 1)
+	}
+	if k := sourceKey(id, via); id.GetOffset() > d.High[k] {
+		d.High[k] = id.GetOffset()
+	} else if _, ok := d.High[k]; !ok {
+		d.High[k] = id.GetOffset()
+	}
+	return d
+}
+
+// Headers are the headers of every record a command causes: its tenant and the trace span the
+// service opened for it.
+func Headers(m *accountpb.Meta) goka.Headers {
+	h := make(goka.Headers, 6)
+	if t, err := codecs.ParseTenantString(m.GetTenant()); err == nil {
+		t.AddTo(h)
+	}
+	if m.GetTraceparent() != "" {
+		h[codecs.HeaderTraceParent] = []byte(m.GetTraceparent())
+		if m.GetTracestate() != "" {
+			h[codecs.HeaderTraceState] = []byte(m.GetTracestate())
+		}
+	}
+	return h
+}
+
+// EmitOuts emits freshly decided records.
+func EmitOuts(ctx goka.Context, m *accountpb.Meta, outs []Out) {
+	if len(outs) == 0 {
+		return
+	}
+	h := goka.WithCtxEmitHeaders(Headers(m))
+	for _, o := range outs {
+		ctx.Emit(o.Topic, o.Key, o.Value, h)
+	}
+}
+
+// EmitReplay re-emits what an already applied command emitted, byte for byte.
+func EmitReplay(ctx goka.Context, m *accountpb.Meta, recs []*accountpb.Emitted) {
+	if len(recs) == 0 {
+		return
+	}
+	h := goka.WithCtxEmitHeaders(Headers(m))
+	for _, r := range recs {
+		ctx.Emit(goka.Stream(r.Topic), string(r.Key), r.Value, h)
+	}
+}

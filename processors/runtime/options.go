@@ -1,0 +1,187 @@
+// Package runtime turns configuration into running Goka processors, views and emitters: Kafka
+// client settings tuned for this product, local storage, topic creation, and a supervisor
+// that restarts a processor whose Run failed.
+package runtime
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
+)
+
+// Options are the Kafka and storage settings shared by every processor of a process.
+type Options struct {
+	Brokers []string
+	// StorageDir holds the local copies of tables (LevelDB), one sub-folder per group. Empty:
+	// tables are kept in memory and recovered from Kafka at each start.
+	StorageDir string
+	// Replication of the topics this product creates (1 on a single broker).
+	Replication int
+	// Partitions of the topics this product creates.
+	Partitions int
+	// FlushFrequency bounds how long a produced message may wait for its batch. Goka's default
+	// of 100 ms adds 100 ms to every hop.
+	FlushFrequency time.Duration
+	// AcksAll waits for every in-sync replica (real clusters); otherwise the leader only.
+	AcksAll bool
+	// ClientID prefixes the Kafka client ids of this process.
+	ClientID string
+}
+
+// DefaultOptions are the options for a broker at brokers.
+func DefaultOptions(brokers ...string) Options {
+	return Options{
+		Brokers:        brokers,
+		Replication:    1,
+		Partitions:     12,
+		FlushFrequency: time.Millisecond,
+		AcksAll:        true,
+		ClientID:       "atlas",
+	}
+}
+
+// OptionsFromEnv reads KAFKA_BROKERS and the ATLAS_* variables documented in the README.
+func OptionsFromEnv() (Options, error) {
+	o := DefaultOptions(splitList(os.Getenv("KAFKA_BROKERS"))...)
+	var errs []string
+	if v := os.Getenv("ATLAS_STORAGE_DIR"); v != "" {
+		o.StorageDir = v
+	}
+	for _, iv := range []struct {
+		name string
+		dst  *int
+	}{{"ATLAS_REPLICATION", &o.Replication}, {"ATLAS_PARTITIONS", &o.Partitions}} {
+		if v := os.Getenv(iv.name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				errs = append(errs, fmt.Sprintf("%s=%q: want a whole number of at least 1", iv.name, v))
+				continue
+			}
+			*iv.dst = n
+		}
+	}
+	if v := os.Getenv("ATLAS_FLUSH_FREQUENCY"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Sprintf("ATLAS_FLUSH_FREQUENCY=%q: want a duration such as 1ms", v))
+		}
+		o.FlushFrequency = d
+	}
+	if v := os.Getenv("ATLAS_ACKS"); v != "" {
+		switch v {
+		case "all", "-1":
+			o.AcksAll = true
+		case "1", "leader":
+			o.AcksAll = false
+		default:
+			errs = append(errs, fmt.Sprintf("ATLAS_ACKS=%q: want all or 1", v))
+		}
+	}
+	if v := os.Getenv("ATLAS_CLIENT_ID"); v != "" {
+		o.ClientID = v
+	}
+	if len(errs) > 0 {
+		return o, fmt.Errorf("kafka configuration: %s", strings.Join(errs, "; "))
+	}
+	return o, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Sarama is the client configuration: idempotent, ordered producing (a retried batch must not
+// overtake the next one, or per-key order and the stages' watermarks break), a short flush.
+func (o Options) Sarama(initialOffset int64) *sarama.Config {
+	c := goka.DefaultConfig()
+	c.Version = sarama.V2_8_0_0
+	c.ClientID = o.ClientID
+	c.Consumer.Offsets.Initial = initialOffset
+	c.Producer.Flush.Frequency = o.FlushFrequency
+	c.Producer.Compression = sarama.CompressionNone
+	c.Producer.Idempotent = true
+	c.Producer.RequiredAcks = sarama.WaitForAll
+	if !o.AcksAll {
+		// Idempotence needs acks=all; a single-replica setup loses nothing by it.
+		c.Producer.Idempotent = false
+		c.Producer.RequiredAcks = sarama.WaitForLocal
+	}
+	c.Net.MaxOpenRequests = 1
+	c.Metadata.RefreshFrequency = 30 * time.Second
+	return c
+}
+
+func (o Options) topicManagerConfig() *goka.TopicManagerConfig {
+	tm := goka.NewTopicManagerConfig()
+	tm.Table.Replication = o.Replication
+	tm.Stream.Replication = o.Replication
+	tm.Stream.Retention = 7 * 24 * time.Hour
+	return tm
+}
+
+func (o Options) storage(group string) storage.Builder {
+	if o.StorageDir == "" {
+		return storage.MemoryBuilder()
+	}
+	return storage.DefaultBuilder(filepath.Join(o.StorageDir, sanitize(group)))
+}
+
+// sanitize makes a group name usable as a folder name.
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+// ProcessorOptions configures a processor of group: its streams start at initialOffset
+// (sarama.OffsetOldest for services that must not miss a command, OffsetNewest for channels).
+func (o Options) ProcessorOptions(group goka.Group, initialOffset int64) []goka.ProcessorOption {
+	cfg := o.Sarama(initialOffset)
+	return []goka.ProcessorOption{
+		goka.WithClientID(o.ClientID + "-" + sanitize(string(group))),
+		goka.WithStorageBuilder(o.storage(string(group))),
+		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(o.Sarama(initialOffset), o.topicManagerConfig())),
+		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(cfg)),
+		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(o.Sarama(initialOffset))),
+		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(o.Sarama(initialOffset))),
+		goka.WithLogger(gokaLogger{component: string(group)}),
+	}
+}
+
+// ViewOptions configures a view of a table.
+func (o Options) ViewOptions(table goka.Table) []goka.ViewOption {
+	return []goka.ViewOption{
+		goka.WithViewClientID(o.ClientID + "-view-" + sanitize(string(table))),
+		goka.WithViewStorageBuilder(o.storage("view-" + string(table))),
+		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(o.Sarama(sarama.OffsetOldest), o.topicManagerConfig())),
+		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(o.Sarama(sarama.OffsetOldest))),
+		goka.WithViewLogger(gokaLogger{component: "view " + string(table)}),
+		goka.WithViewAutoReconnect(),
+	}
+}
+
+// EmitterOptions configures an emitter.
+func (o Options) EmitterOptions(name string) []goka.EmitterOption {
+	return []goka.EmitterOption{
+		goka.WithEmitterClientID(o.ClientID + "-emitter-" + sanitize(name)),
+		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(o.Sarama(sarama.OffsetNewest))),
+		goka.WithEmitterTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(o.Sarama(sarama.OffsetNewest), o.topicManagerConfig())),
+		goka.WithEmitterLogger(gokaLogger{component: "emitter " + name}),
+	}
+}

@@ -1,0 +1,132 @@
+package runtime
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
+)
+
+// TopicSpec is a topic the product needs: how many partitions, and whether it is a table
+// (log-compacted).
+type TopicSpec struct {
+	Name       string
+	Partitions int
+	Compacted  bool
+}
+
+// Streams and Tables build specs with the options' partition count.
+func (o Options) Streams(names ...goka.Stream) []TopicSpec {
+	out := make([]TopicSpec, len(names))
+	for i, n := range names {
+		out[i] = TopicSpec{Name: string(n), Partitions: o.Partitions}
+	}
+	return out
+}
+
+// Tables builds compacted specs for group tables.
+func (o Options) Tables(names ...goka.Table) []TopicSpec {
+	out := make([]TopicSpec, len(names))
+	for i, n := range names {
+		out[i] = TopicSpec{Name: string(n), Partitions: o.Partitions, Compacted: true}
+	}
+	return out
+}
+
+// Mismatch is a difference between a topic as needed and as it is on the cluster.
+type Mismatch struct {
+	Topic string
+	What  string
+}
+
+func (m Mismatch) String() string { return m.Topic + ": " + m.What }
+
+// EnsureTopics creates the missing topics and reports, without changing them, the existing
+// ones whose partition count or cleanup policy differ from the spec.
+func (o Options) EnsureTopics(specs []TopicSpec) ([]Mismatch, error) {
+	cfg := o.Sarama(sarama.OffsetOldest)
+	cfg.ClientID = o.ClientID + "-admin"
+	admin, err := sarama.NewClusterAdmin(o.Brokers, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %v: %w", o.Brokers, err)
+	}
+	defer admin.Close()
+	existing, err := admin.ListTopics()
+	if err != nil {
+		return nil, fmt.Errorf("list topics: %w", err)
+	}
+	var mismatches []Mismatch
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if seen[s.Name] {
+			continue
+		}
+		seen[s.Name] = true
+		d, ok := existing[s.Name]
+		if !ok {
+			if err := o.createTopic(admin, s); err != nil {
+				return mismatches, err
+			}
+			continue
+		}
+		mismatches = append(mismatches, compare(s, d)...)
+	}
+	sort.Slice(mismatches, func(i, j int) bool { return mismatches[i].Topic < mismatches[j].Topic })
+	return mismatches, nil
+}
+
+func (o Options) createTopic(admin sarama.ClusterAdmin, s TopicSpec) error {
+	cleanup := "delete"
+	if s.Compacted {
+		cleanup = "compact"
+	}
+	entries := map[string]*string{"cleanup.policy": &cleanup}
+	err := admin.CreateTopic(s.Name, &sarama.TopicDetail{
+		NumPartitions:     int32(s.Partitions),
+		ReplicationFactor: int16(o.Replication),
+		ConfigEntries:     entries,
+	}, false)
+	var te *sarama.TopicError
+	if errors.As(err, &te) && te.Err == sarama.ErrTopicAlreadyExists {
+		return nil // another process created it a moment ago
+	}
+	if err != nil {
+		return fmt.Errorf("create topic %s: %w", s.Name, err)
+	}
+	return waitForTopic(admin, s.Name)
+}
+
+// waitForTopic waits until the topic's metadata is visible, so a processor started right
+// after does not find it missing.
+func waitForTopic(admin sarama.ClusterAdmin, name string) error {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		md, err := admin.DescribeTopics([]string{name})
+		if err == nil && len(md) == 1 && md[0].Err == sarama.ErrNoError && len(md[0].Partitions) > 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("topic %s not visible 10s after creation", name)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func compare(s TopicSpec, d sarama.TopicDetail) []Mismatch {
+	var out []Mismatch
+	if int(d.NumPartitions) != s.Partitions {
+		out = append(out, Mismatch{s.Name, "has " + strconv.Itoa(int(d.NumPartitions)) + " partitions, want " + strconv.Itoa(s.Partitions)})
+	}
+	policy := "delete"
+	if p, ok := d.ConfigEntries["cleanup.policy"]; ok && p != nil {
+		policy = *p
+	}
+	if s.Compacted && policy != "compact" {
+		out = append(out, Mismatch{s.Name, "cleanup.policy is " + policy + ", want compact (a table)"})
+	}
+	return out
+}
