@@ -49,7 +49,7 @@ func sessionEvent(sessionID []byte, accountID uint32, typ string, body any) Out 
 // SessionError is a SessionStatusEvent ERROR; reason and untilMs describe a ban, 0 otherwise.
 func SessionError(sessionID []byte, accountID uint32, code string, reason uint8, untilMs uint64) Out {
 	return sessionEvent(sessionID, accountID, codecs.AccountSessionStatusEventTypeError,
-		&codecs.AccountSessionStatusEventErrorBody{Code: code, Reason: reason, Until: codecs.BanUntil(untilMs)})
+		&codecs.AccountSessionStatusEventErrorBody{Code: code, Reason: reason, Until: codecs.Uint64OrTime{Uint64: untilMs}})
 }
 
 // SessionCreated is a SessionStatusEvent CREATED (empty body).

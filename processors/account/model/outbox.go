@@ -129,3 +129,11 @@ func EmitReplay(ctx goka.Context, m *accountpb.Meta, recs []*accountpb.Emitted) 
 		ctx.Emit(goka.Stream(r.Topic), string(r.Key), r.Value, h)
 	}
 }
+
+// TraceID is the trace id of the command, for log lines ("" when it has none).
+func TraceID(m *accountpb.Meta) string {
+	if t, err := codecs.ParseTraceParent(m.GetTraceparent()); err == nil {
+		return t.TraceIDString()
+	}
+	return ""
+}

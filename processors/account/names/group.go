@@ -95,7 +95,7 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 	if res.Outcome == OutcomeDuplicateName || res.Outcome == OutcomeUnsealable {
 		logrus.WithFields(logrus.Fields{
 			"group": group, "topic": topic, "partition": ctx.Partition(), "offset": ctx.Offset(),
-			"tenant": model.TenantKeyOf(ctx.Key()), "trace_id": cmd.Meta.Traceparent, "outcome": res.Outcome,
+			"tenant": model.TenantKeyOf(ctx.Key()), "trace_id": model.TraceID(cmd.Meta), "outcome": res.Outcome,
 		}).Warn("name command refused")
 	}
 }

@@ -1,0 +1,54 @@
+# Atlas Streams. `make run` starts everything on an embedded broker; `make test` runs the tests.
+GO        ?= go
+PKGS      := ./...
+FUZZTIME  ?= 5s
+BIN       := bin/atlas
+
+.PHONY: all build run test unit fuzz lint vet fmt-check generate proto bench chaos helm-lint clean
+
+all: lint build test
+
+build:
+	$(GO) build -o $(BIN) ./cmd/atlas
+
+# The whole product on an embedded Kafka-protocol broker, with the HTTP API.
+run: build
+	./$(BIN) dev
+
+# Everything CI checks: formatting, vet, unit and integration tests, a short fuzz of the decoders.
+test: lint unit fuzz
+
+unit:
+	$(GO) test -count=1 $(PKGS)
+
+fuzz:
+	$(GO) test ./codecs -run '^$$' -fuzz '^FuzzDecodeCatalog$$' -fuzztime $(FUZZTIME)
+
+lint: fmt-check vet
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+
+# Regenerates the codecs from contracts/*.yaml.
+generate:
+	$(GO) generate ./codecs/...
+
+# Regenerates the internal protobuf types (needs protoc and protoc-gen-go).
+proto:
+	cd processors/account/accountpb && protoc --go_out=. --go_opt=paths=source_relative account.proto
+
+bench: build
+	./$(BIN) bench
+
+chaos: build
+	./$(BIN) chaos
+
+helm-lint:
+	$(GO) run helm.sh/helm/v3/cmd/helm@v3.16.4 lint helm/atlas
+
+clean:
+	rm -rf bin bench/out

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/atlasstreams/atlas/processors/account"
+	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/sirupsen/logrus"
+)
+
+// kafkaOptions reads the Kafka options and insists on KAFKA_BROKERS.
+func kafkaOptions() (runtime.Options, error) {
+	opts, err := runtime.OptionsFromEnv()
+	if err != nil {
+		return opts, err
+	}
+	if len(opts.Brokers) == 0 {
+		return opts, errors.New("KAFKA_BROKERS is not set (comma-separated host:port list); `atlas dev` runs without it")
+	}
+	return opts, nil
+}
+
+// runAccount runs the account service's five groups. Run more instances to scale out.
+func runAccount(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atlas account", flag.ContinueOnError)
+	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts, err := kafkaOptions()
+	if err != nil {
+		return err
+	}
+	cfg, err := model.FromEnv()
+	if err != nil {
+		return err
+	}
+	pw, err := account.PasswordsFromEnv(cfg.BcryptCost, false)
+	if err != nil {
+		return err
+	}
+	acc, err := account.Service{Options: opts, Config: cfg, Passwords: pw}.Start(ctx)
+	if err != nil {
+		return err
+	}
+	srv, addr, err := serveHTTP(ctx, *httpListen, runtime.OpsMux(acc.Ready))
+	if err != nil {
+		return err
+	}
+	logrus.WithFields(logrus.Fields{"http": addr, "brokers": opts.Brokers}).Info("account service started")
+	<-ctx.Done()
+	shutdownHTTP(srv)
+	<-acc.Done()
+	return nil
+}
+
+// runTopics creates every missing topic and reports existing ones that differ.
+func runTopics(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atlas topics", flag.ContinueOnError)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts, err := kafkaOptions()
+	if err != nil {
+		return err
+	}
+	specs := allTopics(opts)
+	mism, err := opts.EnsureTopics(specs)
+	if err != nil {
+		return err
+	}
+	for _, m := range mism {
+		fmt.Println("MISMATCH", m)
+	}
+	fmt.Printf("%d topics checked, %d mismatches\n", len(specs), len(mism))
+	if len(mism) > 0 {
+		return fmt.Errorf("%d topics differ from what the product needs", len(mism))
+	}
+	return nil
+}
+
+// allTopics is every topic of every part of the product.
+func allTopics(o runtime.Options) []runtime.TopicSpec {
+	return account.Topics(o)
+}

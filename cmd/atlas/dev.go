@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/atlasstreams/atlas/processors/account"
+	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// runDev starts an embedded broker that outside Kafka clients can reach, creates every topic,
+// runs every group and the HTTP API, and prints one line with both addresses once ready.
+func runDev(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atlas dev", flag.ContinueOnError)
+	kafkaListen := fs.String("kafka-listen", envOr("ATLAS_KAFKA_LISTEN", "127.0.0.1:9092"), "address of the embedded broker (env ATLAS_KAFKA_LISTEN)")
+	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", "127.0.0.1:8080"), "address of the HTTP API, /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")
+	partitions := fs.Int("partitions", 12, "partitions of every topic")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cluster, err := startBroker(*kafkaListen)
+	if err != nil {
+		return err
+	}
+	defer cluster.Close()
+
+	opts, err := runtime.OptionsFromEnv()
+	if err != nil {
+		return err
+	}
+	opts.Brokers = cluster.ListenAddrs()
+	opts.Partitions = *partitions
+	opts.Replication = 1
+
+	cfg, err := model.FromEnv()
+	if err != nil {
+		return err
+	}
+	pw, err := account.PasswordsFromEnv(cfg.BcryptCost, true)
+	if err != nil {
+		return err
+	}
+	if _, err := opts.EnsureTopics(account.Topics(opts)); err != nil {
+		return err
+	}
+	acc, err := account.Service{Options: opts, Config: cfg, Passwords: pw}.Start(ctx)
+	if err != nil {
+		return err
+	}
+	ready := acc.Ready
+	srv, addr, err := serveHTTP(ctx, *httpListen, runtime.OpsMux(ready))
+	if err != nil {
+		return err
+	}
+	if err := waitReady(ctx, ready); err != nil {
+		return err
+	}
+	fmt.Printf("atlas dev ready: kafka=%s http=http://%s\n", opts.Brokers[0], addr)
+
+	<-ctx.Done()
+	shutdownHTTP(srv)
+	<-acc.Done()
+	return nil
+}
+
+// startBroker starts kfake on addr (host:port; port 0 picks a free one).
+func startBroker(addr string) (*kfake.Cluster, error) {
+	host, portText, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("kafka listen address %q: %w", addr, err)
+	}
+	port, err := strconv.Atoi(portText)
+	if err != nil {
+		return nil, fmt.Errorf("kafka listen port %q: %w", portText, err)
+	}
+	listen := func(network, _ string) (net.Listener, error) {
+		return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+	}
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.ListenFn(listen))
+	if err != nil {
+		return nil, fmt.Errorf("embedded broker on %s: %w", addr, err)
+	}
+	return c, nil
+}
+
+// waitReady polls until every component has recovered; it reports progress every 10 s so a
+// long recovery does not look like a hang.
+func waitReady(ctx context.Context, ready func() bool) error {
+	start := time.Now()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	lastReport := start
+	for !ready() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+		if time.Since(lastReport) > 10*time.Second {
+			lastReport = time.Now()
+			fmt.Fprintf(os.Stderr, "still recovering after %s\n", time.Since(start).Round(time.Second))
+		}
+	}
+	return nil
+}

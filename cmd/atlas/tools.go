@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/atlasstreams/atlas"
+	"github.com/atlasstreams/atlas/codecs"
+	"github.com/google/uuid"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// brokersFlag defaults to KAFKA_BROKERS, else the address `atlas dev` listens on.
+func brokersFlag(fs *flag.FlagSet) *string {
+	return fs.String("brokers", envOr("KAFKA_BROKERS", envOr("ATLAS_KAFKA_LISTEN", "127.0.0.1:9092")), "comma-separated brokers (env KAFKA_BROKERS)")
+}
+
+// resolveTopic accepts a catalog env name (resolved as the services resolve it) or a topic.
+func resolveTopic(name string) (topic string, cat *codecs.CatalogTopic) {
+	if c, ok := codecs.LookupCatalogTopic(name); ok {
+		return string(atlas.TopicFromEnv(name)), c
+	}
+	for _, c := range codecs.CatalogTopicList() {
+		if string(atlas.TopicFromEnv(c.Name)) == name {
+			return name, c
+		}
+	}
+	return name, nil
+}
+
+// runEmit sends one message with tenant headers. A catalog topic's message is decoded first,
+// so that an operator cannot put a message on a public topic that its consumers would refuse.
+func runEmit(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atlas emit", flag.ContinueOnError)
+	brokers := brokersFlag(fs)
+	topicName := fs.String("topic", "", "topic or catalog env name, e.g. COMMAND_TOPIC_CREATE_ACCOUNT (required)")
+	tenantID := fs.String("tenant", "", "TENANT_ID uuid (required)")
+	region := fs.String("region", "GMS", "REGION")
+	major := fs.Uint("major", 83, "MAJOR_VERSION")
+	minor := fs.Uint("minor", 1, "MINOR_VERSION")
+	keyText := fs.String("key", "", "key as a uint32 id (8-byte form); default: the catalog's key field of the message, else 0")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: atlas emit -topic T -tenant UUID [flags] 'JSON' (or JSON on standard input)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *topicName == "" || *tenantID == "" {
+		fs.Usage()
+		return errors.New("-topic and -tenant are required")
+	}
+	id, err := uuid.Parse(*tenantID)
+	if err != nil {
+		return fmt.Errorf("-tenant: %w", err)
+	}
+	if *major > 65535 || *minor > 65535 {
+		return errors.New("-major and -minor are 16-bit")
+	}
+	tenant := codecs.Tenant{ID: id, Region: *region, Major: uint16(*major), Minor: uint16(*minor)}
+	var value []byte
+	if fs.NArg() > 0 {
+		value = []byte(strings.Join(fs.Args(), " "))
+	} else if value, err = io.ReadAll(os.Stdin); err != nil {
+		return err
+	}
+	topic, cat := resolveTopic(*topicName)
+	if !json.Valid(value) {
+		return errors.New("the message is not valid JSON")
+	}
+	var keyID uint64
+	switch {
+	case *keyText != "":
+		if keyID, err = strconv.ParseUint(*keyText, 10, 32); err != nil {
+			return fmt.Errorf("-key: %w", err)
+		}
+	case cat != nil:
+		if keyID, err = keyFromMessage(cat, value); err != nil {
+			return err
+		}
+	}
+	if cat != nil {
+		if _, err := cat.Decode(value); err != nil {
+			return fmt.Errorf("not a valid %s message: %w", cat.Name, err)
+		}
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(*brokers, ",")...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	rec := &kgo.Record{Topic: topic, Key: []byte(codecs.IDKey(uint32(keyID))), Value: value}
+	for k, v := range tenant.Headers() {
+		rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: v})
+	}
+	tr := codecs.NewTrace()
+	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: codecs.HeaderTraceParent, Value: []byte(tr.ParentString())})
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
+		return fmt.Errorf("produce to %s: %w", topic, err)
+	}
+	fmt.Printf("sent to %s partition %d offset %d, trace %s\n", topic, rec.Partition, rec.Offset, tr.TraceIDString())
+	return nil
+}
+
+// keyFromMessage reads the catalog's key field ("characterId", "body.characterId") of a message.
+func keyFromMessage(cat *codecs.CatalogTopic, value []byte) (uint64, error) {
+	if cat.KeyField == "" {
+		return 0, nil
+	}
+	var cur any
+	if err := json.Unmarshal(value, &cur); err != nil {
+		return 0, err
+	}
+	for _, part := range strings.Split(cat.KeyField, ".") {
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return 0, fmt.Errorf("key field %s not found in the message", cat.KeyField)
+		}
+		cur = obj[part]
+	}
+	n, ok := cur.(float64)
+	if !ok || n < 0 || n > 1<<32-1 {
+		return 0, fmt.Errorf("key field %s is not a uint32 (give -key)", cat.KeyField)
+	}
+	return uint64(n), nil
+}
+
+// tailLine is one printed message.
+type tailLine struct {
+	Topic     string            `json:"topic"`
+	Partition int32             `json:"partition"`
+	Offset    int64             `json:"offset"`
+	Timestamp time.Time         `json:"timestamp"`
+	Key       string            `json:"key"`
+	Headers   map[string]string `json:"headers,omitempty"`
+	Value     json.RawMessage   `json:"value,omitempty"`
+	ValueB64  []byte            `json:"valueBase64,omitempty"`
+	Error     string            `json:"error,omitempty"`
+}
+
+// runTail prints a topic's messages as JSON lines: value as JSON when it is, headers
+// decoded (tenant versions as numbers), and a decoding error when a catalog message is not
+// valid for its topic.
+func runTail(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atlas tail", flag.ContinueOnError)
+	brokers := brokersFlag(fs)
+	topicName := fs.String("topic", "", "topic or catalog env name (required)")
+	fromStart := fs.Bool("from-beginning", true, "start at the oldest offset (false: only new messages)")
+	max := fs.Int("max", 0, "stop after this many messages (0: never)")
+	idle := fs.Duration("idle", 0, "stop after this long without a message (0: never)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *topicName == "" {
+		return errors.New("-topic is required")
+	}
+	topic, cat := resolveTopic(*topicName)
+	offset := kgo.NewOffset().AtEnd()
+	if *fromStart {
+		offset = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(*brokers, ",")...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(offset))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	enc := json.NewEncoder(os.Stdout)
+	seen := 0
+	for {
+		pollCtx, cancel := ctx, context.CancelFunc(func() {})
+		if *idle > 0 {
+			pollCtx, cancel = context.WithTimeout(ctx, *idle)
+		}
+		fetches := cl.PollFetches(pollCtx)
+		cancel()
+		if ctx.Err() != nil || (pollCtx.Err() != nil && fetches.NumRecords() == 0) {
+			return nil
+		}
+		for _, fe := range fetches.Errors() {
+			if !errors.Is(fe.Err, context.DeadlineExceeded) && !errors.Is(fe.Err, context.Canceled) {
+				return fmt.Errorf("fetch %s[%d]: %w", fe.Topic, fe.Partition, fe.Err)
+			}
+		}
+		var werr error
+		fetches.EachRecord(func(r *kgo.Record) {
+			if werr != nil || (*max > 0 && seen >= *max) {
+				return
+			}
+			werr = enc.Encode(describeRecord(r, cat))
+			seen++
+		})
+		if werr != nil {
+			return werr
+		}
+		if *max > 0 && seen >= *max {
+			return nil
+		}
+	}
+}
+
+func describeRecord(r *kgo.Record, cat *codecs.CatalogTopic) tailLine {
+	l := tailLine{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Headers: map[string]string{}}
+	if id, err := codecs.ParseIDKey(r.Key); err == nil {
+		l.Key = strconv.FormatUint(uint64(id), 10)
+	} else {
+		l.Key = strconv.Quote(string(r.Key))
+	}
+	for _, h := range r.Headers {
+		switch h.Key {
+		case codecs.HeaderMajorVersion, codecs.HeaderMinorVersion:
+			if len(h.Value) == 2 {
+				l.Headers[h.Key] = strconv.Itoa(int(h.Value[0])<<8 | int(h.Value[1]))
+				continue
+			}
+		}
+		l.Headers[h.Key] = string(h.Value)
+	}
+	if json.Valid(r.Value) {
+		l.Value = r.Value
+	} else {
+		l.ValueB64 = r.Value
+	}
+	if cat != nil {
+		if _, err := cat.Decode(r.Value); err != nil {
+			l.Error = err.Error()
+		}
+	}
+	return l
+}

@@ -1,0 +1,444 @@
+package account_test
+
+import (
+	"bytes"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atlasstreams/atlas"
+	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/processors/account/accounttest"
+	"github.com/atlasstreams/atlas/processors/account/ingress"
+	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/google/uuid"
+	"github.com/lovoo/goka"
+	"github.com/stretchr/testify/require"
+)
+
+var (
+	s1 = uuid.MustParse("00000000-0000-4000-8000-000000000001")
+	s2 = uuid.MustParse("00000000-0000-4000-8000-000000000002")
+	s3 = uuid.MustParse("00000000-0000-4000-8000-000000000003")
+	s4 = uuid.MustParse("00000000-0000-4000-8000-000000000004")
+)
+
+const (
+	login   = model.IssuerLogin
+	channel = model.IssuerChannel
+)
+
+// loggedIn creates bob and logs him in through the login server; the events are drained.
+func loggedIn(t *testing.T, h *accounttest.Harness) uint32 {
+	h.Create("bob", "secret")
+	h.Login(s1, "bob", "secret")
+	require.Equal(t, []string{"STATUS 1 CREATED bob", "STATUS 1 LOGGED_IN bob", "SESSION 1 REQUEST_LICENSE_AGREEMENT"}, h.EventStrings())
+	require.EqualValues(t, 1, h.State(1))
+	return 1
+}
+
+func TestCreateAccount(t *testing.T) {
+	h := accounttest.New(t)
+	h.Create("bob", "secret")
+	events := h.Events()
+	require.Len(t, events, 1)
+	require.Equal(t, `{"account_id":1,"name":"bob","status":"CREATED"}`, string(events[0].Raw))
+	require.Equal(t, codecs.IDKey(1), events[0].Key)
+
+	a := h.Account(1)
+	require.NotNil(t, a)
+	require.Equal(t, "bob", a.Name)
+	require.EqualValues(t, 0, a.Gender, "GMS v83 gets gender 0")
+	require.False(t, a.Tos)
+
+	n := h.Name("BOB")
+	require.NotNil(t, n, "names are unique case-insensitively")
+	require.EqualValues(t, 1, n.AccountId)
+	require.True(t, bytes.HasPrefix(n.PasswordHash, []byte("$2a$")), "a bcrypt hash is stored")
+	require.NotContains(t, string(n.PasswordHash), "secret")
+
+	h.Create("alice", "pw")
+	require.Equal(t, []string{"STATUS 2 CREATED alice"}, h.EventStrings(), "ids count up from 1")
+}
+
+func TestCreateExistingNameChangesNothing(t *testing.T) {
+	h := accounttest.New(t)
+	h.Create("bob", "secret")
+	h.EventStrings()
+	h.Create("BoB", "other")
+	require.Empty(t, h.EventStrings())
+	require.Nil(t, h.Account(2))
+	h.Login(s1, "bob", "secret")
+	require.Contains(t, h.EventStrings(), "STATUS 1 LOGGED_IN bob", "the first password still holds")
+}
+
+func TestDefaultGender(t *testing.T) {
+	for _, c := range []struct {
+		region string
+		major  uint16
+		want   uint32
+	}{{"GMS", 87, 10}, {"GMS", 95, 10}, {"GMS", 86, 0}, {"JMS", 185, 0}} {
+		h := accounttest.New(t)
+		h.Tenant.Region, h.Tenant.Major = c.region, c.major
+		h.Create("bob", "pw")
+		a := h.Account(1)
+		require.NotNil(t, a, "%s v%d", c.region, c.major)
+		require.Equal(t, c.want, a.Gender, "%s v%d", c.region, c.major)
+	}
+}
+
+// The happy path across servers: login, transition to a channel, the login server's logout
+// refused while in transition, the channel's login.
+func TestLoginTransitionBlockedLogoutChannelLogin(t *testing.T) {
+	h := accounttest.New(t)
+	id := loggedIn(t, h)
+
+	h.Progress(s1, id, login, 2, `{"ipAddress":"10.0.0.5","port":7575,"characterId":12}`)
+	events := h.Events()
+	require.Len(t, events, 1)
+	require.Equal(t, `{"sessionId":"`+s1.String()+`","accountId":1,"type":"STATE_CHANGED","body":{"state":2,"params":{"ipAddress":"10.0.0.5","port":7575,"characterId":12}}}`, string(events[0].Raw), "params are echoed unchanged")
+	require.EqualValues(t, 2, h.State(id))
+
+	h.Logout(s1, id, login)
+	require.Empty(t, h.EventStrings(), "a logout of a session in transition is refused")
+	require.EqualValues(t, 2, h.State(id))
+
+	h.Progress(s2, id, channel, 1, `{"characterId":12}`)
+	require.Equal(t, []string{"STATUS 1 LOGGED_IN bob", "SESSION 1 STATE_CHANGED 1"}, h.EventStrings())
+	a := h.Account(id)
+	require.Len(t, a.Sessions, 1, "a channel login replaces every entry")
+	require.Equal(t, channel, a.Sessions[0].Issuer)
+	require.Equal(t, s2[:], a.Sessions[0].SessionId)
+	require.EqualValues(t, 1, h.State(id))
+}
+
+func TestChannelChanges(t *testing.T) {
+	for _, oldLogsOutFirst := range []bool{false, true} {
+		t.Run(map[bool]string{false: "old channel logs out after", true: "old channel logs out first"}[oldLogsOutFirst], func(t *testing.T) {
+			h := accounttest.New(t)
+			id := loggedIn(t, h)
+			h.Progress(s1, id, login, 2, `{}`)
+			h.Progress(s2, id, channel, 1, `{"characterId":12}`)
+			h.EventStrings()
+
+			prev := s2
+			for _, next := range []uuid.UUID{s3, s4} { // to a second, then a third channel
+				h.Progress(prev, id, channel, 2, `{"ipAddress":"10.0.0.6","port":7576}`)
+				require.Equal(t, []string{"SESSION 1 STATE_CHANGED 2"}, h.EventStrings())
+				if oldLogsOutFirst {
+					h.Logout(prev, id, channel)
+					require.Empty(t, h.EventStrings(), "the old channel cannot log out a session in transition")
+				}
+				h.Progress(next, id, channel, 1, `{"characterId":12}`)
+				require.Equal(t, []string{"STATUS 1 LOGGED_IN bob", "SESSION 1 STATE_CHANGED 1"}, h.EventStrings())
+				if !oldLogsOutFirst {
+					h.Logout(prev, id, channel)
+					require.Empty(t, h.EventStrings(), "the old session is gone; the live one stays logged in")
+				}
+				require.EqualValues(t, 1, h.State(id))
+				prev = next
+			}
+			h.Logout(prev, id, channel)
+			require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings())
+			require.EqualValues(t, 0, h.State(id))
+		})
+	}
+}
+
+func TestDoubleLogin(t *testing.T) {
+	h := accounttest.New(t)
+	loggedIn(t, h)
+	h.Login(s2, "bob", "secret")
+	require.Equal(t, []string{"SESSION 1 ERROR ALREADY_LOGGED_IN"}, h.EventStrings())
+	require.Len(t, h.Account(1).Sessions, 1)
+}
+
+func TestTransitionExpiry(t *testing.T) {
+	h := accounttest.New(t)
+	id := loggedIn(t, h)
+	h.Progress(s1, id, login, 2, `{}`)
+	h.EventStrings()
+
+	h.Advance(h.Config.TransitionTimeout - time.Second)
+	h.Tick()
+	require.Empty(t, h.EventStrings(), "not expired before the timeout")
+	require.EqualValues(t, 2, h.State(id))
+
+	h.Advance(2 * time.Second)
+	h.Tick()
+	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings())
+	require.EqualValues(t, 0, h.State(id))
+	require.Empty(t, h.Account(id).Sessions)
+
+	h.Tick()
+	require.Empty(t, h.EventStrings(), "an expiry happens once")
+
+	h.Login(s2, "bob", "secret")
+	require.Contains(t, h.EventStrings(), "STATUS 1 LOGGED_IN bob", "the account can log in again")
+}
+
+func TestExpiredTransitionIsDroppedBeforeTheNextCommand(t *testing.T) {
+	h := accounttest.New(t)
+	id := loggedIn(t, h)
+	h.Progress(s1, id, login, 2, `{}`)
+	h.EventStrings()
+	h.Advance(h.Config.TransitionTimeout + time.Second)
+	// No tick yet: the channel login finds the transition already expired.
+	h.Progress(s2, id, channel, 1, `{"characterId":1}`)
+	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob", "SESSION 1 ERROR SYSTEM_ERROR"}, h.EventStrings())
+}
+
+func TestTerminateWithNilSession(t *testing.T) {
+	h := accounttest.New(t)
+	id := loggedIn(t, h)
+	h.Progress(s1, id, login, 2, `{}`)
+	h.EventStrings()
+	h.Logout(uuid.Nil, id, model.IssuerInternal)
+	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings())
+	require.EqualValues(t, 0, h.State(id))
+}
+
+func TestTooManyAttemptsAndUnlock(t *testing.T) {
+	h := accounttest.New(t)
+	h.Create("bob", "secret")
+	h.EventStrings()
+	for i := 0; i < 5; i++ {
+		h.Login(s1, "bob", "wrong")
+		require.Equal(t, []string{"SESSION 1 ERROR INCORRECT_PASSWORD"}, h.EventStrings(), "attempt %d", i+1)
+		h.Advance(time.Second)
+	}
+	h.Login(s1, "bob", "secret")
+	require.Equal(t, []string{"SESSION 1 ERROR TOO_MANY_ATTEMPTS"}, h.EventStrings(), "locked even with the right password")
+	h.Login(s1, "nobody-else", "x")
+	require.NotContains(t, h.EventStrings(), "SESSION 1 ERROR TOO_MANY_ATTEMPTS", "the lock is per account")
+
+	h.Advance(h.Config.FailedLoginWindow)
+	h.Login(s1, "bob", "secret")
+	require.Equal(t, []string{"STATUS 1 LOGGED_IN bob", "SESSION 1 REQUEST_LICENSE_AGREEMENT"}, h.EventStrings(), "unlocked after the window")
+	require.Zero(t, h.Name("bob").FailedLogins, "success resets the counter")
+}
+
+func TestFailedAttemptsOutsideTheWindowDoNotLock(t *testing.T) {
+	h := accounttest.New(t)
+	h.Create("bob", "secret")
+	h.EventStrings()
+	for i := 0; i < 8; i++ {
+		h.Login(s1, "bob", "wrong")
+		require.Equal(t, []string{"SESSION 1 ERROR INCORRECT_PASSWORD"}, h.EventStrings(), "attempt %d", i+1)
+		h.Advance(h.Config.FailedLoginWindow / 4)
+	}
+}
+
+func TestAutoRegistration(t *testing.T) {
+	h := accounttest.New(t)
+	h.Login(s1, "newbie", "pw")
+	require.Equal(t, []string{"STATUS 1 CREATED newbie", "STATUS 1 LOGGED_IN newbie", "SESSION 1 REQUEST_LICENSE_AGREEMENT"}, h.EventStrings())
+	h.Logout(s1, 1, login)
+	require.Equal(t, []string{"STATUS 1 LOGGED_OUT newbie"}, h.EventStrings())
+	h.Login(s2, "newbie", "bad")
+	require.Equal(t, []string{"SESSION 1 ERROR INCORRECT_PASSWORD"}, h.EventStrings(), "the login's password became the account's")
+
+	off := accounttest.New(t, func(c *model.Config) { c.AutoRegister = false })
+	off.Login(s1, "newbie", "pw")
+	events := off.Events()
+	require.Len(t, events, 1)
+	require.Equal(t, `{"sessionId":"`+s1.String()+`","accountId":0,"type":"ERROR","body":{"code":"NOT_REGISTERED","reason":0,"until":0}}`, string(events[0].Raw))
+	require.Equal(t, codecs.IDKey(0), events[0].Key)
+}
+
+func TestBanIsCheckedAfterThePassword(t *testing.T) {
+	h := accounttest.New(t)
+	h.Create("bob", "secret")
+	h.EventStrings()
+	until := h.Now.Add(time.Hour).UnixMilli()
+	h.Admin(ingress.AdminBan, 1, ingress.BanBody{Reason: 3, Until: uint64(until)})
+
+	h.Login(s1, "bob", "wrong")
+	require.Equal(t, []string{"SESSION 1 ERROR INCORRECT_PASSWORD"}, h.EventStrings(), "no ban is revealed without the password")
+
+	h.Login(s1, "bob", "secret")
+	events := h.Events()
+	require.Len(t, events, 1)
+	body := events[0].Session.Body.(*codecs.AccountSessionStatusEventErrorBody)
+	require.Equal(t, model.CodeDeletedOrBlocked, body.Code)
+	require.EqualValues(t, 3, body.Reason)
+	require.Contains(t, string(events[0].Raw), `"until":`+strconv.FormatInt(until, 10))
+
+	h.Advance(time.Hour)
+	h.Login(s1, "bob", "secret")
+	require.Contains(t, h.EventStrings(), "STATUS 1 LOGGED_IN bob", "a ban ends at until")
+}
+
+func TestPermanentBanAndUnban(t *testing.T) {
+	h := accounttest.New(t)
+	h.Create("bob", "secret")
+	h.Admin(ingress.AdminBan, 1, ingress.BanBody{Reason: 1})
+	h.EventStrings()
+	h.Advance(24 * 365 * time.Hour)
+	h.Login(s1, "bob", "secret")
+	require.Equal(t, []string{"SESSION 1 ERROR DELETED_OR_BLOCKED"}, h.EventStrings())
+	h.Admin(ingress.AdminUnban, 1, struct{}{})
+	h.Login(s1, "bob", "secret")
+	require.Contains(t, h.EventStrings(), "STATUS 1 LOGGED_IN bob")
+}
+
+func TestLicenseAgreement(t *testing.T) {
+	h := accounttest.New(t)
+	h.Create("bob", "secret")
+	h.Admin(ingress.AdminSetTos, 1, ingress.SetTosBody{Accepted: true})
+	h.EventStrings()
+	h.Login(s1, "bob", "secret")
+	require.Equal(t, []string{"STATUS 1 LOGGED_IN bob", "SESSION 1 CREATED"}, h.EventStrings(), "tos accepted: CREATED")
+
+	jms := accounttest.New(t)
+	jms.Tenant.Region = "JMS"
+	jms.Create("bob", "secret")
+	jms.Login(s1, "bob", "secret")
+	events := jms.Events()
+	require.Equal(t, "SESSION 1 CREATED", events[len(events)-1].String(), "JMS never asks for the license")
+	require.Equal(t, `{"sessionId":"`+s1.String()+`","accountId":1,"type":"CREATED","body":{}}`, string(events[len(events)-1].Raw))
+}
+
+func TestLicenseRequestHasNullBody(t *testing.T) {
+	h := accounttest.New(t)
+	h.Create("bob", "secret")
+	h.Login(s1, "bob", "secret")
+	events := h.Events()
+	require.Equal(t, `{"sessionId":"`+s1.String()+`","accountId":1,"type":"REQUEST_LICENSE_AGREEMENT","body":null}`, string(events[len(events)-1].Raw))
+}
+
+func TestProgressStateErrors(t *testing.T) {
+	h := accounttest.New(t)
+	h.Progress(s1, 42, channel, 1, `{"characterId":1}`)
+	require.Equal(t, []string{"SESSION 0 ERROR NOT_REGISTERED"}, h.EventStrings(), "unknown account")
+
+	h.Create("bob", "secret")
+	h.EventStrings()
+	h.Progress(s1, 1, channel, 1, `{"characterId":1}`)
+	require.Equal(t, []string{"SESSION 1 ERROR SYSTEM_ERROR"}, h.EventStrings(), "account not logged in")
+
+	h.Login(s1, "bob", "secret")
+	h.EventStrings()
+	for _, c := range []struct {
+		name   string
+		sid    uuid.UUID
+		author string
+		state  uint8
+	}{
+		{"unknown state", s1, login, 3},
+		{"INTERNAL cannot log in", s2, model.IssuerInternal, 1},
+		{"LOGIN cannot log in while logged in", s2, login, 1},
+		{"CHANNEL login without a transition", s2, channel, 1},
+		{"transition of an unknown entry", s2, channel, 2},
+		{"transition by another issuer", s1, channel, 2},
+	} {
+		h.Progress(c.sid, 1, c.author, c.state, `{}`)
+		require.Equal(t, []string{"SESSION 1 ERROR SYSTEM_ERROR"}, h.EventStrings(), c.name)
+		require.EqualValues(t, 1, h.State(1), c.name)
+	}
+}
+
+func TestProgressStateZeroLogsOut(t *testing.T) {
+	h := accounttest.New(t)
+	id := loggedIn(t, h)
+	h.Progress(s1, id, login, 0, `null`)
+	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob", "SESSION 1 STATE_CHANGED 0"}, h.EventStrings())
+	require.EqualValues(t, 0, h.State(id))
+}
+
+func TestLogoutOfUnknownAccountOrSessionSaysNothing(t *testing.T) {
+	h := accounttest.New(t)
+	h.Logout(s1, 99, login)
+	require.Empty(t, h.EventStrings())
+	id := loggedIn(t, h)
+	h.Logout(s2, id, login)
+	require.Empty(t, h.EventStrings())
+	require.EqualValues(t, 1, h.State(id))
+	h.Logout(s1, id, "login")
+	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings(), "issuers compare upper-cased")
+}
+
+func TestEventsCarryTenantAndTrace(t *testing.T) {
+	h := accounttest.New(t)
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	b := []byte(`{"name":"bob","password":"secret"}`)
+	h.Produce(atlas.CommandTopicCreateAccount, codecs.IDKey(5), b, goka.Headers{codecs.HeaderTraceParent: []byte(tp)})
+	events := h.Events()
+	require.Len(t, events, 1)
+	got, err := codecs.TenantFromHeaders(events[0].Headers)
+	require.NoError(t, err)
+	require.Equal(t, h.Tenant, got)
+	tr, err := codecs.ParseTraceParent(string(events[0].Headers[codecs.HeaderTraceParent]))
+	require.NoError(t, err)
+	require.Equal(t, "4bf92f3577b34da6a3ce929d0e0e4736", tr.TraceIDString(), "the event continues the command's trace")
+	require.NotEqual(t, tp, tr.ParentString(), "in a span of its own")
+
+	h.Produce(atlas.CommandTopicCreateAccount, codecs.IDKey(6), []byte(`{"name":"carl","password":"x"}`), nil)
+	events = h.Events()
+	require.Len(t, events, 1)
+	_, err = codecs.ParseTraceParent(string(events[0].Headers[codecs.HeaderTraceParent]))
+	require.NoError(t, err, "a command without a trace gets a new one")
+}
+
+func TestTenantsAreIsolated(t *testing.T) {
+	h := accounttest.New(t)
+	a := h.Tenant
+	b := a
+	b.ID = uuid.MustParse("99999999-2222-4333-8444-555555555555")
+
+	h.Create("bob", "pw-a")
+	h.Tenant = b
+	h.Create("BOB", "pw-b")
+	require.Equal(t, []string{"STATUS 1 CREATED bob", "STATUS 1 CREATED BOB"}, h.EventStrings(), "the same name is two accounts, each with id 1")
+
+	h.Login(s1, "bob", "pw-a")
+	require.Equal(t, []string{"SESSION 1 ERROR INCORRECT_PASSWORD"}, h.EventStrings(), "tenant b does not accept tenant a's password")
+	h.Login(s1, "bob", "pw-b")
+	events := h.Events()
+	require.Equal(t, "STATUS 1 LOGGED_IN BOB", events[0].String())
+	got, _ := codecs.TenantFromHeaders(events[0].Headers)
+	require.Equal(t, b, got)
+
+	h.Tenant = a
+	require.EqualValues(t, 0, h.State(1), "tenant a's account 1 is not logged in")
+}
+
+func TestBadInputIsDeadLetteredAndProcessingGoesOn(t *testing.T) {
+	h := accounttest.New(t)
+	sess := func(body string) []byte {
+		return []byte(`{"sessionId":"` + s1.String() + `","accountId":0,"author":"LOGIN","type":"CREATE","body":` + body + `}`)
+	}
+	cases := []struct {
+		name    string
+		topic   goka.Stream
+		value   []byte
+		headers goka.Headers
+		reason  string
+	}{
+		{"malformed JSON", atlas.CommandTopicCreateAccount, []byte(`{"name":`), nil, "invalid"},
+		{"wrong type", atlas.CommandTopicCreateAccount, []byte(`{"name":7,"password":"x"}`), nil, "invalid"},
+		{"unknown session type", atlas.CommandTopicAccountSession, []byte(`{"sessionId":"` + s1.String() + `","accountId":1,"author":"LOGIN","type":"DANCE","body":{}}`), nil, "invalid"},
+		{"bad uuid", atlas.CommandTopicAccountSession, []byte(`{"sessionId":"nope","accountId":1,"author":"LOGIN","type":"LOGOUT","body":{}}`), nil, "invalid"},
+		{"unknown author", atlas.CommandTopicAccountSession, []byte(`{"sessionId":"` + s1.String() + `","accountId":1,"author":"ROBOT","type":"LOGOUT","body":{}}`), nil, "author"},
+		{"no tenant header", atlas.CommandTopicCreateAccount, []byte(`{"name":"x","password":"y"}`), goka.Headers{codecs.HeaderTenantID: nil}, "tenant"},
+		{"short tenant header", atlas.CommandTopicCreateAccount, []byte(`{"name":"x","password":"y"}`), goka.Headers{codecs.HeaderTenantID: []byte("abc")}, "tenant"},
+		{"73-byte password", atlas.CommandTopicCreateAccount, []byte(`{"name":"x","password":"` + strings.Repeat("p", 73) + `"}`), nil, "password"},
+		{"73-byte login password", atlas.CommandTopicAccountSession, sess(`{"accountName":"x","password":"` + strings.Repeat("p", 73) + `","ipAddress":"1.2.3.4"}`), nil, "password"},
+		{"empty name", atlas.CommandTopicCreateAccount, []byte(`{"name":"","password":"y"}`), nil, "name"},
+		{"65-byte name", atlas.CommandTopicCreateAccount, []byte(`{"name":"` + strings.Repeat("n", 65) + `","password":"y"}`), nil, "name"},
+		{"unprintable name", atlas.CommandTopicCreateAccount, []byte(`{"name":"a\u0007b","password":"y"}`), nil, "name"},
+		{"bad admin command", atlas.AccountAdminTopic, []byte(`{"type":"NUKE","accountId":1}`), nil, "NUKE"},
+	}
+	for _, c := range cases {
+		h.Produce(c.topic, "k", c.value, c.headers)
+		dl := h.DeadLetters()
+		require.Len(t, dl, 1, c.name)
+		require.Equal(t, string(c.topic), dl[0].Topic, c.name)
+		require.Contains(t, dl[0].Reason, c.reason, c.name)
+		require.NotContains(t, dl[0].Reason, strings.Repeat("p", 73), "%s: the reason never quotes a password", c.name)
+		require.Empty(t, h.EventStrings(), c.name)
+	}
+	h.Create("bob", "secret")
+	require.Equal(t, []string{"STATUS 1 CREATED bob"}, h.EventStrings(), "the processor goes on")
+}
