@@ -4,69 +4,193 @@ package atlas
 
 import "github.com/lovoo/goka"
 
-// Topics of the contract catalog (contracts/*.yaml), one per distinct topic. Each resolves its
-// name with TopicFromEnv when the program starts, so the environment may rename any of them.
+// Topics of the contract catalog (contracts/*.yaml), one variable per distinct topic. Each name is
+// resolved with TopicFromEnv when the program starts, so the environment variable of the same name
+// may rename any of them.
 var (
-	CommandTopicAccountSession          = TopicFromEnv("COMMAND_TOPIC_ACCOUNT_SESSION")
-	CommandTopicBuddyList               = TopicFromEnv("COMMAND_TOPIC_BUDDY_LIST")
-	CommandTopicCashShop                = TopicFromEnv("COMMAND_TOPIC_CASH_SHOP")
-	CommandTopicChair                   = TopicFromEnv("COMMAND_TOPIC_CHAIR")
-	CommandTopicChalkboard              = TopicFromEnv("COMMAND_TOPIC_CHALKBOARD")
-	CommandTopicChannelStatus           = TopicFromEnv("COMMAND_TOPIC_CHANNEL_STATUS")
-	CommandTopicCharacter               = TopicFromEnv("COMMAND_TOPIC_CHARACTER")
-	CommandTopicCharacterBuff           = TopicFromEnv("COMMAND_TOPIC_CHARACTER_BUFF")
-	CommandTopicCharacterChat           = TopicFromEnv("COMMAND_TOPIC_CHARACTER_CHAT")
-	CommandTopicCharacterMovement       = TopicFromEnv("COMMAND_TOPIC_CHARACTER_MOVEMENT")
-	CommandTopicCompartment             = TopicFromEnv("COMMAND_TOPIC_COMPARTMENT")
-	CommandTopicCompartmentTransfer     = TopicFromEnv("COMMAND_TOPIC_COMPARTMENT_TRANSFER")
-	CommandTopicConsumable              = TopicFromEnv("COMMAND_TOPIC_CONSUMABLE")
-	CommandTopicCreateAccount           = TopicFromEnv("COMMAND_TOPIC_CREATE_ACCOUNT")
-	CommandTopicDrop                    = TopicFromEnv("COMMAND_TOPIC_DROP")
-	CommandTopicExpression              = TopicFromEnv("COMMAND_TOPIC_EXPRESSION")
-	CommandTopicFame                    = TopicFromEnv("COMMAND_TOPIC_FAME")
-	CommandTopicGuild                   = TopicFromEnv("COMMAND_TOPIC_GUILD")
-	CommandTopicGuildThread             = TopicFromEnv("COMMAND_TOPIC_GUILD_THREAD")
-	CommandTopicInvite                  = TopicFromEnv("COMMAND_TOPIC_INVITE")
-	CommandTopicMessenger               = TopicFromEnv("COMMAND_TOPIC_MESSENGER")
-	CommandTopicMonster                 = TopicFromEnv("COMMAND_TOPIC_MONSTER")
-	CommandTopicMonsterMovement         = TopicFromEnv("COMMAND_TOPIC_MONSTER_MOVEMENT")
-	CommandTopicNote                    = TopicFromEnv("COMMAND_TOPIC_NOTE")
-	CommandTopicNpc                     = TopicFromEnv("COMMAND_TOPIC_NPC")
-	CommandTopicNpcConversation         = TopicFromEnv("COMMAND_TOPIC_NPC_CONVERSATION")
-	CommandTopicNpcShop                 = TopicFromEnv("COMMAND_TOPIC_NPC_SHOP")
-	CommandTopicParty                   = TopicFromEnv("COMMAND_TOPIC_PARTY")
-	CommandTopicPet                     = TopicFromEnv("COMMAND_TOPIC_PET")
-	CommandTopicPetMovement             = TopicFromEnv("COMMAND_TOPIC_PET_MOVEMENT")
-	CommandTopicPortal                  = TopicFromEnv("COMMAND_TOPIC_PORTAL")
-	CommandTopicQuestConversation       = TopicFromEnv("COMMAND_TOPIC_QUEST_CONVERSATION")
-	CommandTopicSaga                    = TopicFromEnv("COMMAND_TOPIC_SAGA")
-	CommandTopicSkill                   = TopicFromEnv("COMMAND_TOPIC_SKILL")
-	CommandTopicSkillMacro              = TopicFromEnv("COMMAND_TOPIC_SKILL_MACRO")
-	CommandTopicStorage                 = TopicFromEnv("COMMAND_TOPIC_STORAGE")
-	CommandTopicSystemMessage           = TopicFromEnv("COMMAND_TOPIC_SYSTEM_MESSAGE")
-	EventTopicAccountSessionStatus      = TopicFromEnv("EVENT_TOPIC_ACCOUNT_SESSION_STATUS")
-	EventTopicAccountStatus             = TopicFromEnv("EVENT_TOPIC_ACCOUNT_STATUS")
-	EventTopicAssetStatus               = TopicFromEnv("EVENT_TOPIC_ASSET_STATUS")
-	EventTopicCashShopStatus            = TopicFromEnv("EVENT_TOPIC_CASH_SHOP_STATUS")
-	EventTopicChairStatus               = TopicFromEnv("EVENT_TOPIC_CHAIR_STATUS")
-	EventTopicChalkboardStatus          = TopicFromEnv("EVENT_TOPIC_CHALKBOARD_STATUS")
-	EventTopicCharacterChat             = TopicFromEnv("EVENT_TOPIC_CHARACTER_CHAT")
-	EventTopicCharacterStatus           = TopicFromEnv("EVENT_TOPIC_CHARACTER_STATUS")
-	EventTopicCompartmentStatus         = TopicFromEnv("EVENT_TOPIC_COMPARTMENT_STATUS")
+	// CommandTopicAccountSession: Login attempts, session state progress and logouts sent by the
+	// login and channel servers. Messages: codecs.AccountSessionCommand. Used by: account consumed,
+	// channel produced.
+	CommandTopicAccountSession = TopicFromEnv("COMMAND_TOPIC_ACCOUNT_SESSION")
+	// CommandTopicBuddyList: Asks the buddy service to add or remove an entry in a character's buddy
+	// list. Messages: codecs.BuddyListCommand. Used by: channel produced.
+	CommandTopicBuddyList = TopicFromEnv("COMMAND_TOPIC_BUDDY_LIST")
+	// CommandTopicCashShop: Asks the cash shop service to buy items or slot/storage expansions with
+	// cash currency. Messages: codecs.CashShopCommand. Used by: channel produced.
+	CommandTopicCashShop = TopicFromEnv("COMMAND_TOPIC_CASH_SHOP")
+	// CommandTopicChair: Asks the chair service to seat a character on a map or portable chair, or
+	// stand them up. Messages: codecs.ChairCommand. Used by: channel produced.
+	CommandTopicChair = TopicFromEnv("COMMAND_TOPIC_CHAIR")
+	// CommandTopicChalkboard: Asks the chalkboard service to show or clear a character's chalkboard
+	// text. Messages: codecs.ChalkboardCommand. Used by: channel produced.
+	CommandTopicChalkboard = TopicFromEnv("COMMAND_TOPIC_CHALKBOARD")
+	// CommandTopicChannelStatus: Channel presence on the bus - registry refresh requests and
+	// per-channel heartbeat/shutdown announcements. Messages: codecs.ChannelStatusCommand. Used by:
+	// channel produced.
+	CommandTopicChannelStatus = TopicFromEnv("COMMAND_TOPIC_CHANNEL_STATUS")
+	// CommandTopicCharacter: Asks the character service to spend AP/SP, drop mesos, or adjust current
+	// HP/MP. Messages: codecs.CharacterCommand. Used by: channel produced.
+	CommandTopicCharacter = TopicFromEnv("COMMAND_TOPIC_CHARACTER")
+	// CommandTopicCharacterBuff: Asks the buff service to apply or cancel a temporary stat buff on a
+	// character. Messages: codecs.CharacterBuffCommand. Used by: channel produced.
+	CommandTopicCharacterBuff = TopicFromEnv("COMMAND_TOPIC_CHARACTER_BUFF")
+	// CommandTopicCharacterChat: Hands a chat line to the messaging service for delivery to the right
+	// audience. Messages: codecs.CharacterChatCommand. Used by: channel produced.
+	CommandTopicCharacterChat = TopicFromEnv("COMMAND_TOPIC_CHARACTER_CHAT")
+	// CommandTopicCharacterMovement: Reports where a character ended up after a movement packet so
+	// the position can be stored. Messages: codecs.CharacterMovementCommand. Used by: channel
+	// produced.
+	CommandTopicCharacterMovement = TopicFromEnv("COMMAND_TOPIC_CHARACTER_MOVEMENT")
+	// CommandTopicCompartment: Asks the inventory service to move, equip, drop, merge or sort items
+	// in a character inventory tab. Messages: codecs.CompartmentCommand. Used by: channel produced.
+	CommandTopicCompartment = TopicFromEnv("COMMAND_TOPIC_COMPARTMENT")
+	// CommandTopicCompartmentTransfer: Asks the compartment-transfer service to move one asset
+	// between a character inventory and the cash-shop (or storage) inventory. Messages:
+	// codecs.CompartmentTransferCommand. Used by: channel produced.
+	CommandTopicCompartmentTransfer = TopicFromEnv("COMMAND_TOPIC_COMPARTMENT_TRANSFER")
+	// CommandTopicConsumable: Asks the consumable service to use an item (potion, food, scroll, cash
+	// item effect). Messages: codecs.ConsumableCommand. Used by: channel produced.
+	CommandTopicConsumable = TopicFromEnv("COMMAND_TOPIC_CONSUMABLE")
+	// CommandTopicCreateAccount: Request to create an account with a name and a plaintext password.
+	// Messages: codecs.CreateAccountCommand. Used by: account consumed.
+	CommandTopicCreateAccount = TopicFromEnv("COMMAND_TOPIC_CREATE_ACCOUNT")
+	// CommandTopicDrop: Asks the drop service to reserve a ground item for pickup by a character or
+	// pet. Messages: codecs.DropCommand. Used by: channel produced.
+	CommandTopicDrop = TopicFromEnv("COMMAND_TOPIC_DROP")
+	// CommandTopicExpression: Announces a facial expression (emote) so it can be shown to others in
+	// the map. Messages: codecs.ExpressionCommand. Used by: channel produced.
+	CommandTopicExpression = TopicFromEnv("COMMAND_TOPIC_EXPRESSION")
+	// CommandTopicFame: Asks the fame service to give or take fame from another character. Messages:
+	// codecs.FameCommand. Used by: channel produced.
+	CommandTopicFame = TopicFromEnv("COMMAND_TOPIC_FAME")
+	// CommandTopicGuild: Asks the guild service to create, configure, invite into or leave a guild.
+	// Messages: codecs.GuildCommand. Used by: channel produced.
+	CommandTopicGuild = TopicFromEnv("COMMAND_TOPIC_GUILD")
+	// CommandTopicGuildThread: Asks the guild service to change the guild bulletin board (threads and
+	// replies). Messages: codecs.GuildThreadCommand. Used by: channel produced.
+	CommandTopicGuildThread = TopicFromEnv("COMMAND_TOPIC_GUILD_THREAD")
+	// CommandTopicInvite: Answers a pending buddy, party, guild or messenger invitation (accept or
+	// decline). Messages: codecs.InviteCommand. Used by: channel produced.
+	CommandTopicInvite = TopicFromEnv("COMMAND_TOPIC_INVITE")
+	// CommandTopicMessenger: Asks the messenger service to open, leave or invite into a Maple
+	// Messenger room. Messages: codecs.MessengerCommand. Used by: channel produced.
+	CommandTopicMessenger = TopicFromEnv("COMMAND_TOPIC_MESSENGER")
+	// CommandTopicMonster: Tells the monster service that a character hit a monster. Messages:
+	// codecs.MonsterCommand. Used by: channel produced.
+	CommandTopicMonster = TopicFromEnv("COMMAND_TOPIC_MONSTER")
+	// CommandTopicMonsterMovement: Reports a monster's final position after its controlling client
+	// moved it. Messages: codecs.MonsterMovementCommand. Used by: channel produced.
+	CommandTopicMonsterMovement = TopicFromEnv("COMMAND_TOPIC_MONSTER_MOVEMENT")
+	// CommandTopicNote: Asks the note service to store a note for a recipient or discard read notes.
+	// Messages: codecs.NoteCommand. Used by: channel produced.
+	CommandTopicNote = TopicFromEnv("COMMAND_TOPIC_NOTE")
+	// CommandTopicNpc: Drives NPC script conversations in the conversation service (start, answer,
+	// close). Messages: codecs.NpcCommand. Used by: channel produced.
+	CommandTopicNpc = TopicFromEnv("COMMAND_TOPIC_NPC")
+	// CommandTopicNpcConversation: Carries one NPC dialog page (text plus the kind of prompt) for a
+	// character. Messages: codecs.NpcConversationCommand. Used by: channel produced.
+	CommandTopicNpcConversation = TopicFromEnv("COMMAND_TOPIC_NPC_CONVERSATION")
+	// CommandTopicNpcShop: Asks the NPC shop service to open/close a shop or buy, sell or recharge
+	// items. Messages: codecs.NpcShopCommand. Used by: channel produced.
+	CommandTopicNpcShop = TopicFromEnv("COMMAND_TOPIC_NPC_SHOP")
+	// CommandTopicParty: Asks the party service to create, leave, re-lead or invite into a party.
+	// Messages: codecs.PartyCommand. Used by: channel produced.
+	CommandTopicParty = TopicFromEnv("COMMAND_TOPIC_PARTY")
+	// CommandTopicPet: Asks the pet service to summon, dismiss, command or configure a pet. Messages:
+	// codecs.PetCommand. Used by: channel produced.
+	CommandTopicPet = TopicFromEnv("COMMAND_TOPIC_PET")
+	// CommandTopicPetMovement: Reports a pet's final position after its owner's client moved it.
+	// Messages: codecs.PetMovementCommand. Used by: channel produced.
+	CommandTopicPetMovement = TopicFromEnv("COMMAND_TOPIC_PET_MOVEMENT")
+	// CommandTopicPortal: Asks the portal service to run a portal the player stepped into. Messages:
+	// codecs.PortalCommand. Used by: channel produced.
+	CommandTopicPortal = TopicFromEnv("COMMAND_TOPIC_PORTAL")
+	// CommandTopicQuestConversation: Asks the conversation service to open the dialog script for
+	// starting or completing a quest. Messages: codecs.QuestConversationCommand. Used by: channel
+	// produced.
+	CommandTopicQuestConversation = TopicFromEnv("COMMAND_TOPIC_QUEST_CONVERSATION")
+	// CommandTopicSaga: Starts a multi-step orchestrated transaction (here, storage item and meso
+	// transfers) in the saga orchestrator. Messages: codecs.SagaCommand. Used by: channel produced.
+	CommandTopicSaga = TopicFromEnv("COMMAND_TOPIC_SAGA")
+	// CommandTopicSkill: Asks the skill service to start a skill cooldown. Messages:
+	// codecs.SkillCommand. Used by: channel produced.
+	CommandTopicSkill = TopicFromEnv("COMMAND_TOPIC_SKILL")
+	// CommandTopicSkillMacro: Replaces a character's saved skill macros. Messages:
+	// codecs.SkillMacroCommand. Used by: channel produced.
+	CommandTopicSkillMacro = TopicFromEnv("COMMAND_TOPIC_SKILL_MACRO")
+	// CommandTopicStorage: Asks the storage service to rearrange an account's storage or change its
+	// meso balance. Messages: codecs.StorageCommand. Used by: channel produced.
+	CommandTopicStorage = TopicFromEnv("COMMAND_TOPIC_STORAGE")
+	// CommandTopicSystemMessage: Delivers a server/system text message to one character's client.
+	// Messages: codecs.SystemMessageCommand. Used by: channel produced.
+	CommandTopicSystemMessage = TopicFromEnv("COMMAND_TOPIC_SYSTEM_MESSAGE")
+	// EventTopicAccountSessionStatus: Outcome of each session command for a given login/channel
+	// session. Messages: codecs.AccountSessionStatusEvent. Used by: account produced, channel
+	// consumed.
+	EventTopicAccountSessionStatus = TopicFromEnv("EVENT_TOPIC_ACCOUNT_SESSION_STATUS")
+	// EventTopicAccountStatus: Account lifecycle and coarse logged-in/logged-out changes, consumed by
+	// login, channel and others. Messages: codecs.AccountStatusEvent. Used by: account produced,
+	// channel consumed.
+	EventTopicAccountStatus = TopicFromEnv("EVENT_TOPIC_ACCOUNT_STATUS")
+	// EventTopicAssetStatus: Changes to single inventory items (assets) of a character. Messages:
+	// codecs.AssetStatusEvent. Used by: channel consumed.
+	EventTopicAssetStatus = TopicFromEnv("EVENT_TOPIC_ASSET_STATUS")
+	// EventTopicCashShopStatus: Cash shop results for a character, plus the channel's own cash-shop
+	// entry/exit notices. Messages: codecs.CashShopStatusEvent. Used by: channel consumed.
+	EventTopicCashShopStatus = TopicFromEnv("EVENT_TOPIC_CASH_SHOP_STATUS")
+	// EventTopicChairStatus: A character sat on, or got up from, a map chair or a portable chair.
+	// Messages: codecs.ChairStatusEvent. Used by: channel consumed.
+	EventTopicChairStatus = TopicFromEnv("EVENT_TOPIC_CHAIR_STATUS")
+	// EventTopicChalkboardStatus: A character's chalkboard text was set or cleared. Messages:
+	// codecs.ChalkboardStatusEvent. Used by: channel consumed.
+	EventTopicChalkboardStatus = TopicFromEnv("EVENT_TOPIC_CHALKBOARD_STATUS")
+	// EventTopicCharacterChat: Chat lines to deliver (map chat, group chats, whispers, messenger, pet
+	// talk, pink notices). Messages: codecs.CharacterChatEvent. Used by: channel consumed.
+	EventTopicCharacterChat = TopicFromEnv("EVENT_TOPIC_CHARACTER_CHAT")
+	// EventTopicCharacterStatus: Character lifecycle and stat changes written by the character
+	// service. Messages: codecs.CharacterStatusEvent. Used by: channel consumed.
+	EventTopicCharacterStatus = TopicFromEnv("EVENT_TOPIC_CHARACTER_STATUS")
+	// EventTopicCompartmentStatus: Changes to a whole inventory compartment (one inventory type) of a
+	// character. Messages: codecs.CompartmentStatusEvent. Used by: channel consumed.
+	EventTopicCompartmentStatus = TopicFromEnv("EVENT_TOPIC_COMPARTMENT_STATUS")
+	// EventTopicCompartmentTransferStatus: An asset finished moving between a character inventory,
+	// the cash shop inventory or storage. Messages: codecs.CompartmentTransferStatusEvent. Used by:
+	// channel consumed.
 	EventTopicCompartmentTransferStatus = TopicFromEnv("EVENT_TOPIC_COMPARTMENT_TRANSFER_STATUS")
-	EventTopicConsumableStatus          = TopicFromEnv("EVENT_TOPIC_CONSUMABLE_STATUS")
-	EventTopicDropStatus                = TopicFromEnv("EVENT_TOPIC_DROP_STATUS")
-	EventTopicExpression                = TopicFromEnv("EVENT_TOPIC_EXPRESSION")
-	EventTopicFameStatus                = TopicFromEnv("EVENT_TOPIC_FAME_STATUS")
-	EventTopicMapStatus                 = TopicFromEnv("EVENT_TOPIC_MAP_STATUS")
-	EventTopicMonsterStatus             = TopicFromEnv("EVENT_TOPIC_MONSTER_STATUS")
-	EventTopicNoteStatus                = TopicFromEnv("EVENT_TOPIC_NOTE_STATUS")
-	EventTopicSessionStatus             = TopicFromEnv("EVENT_TOPIC_SESSION_STATUS")
-	EventTopicStorageStatus             = TopicFromEnv("EVENT_TOPIC_STORAGE_STATUS")
-	EventTopicTransportStatus           = TopicFromEnv("EVENT_TOPIC_TRANSPORT_STATUS")
+	// EventTopicConsumableStatus: Results of using consumable items (errors, scrolls, and newer item
+	// effects). Messages: codecs.ConsumableStatusEvent. Used by: channel consumed.
+	EventTopicConsumableStatus = TopicFromEnv("EVENT_TOPIC_CONSUMABLE_STATUS")
+	// EventTopicDropStatus: Items and mesos lying on a map appear, expire, get picked up or reserved.
+	// Messages: codecs.DropStatusEvent. Used by: channel consumed.
+	EventTopicDropStatus = TopicFromEnv("EVENT_TOPIC_DROP_STATUS")
+	// EventTopicExpression: A character shows a face expression (emote). Messages:
+	// codecs.ExpressionEvent. Used by: channel consumed.
+	EventTopicExpression = TopicFromEnv("EVENT_TOPIC_EXPRESSION")
+	// EventTopicFameStatus: A fame request was refused. Messages: codecs.FameStatusEvent. Used by:
+	// channel consumed.
+	EventTopicFameStatus = TopicFromEnv("EVENT_TOPIC_FAME_STATUS")
+	// EventTopicMapStatus: Characters entering and leaving a map (and, newer, map weather and
+	// timers). Messages: codecs.MapStatusEvent. Used by: channel consumed.
+	EventTopicMapStatus = TopicFromEnv("EVENT_TOPIC_MAP_STATUS")
+	// EventTopicMonsterStatus: Monster spawn, control, damage, death (and, newer, status effects and
+	// skills). Messages: codecs.MonsterStatusEvent. Used by: channel consumed.
+	EventTopicMonsterStatus = TopicFromEnv("EVENT_TOPIC_MONSTER_STATUS")
+	// EventTopicNoteStatus: Notes (offline messages) addressed to a character were created, changed
+	// or deleted. Messages: codecs.NoteStatusEvent. Used by: channel consumed.
+	EventTopicNoteStatus = TopicFromEnv("EVENT_TOPIC_NOTE_STATUS")
+	// EventTopicSessionStatus: Presence of a character session on a login or channel server (created
+	// / destroyed). Messages: codecs.SessionStatusEvent. Used by: channel both.
+	EventTopicSessionStatus = TopicFromEnv("EVENT_TOPIC_SESSION_STATUS")
+	// EventTopicStorageStatus: Results of account storage (NPC storage box) operations. Messages:
+	// codecs.StorageStatusEvent. Used by: channel consumed.
+	EventTopicStorageStatus = TopicFromEnv("EVENT_TOPIC_STORAGE_STATUS")
+	// EventTopicTransportStatus: A scheduled transport (ship, train) arrived at or departed from its
+	// station map. Messages: codecs.TransportStatusEvent. Used by: channel consumed.
+	EventTopicTransportStatus = TopicFromEnv("EVENT_TOPIC_TRANSPORT_STATUS")
 )
 
-// ChannelConsumedTopics are the topics the channel service consumes (channel-events.yaml).
+// ChannelConsumedTopics are the topics the channel service consumes: direction consumed or both in
+// channel-events.yaml (20 topics).
 var ChannelConsumedTopics = []goka.Stream{
 	EventTopicAccountSessionStatus,
 	EventTopicAccountStatus,
@@ -90,7 +214,8 @@ var ChannelConsumedTopics = []goka.Stream{
 	EventTopicTransportStatus,
 }
 
-// ChannelProducedTopics are the topics the channel service produces (channel-commands.yaml).
+// ChannelProducedTopics are the topics of channel-commands.yaml, which the channel service
+// produces (36 topics).
 var ChannelProducedTopics = []goka.Stream{
 	CommandTopicAccountSession,
 	CommandTopicBuddyList,
@@ -130,7 +255,7 @@ var ChannelProducedTopics = []goka.Stream{
 	CommandTopicSystemMessage,
 }
 
-// AllCatalogTopics lists every distinct topic of the catalog once.
+// AllCatalogTopics lists every distinct topic of the catalog once (57 topics).
 var AllCatalogTopics = []goka.Stream{
 	CommandTopicAccountSession,
 	CommandTopicBuddyList,
