@@ -775,7 +775,7 @@ type SagaStepWithdrawFromStoragePayload struct {
 }
 
 // SagaStepAwardAssetPayload is the payload of SagaStep steps whose action is award_asset. Item
-// withdrawal, creates the item in the character inventory. Item.expiration is tagged omitempty
+// withdrawal, creates the item in the character inventory. item.expiration is tagged omitempty
 // upstream but Go never omits a struct time, so it is always sent (zero time 0001-01-01T00:00:00Z
 // = no expiry).
 type SagaStepAwardAssetPayload struct {
@@ -1842,19 +1842,19 @@ const (
 // order: fields, then type); STATUS_REQUEST has none. Bodyless: the keys of the envelope and of
 // the type sit at the top level, the discriminator last.
 //
-// STATUS_REQUEST:. A registry (world service) starts and asks every channel of the tenant to
+// Type STATUS_REQUEST. A registry (world service) starts and asks every channel of the tenant to
 // announce itself. Wire form is exactly {"type":"STATUS_REQUEST"}. Upstream consumers read only
 // type (the upstream channel does not even check its value), so any message on this topic makes an
 // upstream channel re-register. A channel receiving it answers with one HEARTBEAT per hosted
 // channel of that tenant. Upstream (atlas-world)
 //
-// HEARTBEAT:. Channel listener comes up, every 10 s while it runs, and in reply to STATUS_REQUEST.
-// Project definition. Field names and meaning follow the upstream channel registration resource
-// (channelId 0-based; ipAddress/port are what clients connect to; currentCapacity = live
-// sessions). Upstream registered maxCapacity 0 in this era (1000 later); upstream used Go int for
-// port in its channel status event. Project definition.
+// Type HEARTBEAT. Channel listener comes up, every 10 s while it runs, and in reply to
+// STATUS_REQUEST. Project definition. Field names and meaning follow the upstream channel
+// registration resource (channelId 0-based; ipAddress/port are what clients connect to;
+// currentCapacity = live sessions). Upstream registered maxCapacity 0 in this era (1000 later);
+// upstream used Go int for port in its channel status event. Project definition.
 //
-// SHUTDOWN:. Channel listener drains/stops (upstream equivalent is the REST unregister call).
+// Type SHUTDOWN. Channel listener drains/stops (upstream equivalent is the REST unregister call).
 // Project definition; same fields as HEARTBEAT. The value reuses upstream's SHUTDOWN channel
 // status name. Project definition.
 type ChannelStatusCommand struct {
@@ -2375,7 +2375,7 @@ func (m CharacterBuffCommand) MarshalJSON() ([]byte, error) {
 }
 
 // CharacterBuffCommandApplyBody is the body of CharacterBuffCommand messages of type APPLY. Player
-// casts a buff skill (or a skill applies a buff to party members); fromId is the caster. SourceId
+// casts a buff skill (or a skill applies a buff to party members); fromId is the caster. sourceId
 // is the skill id; in this era fromId is always the casting character (party targets get their own
 // APPLY with the same fromId). duration is the raw effect-data time in seconds in this era (HEAD
 // redefines it as milliseconds). changes[].type is a temporary-stat name taken from skill effect
@@ -2780,7 +2780,7 @@ func (CharacterChatCommandCodec) Decode(data []byte) (interface{}, error) {
 
 // CharacterMovementCommand is a message of COMMAND_TOPIC_CHARACTER_MOVEMENT: Reports where a
 // character ended up after a movement packet so the position can be stored. Key: objectId.
-// ObjectId and observerId are both the moving character's id. Only a summary is sent (last
+// objectId and observerId are both the moving character's id. Only a summary is sent (last
 // x/y/stance folded from the movement elements); the raw movement is relayed to other players
 // directly as a packet, not via Kafka. Key is the low 32 bits of objectId, encoded like every
 // other key. A flat object: no discriminator, no body.
@@ -2859,7 +2859,7 @@ const (
 
 // CompartmentCommand is a message of COMMAND_TOPIC_COMPARTMENT: Asks the inventory service to
 // move, equip, drop, merge or sort items in a character inventory tab. Key: characterId.
-// InventoryType: 1 equip, 2 use, 3 setup, 4 etc, 5 cash. Defined but not produced by the channel
+// inventoryType: 1 equip, 2 use, 3 setup, 4 etc, 5 cash. Defined but not produced by the channel
 // in this era: REQUEST_RESERVE, CONSUME, DESTROY, CANCEL_RESERVATION, INCREASE_CAPACITY,
 // CREATE_ASSET.
 type CompartmentCommand struct {
@@ -4520,7 +4520,7 @@ func (m InviteCommand) MarshalJSON() ([]byte, error) {
 }
 
 // InviteCommandAcceptBody is the body of InviteCommand messages of type ACCEPT. Invited player
-// accepts (buddy request, party invite, guild invite, messenger invite). TargetId is the invited
+// accepts (buddy request, party invite, guild invite, messenger invite). targetId is the invited
 // (answering) character; referenceId is the party id, guild id, messenger id, or, for BUDDY, the
 // requesting character id.
 type InviteCommandAcceptBody struct {
@@ -4529,7 +4529,7 @@ type InviteCommandAcceptBody struct {
 }
 
 // InviteCommandRejectBody is the body of InviteCommand messages of type REJECT. Invited player
-// declines a party, guild or messenger invite. OriginatorId is the inviting character (looked up
+// declines a party, guild or messenger invite. originatorId is the inviting character (looked up
 // by name).
 type InviteCommandRejectBody struct {
 	TargetID     uint32 `json:"targetId"`
@@ -4769,7 +4769,7 @@ const (
 )
 
 // MonsterCommand is a message of COMMAND_TOPIC_MONSTER: Tells the monster service that a character
-// hit a monster. Key: monsterId. MonsterId is the monster's unique (spawned) id, not its template
+// hit a monster. Key: monsterId. monsterId is the monster's unique (spawned) id, not its template
 // id. There is no separate death command in this era: the monster service decides a kill from the
 // damage it receives. HEAD replaces the single damage value with damages[]+attackType (damage is
 // gone at HEAD) and adds nine further types (DAMAGE_FRIENDLY, APPLY_STATUS, CANCEL_STATUS,
@@ -4926,7 +4926,7 @@ func (MonsterCommandCodec) Decode(data []byte) (interface{}, error) {
 }
 
 // MonsterMovementCommand is a message of COMMAND_TOPIC_MONSTER_MOVEMENT: Reports a monster's final
-// position after its controlling client moved it. Key: objectId. ObjectId is the monster's unique
+// position after its controlling client moved it. Key: objectId. objectId is the monster's unique
 // (spawned) id; observerId is the controlling character's id. A flat object: no discriminator, no
 // body.
 type MonsterMovementCommand struct {
@@ -5291,7 +5291,7 @@ func (m NpcCommand) MarshalJSON() ([]byte, error) {
 }
 
 // NpcCommandStartConversationBody is the body of NpcCommand messages of type START_CONVERSATION.
-// Player clicks an NPC that has no shop. NpcId is the NPC template id.
+// Player clicks an NPC that has no shop. npcId is the NPC template id.
 type NpcCommandStartConversationBody struct {
 	WorldID   uint8  `json:"worldId"`
 	ChannelID uint8  `json:"channelId"`
@@ -5303,7 +5303,7 @@ type NpcCommandStartConversationBody struct {
 }
 
 // NpcCommandContinueConversationBody is the body of NpcCommand messages of type
-// CONTINUE_CONVERSATION. Player answers an NPC dialog (next/yes/selection/number/style). NpcId is
+// CONTINUE_CONVERSATION. Player answers an NPC dialog (next/yes/selection/number/style). npcId is
 // always 0 in this message upstream; the conversation service tracks the NPC per character.
 type NpcCommandContinueConversationBody struct {
 	Action          uint8 `json:"action"`
@@ -5312,7 +5312,7 @@ type NpcCommandContinueConversationBody struct {
 }
 
 // NpcCommandEndConversationBody is the body of NpcCommand messages of type END_CONVERSATION.
-// Player closes / cancels the NPC dialog. NpcId is always 0 here as well. It is always the empty
+// Player closes / cancels the NPC dialog. npcId is always 0 here as well. It is always the empty
 // object {}.
 type NpcCommandEndConversationBody struct{}
 
@@ -6048,7 +6048,7 @@ const (
 )
 
 // PetCommand is a message of COMMAND_TOPIC_PET: Asks the pet service to summon, dismiss, command
-// or configure a pet. Key: petId. ActorId is the owning character; the key is the pet id. HEAD
+// or configure a pet. Key: petId. actorId is the owning character; the key is the pet id. HEAD
 // adds RENAME {name}; outside this era. Pet food uses COMMAND_TOPIC_CONSUMABLE.
 type PetCommand struct {
 	ActorID uint32 `json:"actorId"`
@@ -6252,7 +6252,7 @@ func (PetCommandCodec) Decode(data []byte) (interface{}, error) {
 }
 
 // PetMovementCommand is a message of COMMAND_TOPIC_PET_MOVEMENT: Reports a pet's final position
-// after its owner's client moved it. Key: objectId. ObjectId is the pet id; observerId is the
+// after its owner's client moved it. Key: objectId. objectId is the pet id; observerId is the
 // owning character's id. A flat object: no discriminator, no body.
 type PetMovementCommand struct {
 	WorldID   uint8  `json:"worldId"`
@@ -6562,7 +6562,7 @@ func (m QuestConversationCommand) MarshalJSON() ([]byte, error) {
 
 // QuestConversationCommandStartQuestConversationBody is the body of QuestConversationCommand
 // messages of type START_QUEST_CONVERSATION. Player starts or completes a quest with an NPC (quest
-// action packet modes start, complete, scripted start, scripted end all map here). QuestId is
+// action packet modes start, complete, scripted start, scripted end all map here). questId is
 // widened from the client's 16-bit value. Forfeit and lost-item restore produce no Kafka message
 // in this era.
 type QuestConversationCommandStartQuestConversationBody struct {
@@ -7093,7 +7093,7 @@ func (m StorageCommand) MarshalJSON() ([]byte, error) {
 }
 
 // StorageCommandArrangeBody is the body of StorageCommand messages of type ARRANGE. Player presses
-// the arrange (merge and sort) button in the storage window. TransactionId is a fresh uuid per
+// the arrange (merge and sort) button in the storage window. transactionId is a fresh uuid per
 // message. It is always the empty object {}.
 type StorageCommandArrangeBody struct{}
 
@@ -7544,19 +7544,19 @@ const (
 // logged-in/logged-out changes, consumed by login, channel and others. Key: account_id. Bodyless:
 // the keys of the envelope and of the type sit at the top level, the discriminator last.
 //
-// CREATED:. Route: none. An account was created (command or automatic registration at login).
+// Type CREATED. Route: none. An account was created (command or automatic registration at login).
 //
-// LOGGED_IN:. Route: none. Channel marks the account logged in in its registry; nothing is sent to
-// clients.
+// Type LOGGED_IN. Route: none. Channel marks the account logged in in its registry; nothing is
+// sent to clients.
 //
-// LOGGED_OUT:. Route: none. Channel marks the account logged out; its sessions are closed on their
-// next action.
+// Type LOGGED_OUT. Route: none. Channel marks the account logged out; its sessions are closed on
+// their next action.
 //
-// DELETED:. Only later upstream producers write this type: decode it, do not produce it. Route:
-// none. Emitted only by newer account services (account deletion); already expected by the cash
-// shop service in this era. Not produced by this project.
+// Type DELETED. Only later upstream producers write this type: decode it, do not produce it.
+// Route: none. Emitted only by newer account services (account deletion); already expected by the
+// cash shop service in this era. Not produced by this project.
 type AccountStatusEvent struct {
-	// Snake_case on this topic only.
+	// snake_case on this topic only.
 	AccountID uint32 `json:"account_id"`
 	Name      string `json:"name"`
 
@@ -9119,7 +9119,7 @@ type CharacterChatEventMessengerBody struct {
 }
 
 // CharacterChatEventPetBody is the body of CharacterChatEvent messages of type PET. Route: field.
-// ActorId is the pet id; the line is shown in the owner's field.
+// actorId is the pet id; the line is shown in the owner's field.
 type CharacterChatEventPetBody struct {
 	OwnerID uint32 `json:"ownerId"`
 	PetSlot int8   `json:"petSlot"`
@@ -9662,7 +9662,7 @@ type CharacterStatusEventCreatedBody struct {
 }
 
 // CharacterStatusEventCreationFailedBody is the body of CharacterStatusEvent messages of type
-// CREATION_FAILED. Route: none. CharacterId and the key are 0.
+// CREATION_FAILED. Route: none. characterId and the key are 0.
 type CharacterStatusEventCreationFailedBody struct {
 	Name    string `json:"name"`
 	Message string `json:"message"`
@@ -12435,10 +12435,10 @@ const (
 // reads it for presence (spec). Bodyless: the keys of the envelope and of the type sit at the top
 // level, the discriminator last.
 //
-// CREATED:. Route: none. Presence only.
+// Type CREATED. Route: none. Presence only.
 //
-// DESTROYED:. Route: self. Per the project spec a DESTROYED for a session held by this instance
-// (written by someone else) closes it.
+// Type DESTROYED. Route: self. Per the project spec a DESTROYED for a session held by this
+// instance (written by someone else) closes it.
 type SessionStatusEvent struct {
 	SessionID uuid.UUID `json:"sessionId"`
 

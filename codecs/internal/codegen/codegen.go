@@ -34,6 +34,9 @@ func Generate(c *catalog.Catalog) (*Output, error) {
 		return nil, err
 	}
 	g := &gen{c: c, idents: map[string]string{}, alts: map[string]altPair{}, stepTopic: map[string]*catalog.Topic{}}
+	for _, name := range runtimeIdents {
+		g.declare(name, "runtime")
+	}
 	codecs, err := g.run()
 	if err != nil {
 		return nil, err
@@ -145,6 +148,16 @@ func (g *gen) declare(name, what string) {
 		}
 	}
 	g.idents[name] = what
+}
+
+// runtimeIdents are the package-level names of the fixed runtime part, so a catalog name that
+// would redeclare one fails generation instead of compilation.
+var runtimeIdents = []string{
+	"ErrUnknownType", "ErrMalformed", "CatalogTopic", "CatalogUse", "CatalogType", "CatalogTopics",
+	"LookupCatalogTopic", "CatalogTopicList", "catalogTopicOrder", "errCatalogNotObject",
+	"errCatalogNoDiscriminator", "catalogIsObject", "catalogIsNull", "catalogMalformed", "catalogUnknown",
+	"catalogWrongBody", "catalogWrongValue", "catalogDecodeBody", "catalogNew", "catalogDecodeBodyAs",
+	"catalogDecodeAs",
 }
 
 var scalarGo = map[string]string{
@@ -797,7 +810,7 @@ func (g *gen) bodylessTopic(t *catalog.Topic) {
 	g.e.p("")
 	var typeNotes []string
 	for _, ty := range t.Types {
-		typeNotes = append(typeNotes, typeDoc(ty.Value+":", ty))
+		typeNotes = append(typeNotes, typeDoc("Type "+ty.Value, ty))
 	}
 	doc := sentence(topicDoc(msg, t), "Bodyless: the keys of the envelope and of the type sit at the top level, the discriminator last")
 	doc += "\n\n" + strings.Join(typeNotes, "\n\n")
@@ -1054,13 +1067,9 @@ func (g *gen) registry() {
 			g.e.p("\t\tBodyless: true,")
 		}
 		g.e.p("\t\tKey: %q,", t.Key)
-		if t.Flat() {
-			if kf := g.keyField(t, nil, t.Key); kf != "" {
-				g.e.p("\t\tKeyField: %q,", kf)
-			}
-		} else if keyPath.MatchString(t.Key) && !strings.HasPrefix(t.Key, "body.") {
-			g.e.p("\t\tKeyField: %q,", g.keyField(t, nil, t.Key))
-		} else if strings.HasPrefix(t.Key, "body.") {
+		// A flat topic's key field is checked here; a typed topic's is checked per type below,
+		// where the body (for body.x) is known.
+		if t.Flat() && g.keyField(t, nil, t.Key) != "" || !t.Flat() && keyPath.MatchString(t.Key) {
 			g.e.p("\t\tKeyField: %q,", t.Key)
 		}
 		if t.Route != "" {

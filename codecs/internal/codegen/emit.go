@@ -66,8 +66,11 @@ func sentence(parts ...string) string {
 		if p == "" {
 			continue
 		}
-		// Catalog notes are often lower-case fragments; make each a sentence.
-		p = strings.ToUpper(p[:1]) + p[1:]
+		// Catalog notes are often lower-case fragments; make each a sentence, but leave a
+		// leading identifier (snake_case, camelCase) as it is spelled.
+		if first, _, _ := strings.Cut(p, " "); strings.Trim(first, "abcdefghijklmnopqrstuvwxyz-,;:") == "" {
+			p = strings.ToUpper(p[:1]) + p[1:]
+		}
 		if !strings.HasSuffix(p, ".") && !strings.HasSuffix(p, ")") && !strings.HasSuffix(p, "\"") {
 			p += "."
 		}
