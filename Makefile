@@ -1,7 +1,7 @@
 # Atlas Streams. `make run` starts everything on an embedded broker; `make test` runs the tests.
 GO        ?= go
 PKGS      := ./...
-FUZZTIME  ?= 5s
+FUZZTIME  ?= 10s
 BIN       := bin/atlas
 
 .PHONY: all build run test unit fuzz lint vet fmt-check generate proto bench chaos helm-lint clean

@@ -32,8 +32,10 @@ func (r *Running) Done() <-chan struct{} { return r.done }
 // initialOffset when the group has no committed offset yet.
 func (o Options) StartProcessor(ctx context.Context, gg *goka.GroupGraph, initialOffset int64, extra ...goka.ProcessorOption) *Running {
 	r := &Running{Name: string(gg.Group()), done: make(chan struct{})}
+	statsCollector.addProcessor(r)
 	go func() {
 		defer close(r.done)
+		defer statsCollector.removeProcessor(r)
 		Supervise(ctx, r.Name, func(ctx context.Context) error {
 			opts := append(o.ProcessorOptions(gg.Group(), initialOffset), extra...)
 			p, err := goka.NewProcessor(o.Brokers, gg, opts...)
@@ -50,7 +52,8 @@ func (o Options) StartProcessor(ctx context.Context, gg *goka.GroupGraph, initia
 
 // RunningView is a supervised Goka view.
 type RunningView struct {
-	Name string
+	Name  string
+	Table goka.Table
 	view atomic.Pointer[goka.View]
 	done chan struct{}
 }
@@ -69,9 +72,11 @@ func (r *RunningView) Done() <-chan struct{} { return r.done }
 
 // StartView runs a view of table under a supervisor until ctx ends.
 func (o Options) StartView(ctx context.Context, table goka.Table, c goka.Codec) *RunningView {
-	r := &RunningView{Name: "view " + string(table), done: make(chan struct{})}
+	r := &RunningView{Name: "view " + string(table), Table: table, done: make(chan struct{})}
+	statsCollector.addView(r)
 	go func() {
 		defer close(r.done)
+		defer statsCollector.removeView(r)
 		Supervise(ctx, r.Name, func(ctx context.Context) error {
 			v, err := goka.NewView(o.Brokers, table, c, o.ViewOptions(table)...)
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
@@ -58,4 +59,47 @@ func TestProcessorOnKfake(t *testing.T) {
 	}, 60*time.Second, 50*time.Millisecond)
 	cancel()
 	<-r.Done()
+}
+
+func TestStatsExportLagAndTableState(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	require.NoError(t, err)
+	defer c.Close()
+	o := DefaultOptions(c.ListenAddrs()...)
+	o.Partitions = 2
+	in, group := goka.Stream("st-in"), goka.Group("st-group")
+	_, err = o.EnsureTopics(append(o.Streams(in), o.Tables(goka.GroupTable(group))...))
+	require.NoError(t, err)
+	gg := goka.DefineGroup(group,
+		goka.Input(in, new(codec.String), func(ctx goka.Context, msg interface{}) { ctx.SetValue(msg) }),
+		goka.Persist(new(codec.String)),
+	)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := o.StartProcessor(ctx, gg, sarama.OffsetOldest)
+	v := o.StartView(ctx, goka.GroupTable(group), new(codec.String))
+	require.Eventually(t, func() bool { return r.Ready() && v.Ready() }, 60*time.Second, 20*time.Millisecond)
+
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	require.NoError(t, err)
+	found := map[string]int{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["group"] == string(group) || labels["table"] == string(goka.GroupTable(group)) {
+				found[mf.GetName()]++
+				if mf.GetName() == "atlas_table_partition_running" {
+					require.EqualValues(t, 1, m.GetGauge().GetValue(), "recovered partitions report running")
+				}
+			}
+		}
+	}
+	require.Equal(t, 2, found["atlas_consumer_lag"], "one lag per input partition: %v", found)
+	require.Equal(t, 4, found["atlas_table_partition_running"], "two partitions each of the group table and the view: %v", found)
+	cancel()
+	<-r.Done()
+	<-v.Done()
 }

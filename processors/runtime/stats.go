@@ -1,0 +1,135 @@
+package runtime
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// gokaStats exports Goka's own statistics of every processor and view this process runs:
+// consumer lag per input partition, and the state and recovery progress of every table
+// partition. It reads them at scrape time, so it costs nothing between scrapes.
+type gokaStats struct {
+	mu         sync.Mutex
+	processors []*Running
+	views      []*RunningView
+}
+
+var (
+	statsCollector = &gokaStats{}
+
+	lagDesc = prometheus.NewDesc("atlas_consumer_lag",
+		"Messages of an input partition not yet processed (Goka's offset lag).",
+		[]string{"group", "topic", "partition"}, nil)
+	tableStateDesc = prometheus.NewDesc("atlas_table_partition_running",
+		"1 when a table partition has recovered and runs, 0 while it connects, recovers or prepares.",
+		[]string{"component", "table", "partition"}, nil)
+	recoveryLagDesc = prometheus.NewDesc("atlas_table_recovery_lag",
+		"Records of a table partition still to recover (high-water mark minus recovered offset).",
+		[]string{"component", "table", "partition"}, nil)
+)
+
+func init() { prometheus.MustRegister(statsCollector) }
+
+func (s *gokaStats) addProcessor(r *Running) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.processors = append(s.processors, r)
+}
+
+func (s *gokaStats) addView(r *RunningView) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.views = append(s.views, r)
+}
+
+func (s *gokaStats) removeProcessor(r *Running) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.processors = without(s.processors, r)
+}
+
+func (s *gokaStats) removeView(r *RunningView) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.views = without(s.views, r)
+}
+
+func without[T comparable](list []T, x T) []T {
+	out := list[:0]
+	for _, v := range list {
+		if v != x {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func (s *gokaStats) Describe(ch chan<- *prometheus.Desc) {
+	ch <- lagDesc
+	ch <- tableStateDesc
+	ch <- recoveryLagDesc
+}
+
+func (s *gokaStats) Collect(ch chan<- prometheus.Metric) {
+	s.mu.Lock()
+	procs := append([]*Running(nil), s.processors...)
+	views := append([]*RunningView(nil), s.views...)
+	s.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, r := range procs {
+		p := r.Processor()
+		if p == nil {
+			continue
+		}
+		st := p.StatsWithContext(ctx)
+		if st == nil {
+			continue
+		}
+		for part, pp := range st.Group {
+			ps := strconv.Itoa(int(part))
+			for topic, in := range pp.Input {
+				ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(in.OffsetLag), r.Name, topic, ps)
+			}
+			if pp.TableStats != nil {
+				tableMetrics(ch, r.Name, string(goka.GroupTable(goka.Group(r.Name))), ps, pp.TableStats)
+			}
+		}
+	}
+	for _, r := range views {
+		v := r.View()
+		if v == nil {
+			continue
+		}
+		st := v.Stats(ctx)
+		if st == nil {
+			continue
+		}
+		for part, ts := range st.Partitions {
+			tableMetrics(ch, r.Name, string(r.Table), strconv.Itoa(int(part)), ts)
+		}
+	}
+}
+
+func tableMetrics(ch chan<- prometheus.Metric, component, table, partition string, ts *TableStats) {
+	running := 0.0
+	if ts.Status == goka.PartitionRunning {
+		running = 1
+	}
+	ch <- prometheus.MustNewConstMetric(tableStateDesc, prometheus.GaugeValue, running, component, table, partition)
+	if ts.Recovery != nil {
+		lag := ts.Recovery.Hwm - ts.Recovery.Offset - 1
+		if lag < 0 {
+			lag = 0
+		}
+		ch <- prometheus.MustNewConstMetric(recoveryLagDesc, prometheus.GaugeValue, float64(lag), component, table, partition)
+	}
+}
+
+// TableStats is Goka's table partition statistics.
+type TableStats = goka.TableStats
