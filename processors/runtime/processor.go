@@ -54,8 +54,8 @@ func (o Options) StartProcessor(ctx context.Context, gg *goka.GroupGraph, initia
 type RunningView struct {
 	Name  string
 	Table goka.Table
-	view atomic.Pointer[goka.View]
-	done chan struct{}
+	view  atomic.Pointer[goka.View]
+	done  chan struct{}
 }
 
 // Ready reports whether the view has recovered the whole table.
