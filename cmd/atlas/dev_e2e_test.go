@@ -1,0 +1,201 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/atlasstreams/atlas/codecs"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+var atlasBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "atlas-e2e")
+	if err != nil {
+		panic(err)
+	}
+	atlasBin = filepath.Join(dir, "atlas")
+	if out, err := exec.Command("go", "build", "-o", atlasBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building atlas: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+var readyLine = regexp.MustCompile(`^atlas dev ready: kafka=(\S+) http=(\S+)$`)
+
+// devStack runs `atlas dev` on free ports and returns its Kafka and HTTP addresses.
+func devStack(t *testing.T) (kafka, httpBase string) {
+	cmd := exec.Command(atlasBin, "dev", "--kafka-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--partitions", "4")
+	cmd.Env = append(os.Environ(), "ATLAS_BCRYPT_COST=4", "ATLAS_LOG_LEVEL=warning")
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	t.Cleanup(func() {
+		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			// SIGTERM finishes in-flight work and stops cleanly: exit status 0.
+			require.NoError(t, err, "atlas dev did not stop cleanly on SIGTERM")
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatal("atlas dev did not stop within 30s of SIGTERM")
+		}
+	})
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	timeout := time.After(90 * time.Second)
+	for {
+		select {
+		case l, ok := <-lines:
+			require.True(t, ok, "atlas dev exited before it was ready")
+			if m := readyLine.FindStringSubmatch(l); m != nil {
+				go func() {
+					for range lines { // keep draining so the child never blocks on stdout
+					}
+				}()
+				return m[1], m[2]
+			}
+		case <-timeout:
+			t.Fatal("atlas dev printed no ready line within 90s")
+		}
+	}
+}
+
+func metricValue(t *testing.T, httpBase, name string, labels ...string) float64 {
+	resp, err := http.Get(httpBase + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	sum := 0.0
+	for _, line := range strings.Split(string(body), "\n") {
+		if !strings.HasPrefix(line, name+"{") {
+			continue
+		}
+		match := true
+		for _, l := range labels {
+			match = match && strings.Contains(line, l)
+		}
+		if !match {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		require.NoError(t, err)
+		sum += v
+	}
+	return sum
+}
+
+// A third-party Kafka client drives the dev stack: a CreateCommand and a login with tenant
+// headers in, CREATED, LOGGED_IN and the session CREATED out, and the metrics move.
+func TestDevStackEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	kafka, httpBase := devStack(t)
+
+	resp, err := http.Get(httpBase + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	before := metricValue(t, httpBase, "atlas_messages_in_total", `group="Account Service"`, `outcome="ok"`)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka),
+		kgo.ConsumeTopics("EVENT_TOPIC_ACCOUNT_STATUS", "EVENT_TOPIC_ACCOUNT_SESSION_STATUS"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+
+	// JMS never asks for the license agreement, so the login ends with session CREATED.
+	tenant := codecs.Tenant{ID: uuid.New(), Region: "JMS", Major: 185, Minor: 1}
+	var hdrs []kgo.RecordHeader
+	for k, v := range tenant.Headers() {
+		hdrs = append(hdrs, kgo.RecordHeader{Key: k, Value: v})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	sid := uuid.New()
+	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "COMMAND_TOPIC_CREATE_ACCOUNT", Key: []byte(codecs.IDKey(77)),
+		Value: []byte(`{"name":"e2e-bob","password":"secret"}`), Headers: hdrs}).FirstErr())
+
+	want := map[string]bool{
+		`{"account_id":1,"name":"e2e-bob","status":"CREATED"}`:   false,
+		`{"account_id":1,"name":"e2e-bob","status":"LOGGED_IN"}`: false,
+		`{"sessionId":"` + sid.String() + `","accountId":1,"type":"CREATED","body":{}}`: false,
+	}
+	loginSent := false
+	for missing := len(want); missing > 0; {
+		fs := cl.PollFetches(ctx)
+		require.NoError(t, ctx.Err(), "events still missing: %v", want)
+		fs.EachRecord(func(r *kgo.Record) {
+			got, _ := codecs.TenantFromHeaders(headerMap(r.Headers))
+			if got != tenant {
+				return
+			}
+			if _, ok := want[string(r.Value)]; ok && !want[string(r.Value)] {
+				want[string(r.Value)] = true
+				missing--
+			}
+		})
+		if want[`{"account_id":1,"name":"e2e-bob","status":"CREATED"}`] && !loginSent {
+			login := fmt.Sprintf(`{"sessionId":%q,"accountId":0,"author":"LOGIN","type":"CREATE","body":{"accountName":"e2e-bob","password":"secret","ipAddress":"10.1.2.3"}}`, sid)
+			require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "COMMAND_TOPIC_ACCOUNT_SESSION", Key: []byte(codecs.IDKey(0)),
+				Value: []byte(login), Headers: hdrs}).FirstErr())
+			loginSent = true
+		}
+	}
+	after := metricValue(t, httpBase, "atlas_messages_in_total", `group="Account Service"`, `outcome="ok"`)
+	require.GreaterOrEqual(t, after-before, 2.0, "the ingress counted the two commands")
+	require.Greater(t, metricValue(t, httpBase, "atlas_bcrypt_seconds_count"), 0.0, "bcrypt time is measured")
+	require.Greater(t, metricValue(t, httpBase, "atlas_messages_out_total", `topic="EVENT_TOPIC_ACCOUNT_STATUS"`), 0.0)
+	assertNoPlaintext(t, httpBase)
+}
+
+func headerMap(hs []kgo.RecordHeader) map[string][]byte {
+	m := make(map[string][]byte, len(hs))
+	for _, h := range hs {
+		m[h.Key] = h.Value
+	}
+	return m
+}
+
+// assertNoPlaintext: metrics never carry a password.
+func assertNoPlaintext(t *testing.T, httpBase string) {
+	resp, err := http.Get(httpBase + "/metrics")
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var sb strings.Builder
+	_, err = io.Copy(&sb, resp.Body)
+	require.NoError(t, err)
+	require.NotContains(t, sb.String(), "secret")
+	_ = json.Valid
+}
