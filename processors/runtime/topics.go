@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -73,7 +74,11 @@ func (o Options) EnsureTopics(specs []TopicSpec) ([]Mismatch, error) {
 			}
 			continue
 		}
-		mismatches = append(mismatches, compare(s, d)...)
+		m, err := compare(admin, s, d)
+		if err != nil {
+			return mismatches, err
+		}
+		mismatches = append(mismatches, m...)
 	}
 	sort.Slice(mismatches, func(i, j int) bool { return mismatches[i].Topic < mismatches[j].Topic })
 	return mismatches, nil
@@ -116,17 +121,54 @@ func waitForTopic(admin sarama.ClusterAdmin, name string) error {
 	}
 }
 
-func compare(s TopicSpec, d sarama.TopicDetail) []Mismatch {
+// compare reports how topic d, as listed, differs from spec s.
+func compare(admin sarama.ClusterAdmin, s TopicSpec, d sarama.TopicDetail) ([]Mismatch, error) {
 	var out []Mismatch
 	if int(d.NumPartitions) != s.Partitions {
 		out = append(out, Mismatch{s.Name, "has " + strconv.Itoa(int(d.NumPartitions)) + " partitions, want " + strconv.Itoa(s.Partitions)})
 	}
-	policy := "delete"
-	if p, ok := d.ConfigEntries["cleanup.policy"]; ok && p != nil {
-		policy = *p
+	if !s.Compacted {
+		return out, nil
 	}
-	if s.Compacted && policy != "compact" {
+	policy, err := cleanupPolicy(admin, s.Name, d)
+	if err != nil {
+		return out, err
+	}
+	if !compacts(policy) {
 		out = append(out, Mismatch{s.Name, "cleanup.policy is " + policy + ", want compact (a table)"})
 	}
-	return out
+	return out, nil
+}
+
+// cleanupPolicy is the topic's cleanup.policy. ListTopics keeps only the entries that are not
+// the broker's built-in default, and drops a topic's entries without a word when describing
+// its configs failed (no permission, or the topic going away): a missing entry is asked for
+// once more, on its own, where a failure is an error and the default comes with its value.
+func cleanupPolicy(admin sarama.ClusterAdmin, topic string, d sarama.TopicDetail) (string, error) {
+	if p, ok := d.ConfigEntries["cleanup.policy"]; ok && p != nil {
+		return *p, nil
+	}
+	entries, err := admin.DescribeConfig(sarama.ConfigResource{
+		Type: sarama.TopicResource, Name: topic, ConfigNames: []string{"cleanup.policy"},
+	})
+	if err != nil {
+		return "", fmt.Errorf("describe configs of topic %s: %w", topic, err)
+	}
+	for _, e := range entries {
+		if e.Name == "cleanup.policy" {
+			return e.Value, nil
+		}
+	}
+	return "delete", nil // Kafka's default, for a broker that leaves it out
+}
+
+// compacts tells whether a cleanup.policy compacts the log: "compact", or "compact,delete"
+// (compaction, and deletion of segments past the retention) in any order and spacing.
+func compacts(policy string) bool {
+	for _, p := range strings.Split(policy, ",") {
+		if strings.TrimSpace(p) == "compact" {
+			return true
+		}
+	}
+	return false
 }

@@ -4,8 +4,10 @@ package kafkatest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -14,17 +16,39 @@ import (
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/runtime"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Broker starts a broker for the test and returns runtime options for it with the given
-// partition count. With KAFKA_BROKERS set, that broker is used instead: it must be fresh for
-// the run, since topic names are the product's and tests expect to start from empty topics.
+// partition count.
+//
+// With KAFKA_BROKERS set, that broker is used instead, and since the product's topic names are
+// fixed, it is wiped first: every consumer group and every topic whose name does not start
+// with "__" is deleted, and Broker returns once the broker no longer lists them. Packages must
+// then run one at a time (go test -p 1); within a package, tests that call Broker take turns
+// (a parallel test waits until the one holding the broker has finished and cleaned up). A test
+// calls Broker once: a subtest cannot get a broker of its own while its parent holds it.
 func Broker(t testing.TB, partitions int) runtime.Options {
 	t.Helper()
 	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
-		o := runtime.DefaultOptions(strings.Split(b, ",")...)
+		var brokers []string
+		for _, s := range strings.Split(b, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				brokers = append(brokers, s)
+			}
+		}
+		hold(t)
+		start := time.Now()
+		groups, topics, err := reset(brokers)
+		if err != nil {
+			t.Fatalf("kafkatest: resetting the broker at %s: %v", b, err)
+		}
+		t.Logf("kafkatest: broker %s reset in %s: deleted %d consumer groups, %d topics",
+			b, time.Since(start).Round(time.Millisecond), groups, topics)
+		o := runtime.DefaultOptions(brokers...)
 		o.Partitions = partitions
 		return o
 	}
@@ -34,6 +58,197 @@ func Broker(t testing.TB, partitions int) runtime.Options {
 	o := runtime.DefaultOptions(c.ListenAddrs()...)
 	o.Partitions = partitions
 	return o
+}
+
+// The real broker is one shared state: one test at a time uses it.
+var (
+	turn      = make(chan struct{}, 1)
+	holderMu  sync.Mutex
+	holderNow string
+)
+
+func hold(t testing.TB) {
+	t.Helper()
+	holderMu.Lock()
+	h := holderNow
+	holderMu.Unlock()
+	if h != "" && (h == t.Name() || strings.HasPrefix(t.Name(), h+"/")) {
+		t.Fatalf("kafkatest: %s already holds the broker in KAFKA_BROKERS; call Broker once per test, not again in a subtest", h)
+	}
+	turn <- struct{}{}
+	holderMu.Lock()
+	holderNow = t.Name()
+	holderMu.Unlock()
+	// Registered before anything the test starts after Broker, so it runs after their cleanups.
+	t.Cleanup(func() {
+		holderMu.Lock()
+		holderNow = ""
+		holderMu.Unlock()
+		<-turn
+	})
+}
+
+// resetTimeout bounds reset: groups whose members are still alive (a consumer of a test that
+// did not stop it) can be deleted only when their session times out.
+const resetTimeout = 2 * time.Minute
+
+// reset deletes every consumer group and every topic not starting with "__" on the cluster at
+// brokers, and waits until the cluster no longer lists any of them. Kafka deletes topics
+// asynchronously: a topic of the same name created before then could fail or, worse, be the
+// old one. It returns how many groups and topics it found to delete.
+func reset(brokers []string) (groups, topics int, err error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ClientID("atlas-kafkatest-reset"),
+		kgo.RetryTimeout(10*time.Second))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), resetTimeout)
+	defer cancel()
+	if groups, err = deleteGroups(ctx, cl); err != nil {
+		return groups, 0, err
+	}
+	topics, err = deleteTopics(ctx, cl)
+	return groups, topics, err
+}
+
+// retry runs step until it reports done, pausing between attempts, until ctx ends.
+func retry(ctx context.Context, what string, step func() (done bool, state string, err error)) error {
+	var state string
+	for {
+		done, s, err := step()
+		if err != nil {
+			return err
+		}
+		if done {
+			return nil
+		}
+		state = s
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: still %s after %s", what, state, resetTimeout)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func listGroups(ctx context.Context, cl *kgo.Client) ([]string, error) {
+	var groups []string
+	for _, shard := range cl.RequestSharded(ctx, kmsg.NewPtrListGroupsRequest()) {
+		if shard.Err != nil {
+			return nil, fmt.Errorf("list groups: %w", shard.Err)
+		}
+		resp := shard.Resp.(*kmsg.ListGroupsResponse)
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			if errors.Is(err, kerr.CoordinatorLoadInProgress) {
+				return nil, nil // the offsets topic is loading: no groups can exist yet
+			}
+			return nil, fmt.Errorf("list groups: %w", err)
+		}
+		for _, g := range resp.Groups {
+			groups = append(groups, g.Group)
+		}
+	}
+	sort.Strings(groups)
+	return groups, nil
+}
+
+func deleteGroups(ctx context.Context, cl *kgo.Client) (int, error) {
+	seen := map[string]bool{}
+	err := retry(ctx, "deleting consumer groups", func() (bool, string, error) {
+		groups, err := listGroups(ctx, cl)
+		if err != nil || len(groups) == 0 {
+			return err == nil, "", err
+		}
+		for _, g := range groups {
+			seen[g] = true
+		}
+		req := kmsg.NewPtrDeleteGroupsRequest()
+		req.Groups = groups
+		var busy []string
+		for _, shard := range cl.RequestSharded(ctx, req) {
+			if shard.Err != nil {
+				if ctx.Err() != nil {
+					return false, "", fmt.Errorf("delete groups %v: %w", groups, shard.Err)
+				}
+				busy = append(busy, shard.Err.Error())
+				continue
+			}
+			for _, g := range shard.Resp.(*kmsg.DeleteGroupsResponse).Groups {
+				switch err := kerr.ErrorForCode(g.ErrorCode); {
+				case err == nil, errors.Is(err, kerr.GroupIDNotFound):
+				case kerr.IsRetriable(err), errors.Is(err, kerr.NonEmptyGroup):
+					// Members of a consumer that did not leave stay until their session ends.
+					busy = append(busy, g.Group+": "+err.Error())
+				default:
+					return false, "", fmt.Errorf("delete group %s: %w", g.Group, err)
+				}
+			}
+		}
+		return false, fmt.Sprintf("there: %v", busy), nil
+	})
+	return len(seen), err
+}
+
+// userTopics lists the topics whose names do not start with "__".
+func userTopics(ctx context.Context, cl *kgo.Client) ([]string, error) {
+	req := kmsg.NewPtrMetadataRequest() // no topics: all of them
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	var topics []string
+	for _, tp := range resp.Topics {
+		if tp.Topic == nil || strings.HasPrefix(*tp.Topic, "__") || tp.IsInternal {
+			continue
+		}
+		topics = append(topics, *tp.Topic)
+	}
+	sort.Strings(topics)
+	return topics, nil
+}
+
+func deleteTopics(ctx context.Context, cl *kgo.Client) (int, error) {
+	var lastDelete time.Time
+	seen := map[string]bool{}
+	err := retry(ctx, "deleting topics", func() (bool, string, error) {
+		topics, err := userTopics(ctx, cl)
+		if err != nil || len(topics) == 0 {
+			return err == nil, "", err
+		}
+		for _, tp := range topics {
+			seen[tp] = true
+		}
+		state := fmt.Sprintf("listed: %v", topics)
+		if time.Since(lastDelete) < 5*time.Second {
+			return false, state, nil // deleted a moment ago: wait for the metadata to show it
+		}
+		lastDelete = time.Now()
+		req := kmsg.NewPtrDeleteTopicsRequest()
+		req.TimeoutMillis = 30000
+		req.TopicNames = topics // up to v5; v6 on take Topics
+		for _, name := range topics {
+			dt := kmsg.NewDeleteTopicsRequestTopic()
+			dt.Topic = kmsg.StringPtr(name)
+			req.Topics = append(req.Topics, dt)
+		}
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return false, "", fmt.Errorf("delete topics %v: %w", topics, err)
+		}
+		for _, tp := range resp.Topics {
+			err := kerr.ErrorForCode(tp.ErrorCode)
+			if err != nil && !errors.Is(err, kerr.UnknownTopicOrPartition) && !kerr.IsRetriable(err) {
+				name := ""
+				if tp.Topic != nil {
+					name = *tp.Topic
+				}
+				return false, "", fmt.Errorf("delete topic %s: %w", name, err)
+			}
+		}
+		return false, state, nil
+	})
+	return len(seen), err
 }
 
 // Record is a consumed record.
