@@ -25,6 +25,7 @@ var commands = map[string]command{
 	"topics":  {"create missing topics on KAFKA_BROKERS and report mismatches", runTopics},
 	"emit":    {"send one message given as JSON, with tenant headers", runEmit},
 	"tail":    {"print a topic's messages as JSON lines", runTail},
+	"bench":   {"measure the pipeline against its limits (--quick: under a minute)", runBench},
 }
 
 func usage() {

@@ -69,7 +69,7 @@ func (s Service) Graphs() []*goka.GroupGraph {
 		names.Group(s.Config, s.Passwords),
 		ids.Group(),
 		accounts.Group(s.Config),
-		timers.Group(),
+		timers.Group(s.Config),
 	}
 }
 
@@ -120,7 +120,7 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 	tickerDone := make(chan struct{})
 	go func() {
 		defer close(tickerDone)
-		timers.RunTicker(ctx, emitter, s.Config.TimerBuckets, s.Config.TickInterval)
+		timers.RunTicker(ctx, emitter, s.Config)
 	}()
 	go func() {
 		defer close(r.done)

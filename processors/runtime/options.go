@@ -134,7 +134,7 @@ func (o Options) topicManagerConfig() *goka.TopicManagerConfig {
 
 func (o Options) storage(group string) storage.Builder {
 	if o.StorageDir == "" {
-		return storage.MemoryBuilder()
+		return MemStorageBuilder()
 	}
 	return storage.DefaultBuilder(filepath.Join(o.StorageDir, sanitize(group)))
 }

@@ -1918,10 +1918,10 @@ func (*Tick) Descriptor() ([]byte, []int) {
 	return file_account_proto_rawDescGZIP(), []int{27}
 }
 
+// The deadlines of one timer row.
 type TimerIndex struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pending       []*TimerAdd            `protobuf:"bytes,1,rep,name=pending,proto3" json:"pending,omitempty"`
-	Dedupe        *Dedupe                `protobuf:"bytes,2,opt,name=dedupe,proto3" json:"dedupe,omitempty"` // ticks applied, so a redelivered tick re-sends the same expiries
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1959,13 +1959,6 @@ func (*TimerIndex) Descriptor() ([]byte, []int) {
 func (x *TimerIndex) GetPending() []*TimerAdd {
 	if x != nil {
 		return x.Pending
-	}
-	return nil
-}
-
-func (x *TimerIndex) GetDedupe() *Dedupe {
-	if x != nil {
-		return x.Dedupe
 	}
 	return nil
 }
@@ -2123,11 +2116,10 @@ const file_account_proto_rawDesc = "" +
 	"\bsince_ms\x18\x06 \x01(\x03R\asinceMs\x12\x1f\n" +
 	"\vdeadline_ms\x18\a \x01(\x03R\n" +
 	"deadlineMs\"\x06\n" +
-	"\x04Tick\"t\n" +
+	"\x04Tick\"H\n" +
 	"\n" +
 	"TimerIndex\x124\n" +
-	"\apending\x18\x01 \x03(\v2\x1a.atlas.account.v1.TimerAddR\apending\x120\n" +
-	"\x06dedupe\x18\x02 \x01(\v2\x18.atlas.account.v1.DedupeR\x06dedupeB<Z:github.com/atlasstreams/atlas/processors/account/accountpbb\x06proto3"
+	"\apending\x18\x01 \x03(\v2\x1a.atlas.account.v1.TimerAddR\apendingJ\x04\b\x02\x10\x03B<Z:github.com/atlasstreams/atlas/processors/account/accountpbb\x06proto3"
 
 var (
 	file_account_proto_rawDescOnce sync.Once
@@ -2207,12 +2199,11 @@ var file_account_proto_depIdxs = []int32{
 	27, // 29: atlas.account.v1.TimerCommand.tick:type_name -> atlas.account.v1.Tick
 	1,  // 30: atlas.account.v1.TimerAdd.meta:type_name -> atlas.account.v1.Meta
 	26, // 31: atlas.account.v1.TimerIndex.pending:type_name -> atlas.account.v1.TimerAdd
-	22, // 32: atlas.account.v1.TimerIndex.dedupe:type_name -> atlas.account.v1.Dedupe
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	32, // [32:32] is the sub-list for method output_type
+	32, // [32:32] is the sub-list for method input_type
+	32, // [32:32] is the sub-list for extension type_name
+	32, // [32:32] is the sub-list for extension extendee
+	0,  // [0:32] is the sub-list for field type_name
 }
 
 func init() { file_account_proto_init() }

@@ -185,5 +185,6 @@ func (d *decision) scheduleExpiry(sid []byte, issuer string) {
 		SinceMs:    d.now,
 		DeadlineMs: d.now + d.cfg.TransitionTimeout.Milliseconds(),
 	}}}
-	d.emit(model.ProtoOut(atlas.AccountTimerCommands, model.TimerBucketKey(d.key, d.cfg.TimerBuckets), add))
+	slot := model.TimerSlot(add.GetAdd().GetDeadlineMs(), d.cfg.TickInterval.Milliseconds())
+	d.emit(model.ProtoOut(atlas.AccountTimerCommands, model.TimerRowKey(slot, model.TimerShard(d.key, d.cfg.TimerShards)), add))
 }

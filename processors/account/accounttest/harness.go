@@ -65,6 +65,8 @@ type Harness struct {
 	status    *tester.QueueTracker
 	session   *tester.QueueTracker
 	dlq       *tester.QueueTracker
+	// lastTick is the last timer slot Tick visited.
+	lastTick int64
 }
 
 // DefaultTenant is a GMS v83 tenant.
@@ -78,6 +80,9 @@ func New(t testing.TB, mutate ...func(*model.Config)) *Harness {
 	for _, m := range mutate {
 		m(&cfg)
 	}
+	// The timers stage's wall clock is the harness clock.
+	var h *Harness
+	cfg.Clock = func() time.Time { return h.Now }
 	s, err := seal.New(seal.RandomKey())
 	require.NoError(t, err)
 	svc := accountsvc.Service{Config: cfg, Passwords: model.Passwords{Cost: cfg.BcryptCost, Sealer: s}}
@@ -97,13 +102,15 @@ func New(t testing.TB, mutate ...func(*model.Config)) *Harness {
 		}()
 	}
 	t.Cleanup(func() { cancel(); wg.Wait() })
-	return &Harness{
+	h = &Harness{
 		T: t, TT: tt, Config: cfg, Passwords: svc.Passwords, Tenant: DefaultTenant,
 		Now:     time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC),
 		status:  tt.NewQueueTracker(string(atlas.EventTopicAccountStatus)),
 		session: tt.NewQueueTracker(string(atlas.EventTopicAccountSessionStatus)),
 		dlq:     tt.NewQueueTracker(string(atlas.DeadLetterTopic)),
 	}
+	h.lastTick = h.Now.UnixMilli()/cfg.TickInterval.Milliseconds() - 1
+	return h
 }
 
 // Advance moves the clock.
@@ -168,11 +175,17 @@ func (h *Harness) Admin(typ string, accountID uint32, body any) {
 	h.produceJSON(atlas.AccountAdminTopic, codecs.IDKey(accountID), &ingress.AdminCommand{Type: typ, AccountID: accountID, Body: b})
 }
 
-// Tick sends a tick to every timer bucket at the current time, as the ticker does.
+// Tick sends, as the ticker does, a tick to every row of every slot that ended since the last
+// Tick (or the harness's start), timestamped with the current time.
 func (h *Harness) Tick() {
-	for i := 0; i < h.Config.TimerBuckets; i++ {
-		h.TT.Consume(string(atlas.AccountTimerCommands), model.BucketKey(i), timers.TickCommand(), tester.WithTime(h.Now))
+	slotMs := h.Config.TickInterval.Milliseconds()
+	now := h.Now.UnixMilli() / slotMs
+	for s := h.lastTick + 1; s <= now; s++ {
+		for shard := 0; shard < h.Config.TimerShards; shard++ {
+			h.TT.Consume(string(atlas.AccountTimerCommands), model.TimerRowKey(s, shard), timers.TickCommand(), tester.WithTime(h.Now))
+		}
 	}
+	h.lastTick = now
 }
 
 // Events drains both event topics, the account status topic first.

@@ -17,8 +17,21 @@ type Config struct {
 	MaxFailedLogins   uint32
 	FailedLoginWindow time.Duration
 	TransitionTimeout time.Duration
-	TimerBuckets      int
-	TickInterval      time.Duration
+	// TimerShards rows per timer slot; TickInterval is the slot length and how often the
+	// ticker visits the slots that ended.
+	TimerShards  int
+	TickInterval time.Duration
+	// Clock is the wall clock of the timers stage (nil: time.Now); tests drive it. Decisions
+	// about commands never read it: they use the command's timestamp.
+	Clock func() time.Time
+}
+
+// Now reads the configured wall clock.
+func (c Config) Now() time.Time {
+	if c.Clock != nil {
+		return c.Clock()
+	}
+	return time.Now()
 }
 
 // DefaultConfig is the configuration with every default of the specification.
@@ -29,7 +42,7 @@ func DefaultConfig() Config {
 		MaxFailedLogins:   5,
 		FailedLoginWindow: 10 * time.Minute,
 		TransitionTimeout: 5 * time.Second,
-		TimerBuckets:      16,
+		TimerShards:       64,
 		TickInterval:      time.Second,
 	}
 }
@@ -72,7 +85,7 @@ func FromEnv() (Config, error) {
 	c.MaxFailedLogins = uint32(attempts)
 	durVar("ATLAS_LOGIN_ATTEMPT_WINDOW", &c.FailedLoginWindow)
 	durVar("ATLAS_TRANSITION_TIMEOUT", &c.TransitionTimeout)
-	intVar("ATLAS_TIMER_BUCKETS", &c.TimerBuckets, 1, 4096)
+	intVar("ATLAS_TIMER_SHARDS", &c.TimerShards, 1, 1000)
 	durVar("ATLAS_TIMER_TICK", &c.TickInterval)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("account configuration: %v", errs)

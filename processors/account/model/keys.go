@@ -51,17 +51,31 @@ func ParseAccountKey(key string) (codecs.Tenant, uint32, error) {
 	return t, uint32(id), nil
 }
 
-// TimerBucketKey is the timers table key of the bucket that holds the deadlines of the
-// account with key accountKey. Buckets spread deadlines over the timers stage's partitions;
-// a tick visits each bucket, so expiry work follows the number of sessions in transition.
-func TimerBucketKey(accountKey string, buckets int) string {
+// Timer rows. A deadline lives in the row of its time slot (the tick interval it falls in,
+// rounded up) and of its account's shard: a tick of a slot visits only the deadlines due in
+// it, so expiry work follows the number of sessions in transition, and no row grows with the
+// number of accounts. Slots are zero-padded so rows sort by time.
+
+// TimerSlot is the slot of a deadline: the first slot boundary at or after it.
+func TimerSlot(deadlineMs, slotMs int64) int64 { return (deadlineMs + slotMs - 1) / slotMs }
+
+// TimerShard spreads the deadlines of one slot over shards by account.
+func TimerShard(accountKey string, shards int) int {
 	h := fnv.New32a()
 	_, _ = h.Write([]byte(accountKey))
-	return BucketKey(int(h.Sum32() % uint32(buckets)))
+	return int(h.Sum32() % uint32(shards))
 }
 
-// BucketKey names bucket i.
-func BucketKey(i int) string { return fmt.Sprintf("bucket-%04d", i) }
+// TimerRowKey is the timers table key of a slot's shard.
+func TimerRowKey(slot int64, shard int) string { return fmt.Sprintf("%012d/%03d", slot, shard) }
+
+// ParseTimerRowKey splits a timers table key.
+func ParseTimerRowKey(key string) (slot int64, shard int, err error) {
+	if _, err = fmt.Sscanf(key, "%d/%d", &slot, &shard); err != nil {
+		return 0, 0, fmt.Errorf("%q is not a timer row key: %w", key, err)
+	}
+	return slot, shard, nil
+}
 
 // TenantKeyOf is the tenant part of any table key.
 func TenantKeyOf(key string) string {

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"runtime"
 	"strconv"
 	"time"
 
@@ -17,16 +18,30 @@ type Passwords struct {
 	Sealer *seal.Sealer
 }
 
+// bcryptSlots bounds the bcrypt work running at once to the number of cores. Every partition
+// of the ingress and names stages may be hashing at the same moment; without the bound a login
+// storm puts a dozen CPU-bound goroutines in the run queue and every other callback of the
+// process (a logout, a transition) waits behind several scheduler time slices. With it, the
+// other work only ever waits for one slice, and bcrypt still uses every core.
+var bcryptSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+func withBcryptSlot(op string, f func()) {
+	bcryptSlots <- struct{}{}
+	defer func() { <-bcryptSlots }()
+	defer observe(op, time.Now())
+	f()
+}
+
 // Hash makes the bcrypt hash of a new password.
-func (p Passwords) Hash(plain []byte) ([]byte, error) {
-	defer observe("hash", time.Now())
-	return bcrypt.GenerateFromPassword(plain, p.Cost)
+func (p Passwords) Hash(plain []byte) (hash []byte, err error) {
+	withBcryptSlot("hash", func() { hash, err = bcrypt.GenerateFromPassword(plain, p.Cost) })
+	return hash, err
 }
 
 // Matches reports whether plain is the password of hash.
-func (p Passwords) Matches(hash, plain []byte) bool {
-	defer observe("compare", time.Now())
-	return bcrypt.CompareHashAndPassword(hash, plain) == nil
+func (p Passwords) Matches(hash, plain []byte) (ok bool) {
+	withBcryptSlot("compare", func() { ok = bcrypt.CompareHashAndPassword(hash, plain) == nil })
+	return ok
 }
 
 // Seal protects a login's password for the names stage; context binds it to its command.

@@ -1,7 +1,8 @@
-// Package timers is the timers stage of the account service: it keeps the deadline of every
-// session in transition, spread over a fixed set of buckets, and on each tick of a bucket
-// sends an expiry to the accounts whose deadline passed. Its work follows the number of
-// sessions in transition, never the number of accounts.
+// Package timers is the timers stage of the account service: the deadline of every session
+// in transition, in rows keyed by time slot and shard (model.TimerRowKey). A ticker sends one
+// tick per row of every slot that ended; the tick sends an expiry to each account whose
+// deadline passed and deletes the row. Work follows the number of sessions in transition,
+// never the number of accounts, and no row outlives its slot.
 package timers
 
 import (
@@ -10,7 +11,6 @@ import (
 	"time"
 
 	"github.com/atlasstreams/atlas"
-	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/model"
 	"github.com/atlasstreams/atlas/processors/deadletter"
@@ -21,35 +21,57 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// TableCodec is the codec of the timers table.
-type TableCodec = codecs.Proto[accountpb.TimerIndex, *accountpb.TimerIndex]
+// A row's value is the concatenation of encoded TimerIndex messages, one per add: protobuf
+// merges repeated fields of concatenated messages, so the whole is one valid TimerIndex. An add
+// appends its bytes without decoding the row; only a tick decodes it, once, and deletes it.
 
-const viaTicker = "ticker"
-
-// Decide applies a timer command to a bucket's index (nil: empty). tick identifies the
-// command (its own topic, partition and offset) and nowMs is its timestamp.
-func Decide(idx *accountpb.TimerIndex, cmd *accountpb.TimerCommand, tick *accountpb.CommandID, nowMs int64) (*accountpb.TimerIndex, []model.Out) {
-	next := &accountpb.TimerIndex{}
-	if idx != nil {
-		next = proto.Clone(idx).(*accountpb.TimerIndex)
-	}
-	switch k := cmd.Kind.(type) {
-	case *accountpb.TimerCommand_Add:
-		for _, p := range next.Pending {
-			if sameTimer(p, k.Add) {
-				return next, nil
-			}
-		}
-		next.Pending = append(next.Pending, k.Add)
-		return next, nil
-	case *accountpb.TimerCommand_Tick:
-		return next, expire(next, tick, nowMs)
-	}
-	return next, nil
+// Result is a decision of the timers stage: the row to store (nil: delete the row), whether
+// it changed, and what to emit.
+type Result struct {
+	Row     []byte
+	Changed bool
+	Outs    []model.Out
 }
 
-func sameTimer(a, b *accountpb.TimerAdd) bool {
-	return a.AccountKey == b.AccountKey && a.Issuer == b.Issuer && a.SinceMs == b.SinceMs && string(a.SessionId) == string(b.SessionId)
+// Decide applies a timer command to the row at key (nil: empty).
+//   - An add joins its row, unless its slot may already have been ticked (wallSlot, the slot
+//     of the wall clock when it is processed, is not before it): then it moves to the next
+//     slot, so a late add still expires.
+//   - A tick (tick identifies it, nowMs is its timestamp) sends one expiry per account with a
+//     due deadline and drops those deadlines.
+func Decide(key string, row []byte, cmd *accountpb.TimerCommand, tick *accountpb.CommandID, nowMs, wallSlot int64) (Result, error) {
+	switch k := cmd.Kind.(type) {
+	case *accountpb.TimerCommand_Add:
+		if slot, shard, err := model.ParseTimerRowKey(key); err == nil && slot <= wallSlot {
+			next := model.TimerRowKey(wallSlot+1, shard)
+			return Result{Row: row, Outs: []model.Out{model.ProtoOut(atlas.AccountTimerCommands, next, cmd)}}, nil
+		}
+		entry, err := proto.Marshal(&accountpb.TimerIndex{Pending: []*accountpb.TimerAdd{k.Add}})
+		if err != nil {
+			return Result{}, err
+		}
+		next := make([]byte, 0, len(row)+len(entry))
+		return Result{Row: append(append(next, row...), entry...), Changed: true}, nil
+	case *accountpb.TimerCommand_Tick:
+		if len(row) == 0 {
+			return Result{}, nil
+		}
+		idx := new(accountpb.TimerIndex)
+		if err := proto.Unmarshal(row, idx); err != nil {
+			return Result{}, fmt.Errorf("timer row %s: %w", key, err)
+		}
+		outs := expire(idx, tick, nowMs)
+		res := Result{Changed: true, Outs: outs}
+		if len(idx.Pending) > 0 {
+			b, err := proto.Marshal(idx)
+			if err != nil {
+				return Result{}, err
+			}
+			res.Row = b
+		}
+		return res, nil
+	}
+	return Result{Row: row}, nil
 }
 
 // expire removes the due deadlines and sends one expiry per account: the accounts stage then
@@ -63,7 +85,7 @@ func expire(idx *accountpb.TimerIndex, tick *accountpb.CommandID, nowMs int64) [
 			kept = append(kept, p)
 			continue
 		}
-		if sent[p.AccountKey] {
+		if sent[p.AccountKey] { // several deadlines of one account (or an add delivered twice)
 			continue
 		}
 		sent[p.AccountKey] = true
@@ -89,17 +111,23 @@ func expire(idx *accountpb.TimerIndex, tick *accountpb.CommandID, nowMs int64) [
 	return outs
 }
 
-// Group defines the timers stage: input keyed by bucket, table of deadline indexes.
-func Group() *goka.GroupGraph {
+// Group defines the timers stage: input keyed by timer row, table of rows.
+func Group(cfg model.Config) *goka.GroupGraph {
+	p := &processor{cfg: cfg}
 	return goka.DefineGroup(atlas.AccountTimersGroup,
-		goka.Input(atlas.AccountTimerCommands, new(codec.Bytes), process),
-		goka.Persist(new(TableCodec)),
+		goka.Input(atlas.AccountTimerCommands, new(codec.Bytes), p.process),
+		goka.Persist(new(codec.Bytes)),
 		goka.Output(atlas.AccountCommands, new(codec.Bytes)),
+		goka.Output(atlas.AccountTimerCommands, new(codec.Bytes)),
 		goka.Output(atlas.DeadLetterTopic, new(codec.Bytes)),
 	)
 }
 
-func process(ctx goka.Context, msg interface{}) {
+type processor struct {
+	cfg model.Config
+}
+
+func (p *processor) process(ctx goka.Context, msg interface{}) {
 	raw, _ := msg.([]byte)
 	group, topic := string(atlas.AccountTimersGroup), string(ctx.Topic())
 	cmd := new(accountpb.TimerCommand)
@@ -111,58 +139,68 @@ func process(ctx goka.Context, msg interface{}) {
 		metrics.MessagesIn.WithLabelValues(group, topic, "unknown", "dead_letter").Inc()
 		return
 	}
-	idx, _ := ctx.Value().(*accountpb.TimerIndex)
-	id := &accountpb.CommandID{Topic: topic, Partition: ctx.Partition(), Offset: ctx.Offset()}
-	if _, isTick := cmd.Kind.(*accountpb.TimerCommand_Tick); isTick {
-		if recs, dup := model.Replay(idx.GetDedupe(), id, viaTicker); dup {
-			for _, r := range recs {
-				ctx.Emit(goka.Stream(r.Topic), string(r.Key), r.Value)
-			}
-			return
-		}
-	}
+	row, _ := ctx.Value().([]byte)
 	now := ctx.Timestamp()
 	if now.IsZero() {
-		now = time.Now()
+		now = p.cfg.Now()
 	}
-	next, outs := Decide(idx, cmd, id, now.UnixMilli())
-	if _, isTick := cmd.Kind.(*accountpb.TimerCommand_Tick); isTick {
-		if len(outs) == 0 {
-			return // nothing was due: the index is unchanged and a redelivery does nothing too
+	id := &accountpb.CommandID{Topic: topic, Partition: ctx.Partition(), Offset: ctx.Offset()}
+	slotMs := p.cfg.TickInterval.Milliseconds()
+	res, err := Decide(ctx.Key(), row, cmd, id, now.UnixMilli(), p.cfg.Now().UnixMilli()/slotMs)
+	if err != nil {
+		deadletter.Send(ctx, raw, err)
+		metrics.MessagesIn.WithLabelValues(group, topic, "timer", "dead_letter").Inc()
+		return
+	}
+	if res.Changed {
+		if res.Row == nil {
+			ctx.Delete()
+		} else {
+			ctx.SetValue(res.Row)
 		}
-		next.Dedupe = model.Record(next.Dedupe, id, viaTicker, now.UnixMilli(), outs)
 	}
-	ctx.SetValue(next)
-	for _, o := range outs {
+	for _, o := range res.Outs {
 		ctx.Emit(o.Topic, o.Key, o.Value)
 		metrics.MessagesOut.WithLabelValues(group, string(o.Topic)).Inc()
 	}
 	metrics.MessagesIn.WithLabelValues(group, topic, "timer", "ok").Inc()
 }
 
-// TickCommand is the encoded tick every bucket receives.
+// TickCommand is the encoded tick every row receives.
 func TickCommand() []byte {
 	b, _ := proto.Marshal(&accountpb.TimerCommand{Kind: &accountpb.TimerCommand_Tick{Tick: &accountpb.Tick{}}})
 	return b
 }
 
-// RunTicker sends a tick to every bucket each interval until ctx ends. Several instances may
-// tick at once: a tick only expires what is due, so extra ticks cost little and change nothing.
-func RunTicker(ctx context.Context, emitter *goka.Emitter, buckets int, interval time.Duration) {
+// catchUpSlots is how far back a starting ticker visits slots: rows of slots that ended while
+// no ticker ran (a full restart) still expire.
+const catchUpSlots = 120
+
+// RunTicker sends, each interval, a tick to every row of every slot that ended since the last
+// round, until ctx ends. Several instances may tick the same slot: a tick deletes its row, so
+// the later ones find nothing.
+func RunTicker(ctx context.Context, emitter *goka.Emitter, cfg model.Config) {
 	tick := TickCommand()
-	t := time.NewTicker(interval)
+	slotMs := cfg.TickInterval.Milliseconds()
+	last := cfg.Now().UnixMilli()/slotMs - catchUpSlots
+	t := time.NewTicker(cfg.TickInterval)
 	defer t.Stop()
 	for {
+		now := cfg.Now().UnixMilli() / slotMs
+		for s := last + 1; s <= now && ctx.Err() == nil; s++ {
+			for shard := 0; shard < cfg.TimerShards; shard++ {
+				if _, err := emitter.Emit(model.TimerRowKey(s, shard), tick); err != nil {
+					logrus.WithError(err).WithField("topic", string(atlas.AccountTimerCommands)).Warn("timer tick not sent")
+					now = s - 1 // retry this slot next round
+					break
+				}
+			}
+		}
+		last = now
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		}
-		for i := 0; i < buckets; i++ {
-			if _, err := emitter.Emit(model.BucketKey(i), tick); err != nil {
-				logrus.WithError(err).WithField("topic", string(atlas.AccountTimerCommands)).Warn("timer tick not sent")
-				break
-			}
 		}
 	}
 }

@@ -1,0 +1,249 @@
+// Package bench measures the account pipeline against its limits, each figure side by side
+// with a baseline measured in the same run (the machines are noisy, so only ratios compare).
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/atlasstreams/atlas/processors/account/seal"
+	"golang.org/x/crypto/bcrypt"
+)
+
+// Options choose the size of the run.
+type Options struct {
+	Quick      bool   // under a minute: smaller loads, same figures
+	OutDir     string // where bench.json and latency.png go
+	Partitions int
+	Log        io.Writer // progress lines
+}
+
+// Figure is one measured figure with its baseline.
+type Figure struct {
+	Name     string  `json:"name"`
+	Value    float64 `json:"value"`
+	Unit     string  `json:"unit"`
+	Baseline float64 `json:"baseline,omitempty"`
+	Against  string  `json:"against,omitempty"`
+	Ratio    float64 `json:"ratio"`
+	Target   string  `json:"target"`
+	Met      bool    `json:"met"`
+}
+
+// Report is a whole run.
+type Report struct {
+	Started   time.Time `json:"started"`
+	Quick     bool      `json:"quick"`
+	GoVersion string    `json:"goVersion"`
+	Cores     int       `json:"cores"`
+	Figures   []Figure  `json:"figures"`
+	// Latency percentiles in milliseconds of every latency series, by series name.
+	Latencies map[string]map[string]float64 `json:"latenciesMs"`
+	series    map[string][]time.Duration
+}
+
+type sizes struct {
+	players, throughput, steadySeconds, logins, storm, isolationRate, recovery int
+}
+
+func (o Options) sizes() sizes {
+	if o.Quick {
+		return sizes{players: 500, throughput: 20000, steadySeconds: 4, logins: 48, storm: 64, isolationRate: 500, recovery: 200000}
+	}
+	return sizes{players: 2000, throughput: 100000, steadySeconds: 15, logins: 200, storm: 200, isolationRate: 500, recovery: 1000000}
+}
+
+// Run runs every figure and writes the report.
+func Run(o Options) (*Report, error) {
+	if o.Partitions == 0 {
+		o.Partitions = 12
+	}
+	logf := func(format string, a ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format+"\n", a...)
+		}
+	}
+	z := o.sizes()
+	rep := &Report{Started: time.Now(), Quick: o.Quick, GoVersion: runtime.Version(), Cores: runtime.GOMAXPROCS(0),
+		Latencies: map[string]map[string]float64{}, series: map[string][]time.Duration{}}
+
+	s, err := newStack(o.Partitions, passIn, passOut)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+
+	// Session commands need no bcrypt; the transition timeout is long so that a backlog of
+	// queued commands does not expire the sessions it is about to move.
+	logf("starting the account service (bcrypt cost %d) on %d partitions", bcrypt.MinCost, o.Partitions)
+	if err := s.startService(bcrypt.MinCost, time.Minute); err != nil {
+		return nil, err
+	}
+	logf("setting up %d players", z.players)
+	players, err := setupPlayers(s, z.players)
+	if err != nil {
+		return nil, err
+	}
+
+	logf("1. session commands: %d as fast as possible, against a pass-through processor", z.throughput)
+	base, err := passThrough(s, players, z.throughput)
+	if err != nil {
+		return nil, err
+	}
+	lat, took, err := players.run(z.throughput, 0, 3*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	rate := float64(z.throughput) / took.Seconds()
+	rep.add(Figure{Name: "session_throughput", Value: rate, Unit: "commands/s", Baseline: base, Against: "pass-through processor, messages/s",
+		Ratio: rate / base, Target: ">= 0.5", Met: rate/base >= 0.5})
+	rep.series["burst"] = lat
+
+	logf("4. latency at a steady 2000 commands/s for %ds", z.steadySeconds)
+	lat, _, err = players.run(2000*z.steadySeconds, 2000, 2*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	rep.series["steady 2000/s"] = lat
+	p99 := percentile(lat, 99)
+	rep.add(Figure{Name: "steady_p99_ms", Value: ms(p99), Unit: "ms", Baseline: 20, Against: "target 20 ms",
+		Ratio: ms(p99) / 20, Target: "p99 <= 20 ms", Met: ms(p99) <= 20})
+
+	logf("restarting the account service with bcrypt cost %d", bcrypt.DefaultCost)
+	if err := s.startService(bcrypt.DefaultCost, time.Minute); err != nil {
+		return nil, err
+	}
+	limit, one := bcryptLimit(bcrypt.DefaultCost)
+	logf("2. logins at cost %d: one comparison takes %s, limit %.1f/s on %d cores", bcrypt.DefaultCost, one.Round(time.Millisecond), limit, rep.Cores)
+	logins := newLoginLoad(s)
+	if err := logins.create("l", z.logins); err != nil {
+		return nil, err
+	}
+	took, err = logins.login("l", z.logins)
+	if err != nil {
+		return nil, err
+	}
+	lrate := float64(z.logins) / took.Seconds()
+	rep.add(Figure{Name: "login_rate", Value: lrate, Unit: "logins/s", Baseline: limit, Against: "cores / time of one bcrypt comparison",
+		Ratio: lrate / limit, Target: ">= 0.8", Met: lrate/limit >= 0.8})
+	rep.series["logins (cost 10)"] = append([]time.Duration(nil), logins.lat...)
+
+	logf("3. isolation: session commands at %d/s, quiet, then during a storm of %d logins", z.isolationRate, z.storm)
+	quiet, _, err := players.run(z.isolationRate*2, float64(z.isolationRate), time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	storm := newLoginLoad(s)
+	stormDone := make(chan error, 1)
+	go func() { _, err := storm.login("storm", z.storm); stormDone <- err }()
+	// Keep the session load running for as long as the storm saturates bcrypt.
+	stormSeconds := float64(z.storm) * one.Seconds() / float64(rep.Cores)
+	busy, _, err := players.run(int(stormSeconds*float64(z.isolationRate))+1, float64(z.isolationRate), 2*time.Minute)
+	if err != nil {
+		return nil, err
+	}
+	if err := <-stormDone; err != nil {
+		return nil, err
+	}
+	qp, bp := percentile(quiet, 99), percentile(busy, 99)
+	rep.series["isolation quiet"], rep.series["isolation storm"] = quiet, busy
+	rep.add(Figure{Name: "isolation_p99_ratio", Value: ms(bp), Unit: "ms", Baseline: ms(qp), Against: "p99 without the storm",
+		Ratio: ms(bp) / ms(qp), Target: "<= 5 and p99 <= 50 ms", Met: ms(bp)/ms(qp) <= 5 && ms(bp) <= 50})
+	s.stopService()
+
+	logf("5. recovery of a %d-account table", z.recovery)
+	rr, err := recovery(s, z.recovery)
+	if err != nil {
+		return nil, err
+	}
+	rep.add(Figure{Name: "recovery_rate", Value: rr.RecoverPerSec, Unit: "records/s", Baseline: rr.RawReadPerSec, Against: "plain consumer reading the table, records/s",
+		Ratio: rr.RecoverPerSec / rr.RawReadPerSec, Target: ">= 200000 records/s", Met: rr.RecoverPerSec >= 200000})
+
+	sealer, _ := seal.New(seal.RandomKey())
+	accBytes, nameBytes := storedSizes(model.Passwords{Cost: bcrypt.MinCost, Sealer: sealer})
+	rep.add(Figure{Name: "bytes_per_account", Value: float64(accBytes + nameBytes), Unit: "bytes (accounts + names, key and value)",
+		Baseline: rr.HeapBytesPerRec, Against: "heap bytes per account record held by an in-memory view",
+		Ratio: rr.HeapBytesPerRec / float64(accBytes), Target: "reported", Met: true})
+
+	for name, l := range rep.series {
+		rep.Latencies[name] = map[string]float64{"p50": ms(percentile(l, 50)), "p99": ms(percentile(l, 99)), "p999": ms(percentile(l, 99.9)), "max": ms(percentile(l, 100))}
+	}
+	if o.OutDir != "" {
+		if err := rep.write(o.OutDir); err != nil {
+			return rep, err
+		}
+	}
+	return rep, nil
+}
+
+func (r *Report) add(f Figure) { r.Figures = append(r.Figures, f) }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func percentile(l []time.Duration, p float64) time.Duration {
+	if len(l) == 0 {
+		return 0
+	}
+	s := append([]time.Duration(nil), l...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	i := int(p / 100 * float64(len(s)-1))
+	return s[i]
+}
+
+func (r *Report) write(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bench.json"), b, 0o644); err != nil {
+		return err
+	}
+	return writeChart(filepath.Join(dir, "latency.png"), r.series)
+}
+
+// Table renders the figures for a terminal.
+func (r *Report) Table() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-22s %14s %-28s %14s %8s  %-22s %s\n", "figure", "value", "unit", "baseline", "ratio", "target", "met")
+	for _, f := range r.Figures {
+		fmt.Fprintf(&b, "%-22s %14.2f %-28s %14.2f %8.3f  %-22s %v\n", f.Name, f.Value, trim(f.Unit, 28), f.Baseline, f.Ratio, f.Target, f.Met)
+	}
+	names := make([]string, 0, len(r.Latencies))
+	for n := range r.Latencies {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(&b, "\n%-22s %10s %10s %10s %10s\n", "latency (ms)", "p50", "p99", "p999", "max")
+	for _, n := range names {
+		l := r.Latencies[n]
+		fmt.Fprintf(&b, "%-22s %10.2f %10.2f %10.2f %10.2f\n", n, l["p50"], l["p99"], l["p999"], l["max"])
+	}
+	return b.String()
+}
+
+// RatioLine is every ratio as name=value pairs, the last line `atlas bench` prints.
+func (r *Report) RatioLine() string {
+	parts := make([]string, 0, len(r.Figures))
+	for _, f := range r.Figures {
+		parts = append(parts, fmt.Sprintf("%s=%.3f", f.Name, f.Ratio))
+	}
+	return strings.Join(parts, " ")
+}
+
+func trim(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}

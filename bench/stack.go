@@ -1,0 +1,178 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/atlasstreams/atlas"
+	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/processors/account"
+	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/atlasstreams/atlas/processors/account/seal"
+	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/lovoo/goka"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// stack is the embedded broker, the account service and two plain clients: a producer of
+// commands and a consumer that hands every event to the handler registered for its tenant or
+// topic. Each phase of the benchmark uses a tenant of its own, so phases never see each
+// other's events.
+type stack struct {
+	cluster *kfake.Cluster
+	opts    runtime.Options
+	sealer  *seal.Sealer
+
+	svcCancel context.CancelFunc
+	svc       *account.Running
+
+	prod *kgo.Client
+	cons *kgo.Client
+
+	mu       sync.Mutex
+	byTenant map[string]func(*kgo.Record, time.Time)
+	byTopic  map[string]func(*kgo.Record, time.Time)
+	stop     chan struct{}
+	stopped  chan struct{}
+}
+
+func newStack(partitions int, extraTopics ...string) (*stack, error) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		return nil, err
+	}
+	s := &stack{cluster: c, byTenant: map[string]func(*kgo.Record, time.Time){}, byTopic: map[string]func(*kgo.Record, time.Time){},
+		stop: make(chan struct{}), stopped: make(chan struct{})}
+	s.opts = runtime.DefaultOptions(c.ListenAddrs()...)
+	s.opts.Partitions = partitions
+	specs := append(account.Topics(s.opts), s.opts.Streams(benchStreams(extraTopics)...)...)
+	if _, err := s.opts.EnsureTopics(specs); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if s.sealer, err = seal.New(seal.RandomKey()); err != nil {
+		return nil, err
+	}
+	if s.prod, err = kgo.NewClient(kgo.SeedBrokers(s.opts.Brokers...), kgo.ProducerLinger(time.Millisecond),
+		kgo.MaxBufferedRecords(1<<20)); err != nil {
+		return nil, err
+	}
+	topics := append([]string{string(atlas.EventTopicAccountStatus), string(atlas.EventTopicAccountSessionStatus)}, extraTopics...)
+	if s.cons, err = kgo.NewClient(kgo.SeedBrokers(s.opts.Brokers...), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(10*time.Millisecond)); err != nil {
+		return nil, err
+	}
+	go s.route()
+	return s, nil
+}
+
+func benchStreams(names []string) []goka.Stream {
+	out := make([]goka.Stream, len(names))
+	for i, n := range names {
+		out[i] = goka.Stream(n)
+	}
+	return out
+}
+
+// startService starts (or restarts, with another bcrypt cost) the account service and waits
+// until it has recovered.
+func (s *stack) startService(cost int, transitionTimeout time.Duration) error {
+	s.stopService()
+	cfg := model.DefaultConfig()
+	cfg.BcryptCost = cost
+	cfg.TransitionTimeout = transitionTimeout
+	ctx, cancel := context.WithCancel(context.Background())
+	r, err := account.Service{Options: s.opts, Config: cfg, Passwords: model.Passwords{Cost: cost, Sealer: s.sealer}}.Start(ctx)
+	if err != nil {
+		cancel()
+		return err
+	}
+	s.svc, s.svcCancel = r, cancel
+	deadline := time.Now().Add(2 * time.Minute)
+	for !r.Ready() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("account service not ready after 2 minutes")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return nil
+}
+
+func (s *stack) stopService() {
+	if s.svcCancel != nil {
+		s.svcCancel()
+		<-s.svc.Done()
+		s.svcCancel, s.svc = nil, nil
+	}
+}
+
+func (s *stack) close() {
+	s.stopService()
+	close(s.stop)
+	<-s.stopped
+	s.prod.Close()
+	s.cons.Close()
+	s.cluster.Close()
+}
+
+// onTenant routes the events of a tenant to h (nil removes the route).
+func (s *stack) onTenant(t codecs.Tenant, h func(*kgo.Record, time.Time)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h == nil {
+		delete(s.byTenant, t.ID.String())
+		return
+	}
+	s.byTenant[t.ID.String()] = h
+}
+
+// onTopic routes every record of a benchmark topic to h.
+func (s *stack) onTopic(topic string, h func(*kgo.Record, time.Time)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.byTopic[topic] = h
+}
+
+func (s *stack) route() {
+	defer close(s.stopped)
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-s.stop; cancel() }()
+	for ctx.Err() == nil {
+		fs := s.cons.PollFetches(ctx)
+		now := time.Now()
+		s.mu.Lock()
+		fs.EachRecord(func(r *kgo.Record) {
+			if h := s.byTopic[r.Topic]; h != nil {
+				h(r, now)
+				return
+			}
+			for _, hd := range r.Headers {
+				if hd.Key == codecs.HeaderTenantID {
+					if h := s.byTenant[string(hd.Value)]; h != nil {
+						h(r, now)
+					}
+					return
+				}
+			}
+		})
+		s.mu.Unlock()
+	}
+}
+
+// send produces a record without waiting and returns the time it was handed over.
+func (s *stack) send(topic string, key string, value []byte, headers []kgo.RecordHeader) time.Time {
+	at := time.Now()
+	s.prod.Produce(context.Background(), &kgo.Record{Topic: topic, Key: []byte(key), Value: value, Headers: headers}, nil)
+	return at
+}
+
+func tenantHeaders(t codecs.Tenant) []kgo.RecordHeader {
+	var out []kgo.RecordHeader
+	for k, v := range t.Headers() {
+		out = append(out, kgo.RecordHeader{Key: k, Value: v})
+	}
+	return out
+}

@@ -1,0 +1,29 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/atlasstreams/atlas/bench"
+)
+
+// runBench measures the pipeline on an embedded broker in this process.
+func runBench(_ context.Context, args []string) error {
+	fs := flag.NewFlagSet("atlas bench", flag.ContinueOnError)
+	quick := fs.Bool("quick", false, "a run of under a minute with smaller loads")
+	out := fs.String("out", "bench/out", "folder for bench.json and latency.png")
+	partitions := fs.Int("partitions", 12, "partitions of every topic")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	rep, err := bench.Run(bench.Options{Quick: *quick, OutDir: *out, Partitions: *partitions, Log: os.Stderr})
+	if err != nil {
+		return err
+	}
+	fmt.Print(rep.Table())
+	fmt.Printf("\nwritten: %s/bench.json, %s/latency.png\n", *out, *out)
+	fmt.Println(rep.RatioLine())
+	return nil
+}
