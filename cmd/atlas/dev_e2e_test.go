@@ -148,8 +148,8 @@ func TestDevStackEndToEnd(t *testing.T) {
 		Value: []byte(`{"name":"e2e-bob","password":"secret"}`), Headers: hdrs}).FirstErr())
 
 	want := map[string]bool{
-		`{"account_id":1,"name":"e2e-bob","status":"CREATED"}`:   false,
-		`{"account_id":1,"name":"e2e-bob","status":"LOGGED_IN"}`: false,
+		`{"account_id":1,"name":"e2e-bob","status":"CREATED"}`:                          false,
+		`{"account_id":1,"name":"e2e-bob","status":"LOGGED_IN"}`:                        false,
 		`{"sessionId":"` + sid.String() + `","accountId":1,"type":"CREATED","body":{}}`: false,
 	}
 	loginSent := false
