@@ -1,7 +1,6 @@
 package model
 
 import (
-	"runtime"
 	"strconv"
 	"time"
 
@@ -18,18 +17,13 @@ type Passwords struct {
 	Sealer *seal.Sealer
 }
 
-// bcryptSlots bounds the bcrypt work running at once to the number of cores. Every partition
-// of the ingress and names stages may be hashing at the same moment; without the bound a login
-// storm puts a dozen CPU-bound goroutines in the run queue and every other callback of the
-// process (a logout, a transition) waits behind several scheduler time slices. With it, the
-// other work only ever waits for one slice, and bcrypt still uses every core.
-var bcryptSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
-
+// withBcryptSlot runs one bcrypt operation on the low-priority bcrypt workers (bcryptpool.go)
+// and records its duration.
 func withBcryptSlot(op string, f func()) {
-	bcryptSlots <- struct{}{}
-	defer func() { <-bcryptSlots }()
-	defer observe(op, time.Now())
-	f()
+	bcryptWorkers.run(func() {
+		defer observe(op, time.Now())
+		f()
+	})
 }
 
 // Hash makes the bcrypt hash of a new password.
