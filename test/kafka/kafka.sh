@@ -6,6 +6,7 @@
 #                                the last line printed is KAFKA_BROKERS=127.0.0.1:<port>
 #   test/kafka/kafka.sh stop     stop the broker and remove its work folder
 #   test/kafka/kafka.sh status   say whether it runs (exit 0 if it does, 1 if not)
+#   test/kafka/kafka.sh logs [N] the broker log's warnings and errors (last N, default 40)
 #
 # Settings (environment):
 #   ATLAS_KAFKA_VERSION          Kafka version (default below; any 4.x on Maven Central)
@@ -47,20 +48,34 @@ fetch() {
   need java "JDK 17 or later"
   need mvn "Maven fetches Kafka from Maven Central"
   mkdir -p "$DIST"
+  # Two fetches at once (two checkouts on one machine): the second waits for the first.
+  if command -v flock >/dev/null 2>&1; then
+    exec 9>"$DIST/.lock"
+    flock 9
+    if [[ -f "$DIST/.complete" ]]; then
+      say "Kafka $VERSION already in $DIST"
+      return 0
+    fi
+  fi
   local tmp
   tmp="$(mktemp -d "$DIST/libs.XXXXXX")"
   say "fetching org.apache.kafka:kafka_2.13:$VERSION and its runtime dependencies"
   local started=$SECONDS
-  if ! mvn -q -B -f "$HERE/pom.xml" -Dkafka.version="$VERSION" \
-      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" >&2; then
+  if ! mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" -Dkafka.version="$VERSION" \
+      dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" \
+      >"$DIST/fetch.log" 2>&1; then
+    cat "$DIST/fetch.log" >&2
     rm -rf "$tmp"
     die "maven could not fetch Kafka $VERSION"
   fi
-  ls "$tmp"/kafka_2.13-"$VERSION".jar >/dev/null 2>&1 || { rm -rf "$tmp"; die "no kafka_2.13-$VERSION.jar after the fetch"; }
+  if [[ ! -f "$tmp/kafka_2.13-$VERSION.jar" ]]; then
+    rm -rf "$tmp"
+    die "no kafka_2.13-$VERSION.jar after the fetch"
+  fi
   rm -rf "$LIBS"
   mv "$tmp" "$LIBS"
   echo "$VERSION" >"$DIST/.complete"
-  say "Kafka $VERSION in $LIBS ($(ls "$LIBS" | wc -l) jars, $((SECONDS - started))s)"
+  say "Kafka $VERSION in $LIBS ($(find "$LIBS" -name '*.jar' | wc -l) jars, $((SECONDS - started))s)"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -264,13 +279,20 @@ stop() {
   fi
 }
 
+logs() {
+  local n="${1:-40}"
+  [[ -f "$WORK/logs/server.log" ]] || die "no broker log in $WORK/logs"
+  grep -hE '^\[[^]]*\] (WARN|ERROR|FATAL) ' "$WORK/logs/server.log" | tail -n "$n" || true
+}
+
 case "${1:-}" in
 fetch) fetch ;;
 start) start ;;
 stop) stop ;;
 status) status ;;
+logs) logs "${2:-40}" ;;
 *)
-  echo "usage: $0 fetch|start|stop|status" >&2
+  echo "usage: $0 fetch|start|stop|status|logs [N]" >&2
   exit 2
   ;;
 esac

@@ -1,0 +1,107 @@
+package kafkatest
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// joinAndVanish makes a consumer-group member that never heartbeats nor leaves, as a test
+// process killed mid-run leaves behind: the broker keeps the group non-empty until the
+// member's session times out.
+func joinAndVanish(t *testing.T, cl *kgo.Client, group string, session time.Duration) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	join := kmsg.NewPtrJoinGroupRequest()
+	join.Group = group
+	join.SessionTimeoutMillis = int32(session.Milliseconds())
+	join.RebalanceTimeoutMillis = int32(session.Milliseconds())
+	join.ProtocolType = "consumer"
+	p := kmsg.NewJoinGroupRequestProtocol()
+	p.Name = "range"
+	p.Metadata = (&kmsg.ConsumerMemberMetadata{Topics: []string{"kt-reset"}}).AppendTo(nil)
+	join.Protocols = append(join.Protocols, p)
+	var resp *kmsg.JoinGroupResponse
+	for i := 0; i < 10; i++ {
+		var err error
+		resp, err = join.RequestWith(ctx, cl)
+		require.NoError(t, err)
+		err = kerr.ErrorForCode(resp.ErrorCode)
+		if err == kerr.MemberIDRequired {
+			join.MemberID = resp.MemberID // join again with the id the broker gave
+			continue
+		}
+		if kerr.IsRetriable(err) {
+			time.Sleep(100 * time.Millisecond)
+			continue
+		}
+		require.NoError(t, err, "join group")
+		break
+	}
+	require.Equal(t, resp.LeaderID, resp.MemberID, "the only member leads")
+	sync := kmsg.NewPtrSyncGroupRequest()
+	sync.Group, sync.Generation, sync.MemberID = group, resp.Generation, resp.MemberID
+	sync.ProtocolType, sync.Protocol = kmsg.StringPtr("consumer"), resp.Protocol
+	sresp, err := sync.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	require.NoError(t, kerr.ErrorForCode(sresp.ErrorCode), "sync group")
+}
+
+// On a real broker, reset waits out a group whose member vanished without leaving, then
+// deletes it and every topic.
+func TestResetWaitsForAbandonedGroup(t *testing.T) {
+	if os.Getenv("KAFKA_BROKERS") == "" {
+		t.Skip("KAFKA_BROKERS not set: each kfake test has a cluster of its own, nothing to reset")
+	}
+	brokers := strings.Split(os.Getenv("KAFKA_BROKERS"), ",")
+	hold(t)
+	_, _, err := reset(brokers)
+	require.NoError(t, err)
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	create := kmsg.NewPtrCreateTopicsRequest()
+	create.TimeoutMillis = 30000
+	for _, name := range []string{"kt-reset", "kt-reset-2"} {
+		rt := kmsg.NewCreateTopicsRequestTopic()
+		rt.Topic, rt.NumPartitions, rt.ReplicationFactor = name, 2, 1
+		create.Topics = append(create.Topics, rt)
+	}
+	cresp, err := create.RequestWith(ctx, cl)
+	require.NoError(t, err)
+	for _, tp := range cresp.Topics {
+		require.NoError(t, kerr.ErrorForCode(tp.ErrorCode), "create %s", tp.Topic)
+	}
+	const session = 3 * time.Second
+	joinAndVanish(t, cl, "kt-reset-group", session)
+	groups, err := listGroups(ctx, cl)
+	require.NoError(t, err)
+	require.Equal(t, []string{"kt-reset-group"}, groups)
+
+	start := time.Now()
+	ngroups, ntopics, err := reset(brokers)
+	require.NoError(t, err)
+	took := time.Since(start)
+	require.Equal(t, 1, ngroups)
+	require.Equal(t, 2, ntopics)
+	require.Greater(t, took, session/2, "the group could go only once its member's session ended")
+	t.Logf("reset took %s with a member of session %s left behind", took.Round(time.Millisecond), session)
+
+	groups, err = listGroups(ctx, cl)
+	require.NoError(t, err)
+	require.Empty(t, groups)
+	topics, err := userTopics(ctx, cl)
+	require.NoError(t, err)
+	require.Empty(t, topics)
+}

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Runs the integration suites against a real Apache Kafka broker: starts one with kafka.sh
+# (fetching Kafka first if it is not cached), runs every package whose tests use
+# processors/runtime/kafkatest with KAFKA_BROKERS pointing at it, one package at a time, and
+# stops the broker on the way out, whatever happens.
+#
+#   test/kafka/integration.sh [go test flags...]     e.g. -run TestAccountServiceOnKafka -v
+#
+# A broker already started with `kafka.sh start` (same ATLAS_KAFKA_PORT) is used and left
+# running. ATLAS_KAFKA_TEST_PKGS (space-separated package patterns) overrides the package list;
+# ATLAS_KAFKA_TEST_TIMEOUT the go test -timeout (default 20m).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+KAFKA_SH="$ROOT/test/kafka/kafka.sh"
+GO="${GO:-go}"
+KAFKATEST="github.com/atlasstreams/atlas/processors/runtime/kafkatest"
+
+say() { echo "integration.sh: $*" >&2; }
+
+# JDK and Maven come with the machine image; a bare machine gets them from Debian.
+if ! command -v java >/dev/null 2>&1 || ! command -v mvn >/dev/null 2>&1; then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing a JDK and Maven"
+    apt-get update -qq && apt-get install -y -qq openjdk-17-jdk-headless maven >/dev/null
+  else
+    say "java and mvn are needed (JDK 17+, Maven)"
+    exit 1
+  fi
+fi
+
+# The packages: kafkatest itself and those whose tests import it, unless told.
+if [[ -n "${ATLAS_KAFKA_TEST_PKGS:-}" ]]; then
+  read -r -a pkgs <<<"$ATLAS_KAFKA_TEST_PKGS"
+else
+  mapfile -t pkgs < <("$GO" list -f '{{.ImportPath}}{{range .TestImports}} {{.}}{{end}}{{range .XTestImports}} {{.}}{{end}}' ./... |
+    awk -v want="$KAFKATEST" '{ for (i = 1; i <= NF; i++) if ($i == want) { print $1; break } }')
+fi
+if ((${#pkgs[@]} == 0)); then
+  say "no package's tests use $KAFKATEST"
+  exit 1
+fi
+
+t0=$SECONDS
+"$KAFKA_SH" fetch
+t_fetch=$((SECONDS - t0))
+
+owned=1
+if "$KAFKA_SH" status >/dev/null 2>&1; then
+  owned=0
+  say "using the broker that is already running; it is left running"
+fi
+status=0
+finish() {
+  status=$?
+  if ((status != 0)) && "$KAFKA_SH" status >/dev/null 2>&1; then
+    say "the broker's last warnings and errors:"
+    "$KAFKA_SH" logs 30 >&2 || true
+  fi
+  if ((owned)); then
+    "$KAFKA_SH" stop || true
+  fi
+  exit "$status"
+}
+trap finish EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+t0=$SECONDS
+out="$("$KAFKA_SH" start)"
+t_start=$((SECONDS - t0))
+brokers="$(tail -n 1 <<<"$out")"
+[[ "$brokers" == KAFKA_BROKERS=* ]] || { say "kafka.sh start said: $out"; exit 1; }
+export KAFKA_BROKERS="${brokers#KAFKA_BROKERS=}"
+
+say "KAFKA_BROKERS=$KAFKA_BROKERS; packages: ${pkgs[*]}"
+t0=$SECONDS
+# -p 1: one package at a time, since every test wipes the broker before it starts.
+"$GO" test -p 1 -count=1 -timeout "${ATLAS_KAFKA_TEST_TIMEOUT:-20m}" "$@" "${pkgs[@]}"
+say "fetch ${t_fetch}s, broker start ${t_start}s, tests $((SECONDS - t0))s"
