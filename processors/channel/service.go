@@ -1,0 +1,208 @@
+// Package channel runs a channel instance: the server players are connected to while they
+// play. It turns the platform's event topics into frames for the connected players they
+// concern and the players' actions into commands for the other services.
+//
+//	20 event topics -> events (one Goka processor per topic, group "Channel Service - {id}",
+//	                   newest offset) -> route -> sessions -> gateway (WebSocket, JSON)
+//	gateway actions -> commands (registry-driven emitters) -> 36 command topics
+//	heartbeat       -> COMMAND_TOPIC_CHANNEL_STATUS
+//
+// README.md documents the design, the configuration and the client protocol.
+package channel
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+
+	"github.com/IBM/sarama"
+	"github.com/atlasstreams/atlas"
+	"github.com/atlasstreams/atlas/processors/channel/commands"
+	"github.com/atlasstreams/atlas/processors/channel/events"
+	"github.com/atlasstreams/atlas/processors/channel/gateway"
+	"github.com/atlasstreams/atlas/processors/channel/heartbeat"
+	"github.com/atlasstreams/atlas/processors/channel/route"
+	"github.com/atlasstreams/atlas/processors/channel/sessions"
+	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/lovoo/goka"
+	"github.com/sirupsen/logrus"
+)
+
+// Service is a channel instance's configuration.
+type Service struct {
+	Options runtime.Options
+	Config  Config
+	// Accounts is the shared account registry (a view of the registry table).
+	Accounts gateway.AccountRegistry
+}
+
+// Topics are the topics a channel instance reads and writes.
+func Topics(o runtime.Options) []runtime.TopicSpec {
+	var streams []goka.Stream
+	seen := map[goka.Stream]bool{}
+	add := func(s goka.Stream) {
+		if !seen[s] {
+			seen[s] = true
+			streams = append(streams, s)
+		}
+	}
+	for _, t := range events.Consumed() {
+		add(t.Stream)
+	}
+	for _, name := range commands.Produced() {
+		add(atlas.TopicFromEnv(name))
+	}
+	add(atlas.DeadLetterTopic)
+	return o.Streams(streams...)
+}
+
+// Running is a started channel instance.
+type Running struct {
+	Processors []*runtime.Running
+	// Sessions are the sessions the instance holds.
+	Sessions *sessions.Registry
+	// Presence is which character is on which channel of the world.
+	Presence *events.Presence
+
+	addrs    map[uint8]string
+	stopping atomic.Bool
+	done     chan struct{}
+}
+
+// Ready reports whether every processor consumes its topic and the instance is not stopping.
+func (r *Running) Ready() bool {
+	if r.stopping.Load() {
+		return false
+	}
+	for _, p := range r.Processors {
+		if !p.Ready() {
+			return false
+		}
+	}
+	return true
+}
+
+// Done is closed once the instance stopped after ctx ended: sessions closed, shutdown status
+// sent, every message acknowledged.
+func (r *Running) Done() <-chan struct{} { return r.done }
+
+// Addr is the address a channel's gateway listens on (its real port when configured as 0).
+func (r *Running) Addr(channel uint8) string { return r.addrs[channel] }
+
+// Start runs the instance until ctx ends.
+func (s Service) Start(ctx context.Context) (*Running, error) {
+	cfg := s.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if s.Accounts == nil {
+		return nil, fmt.Errorf("channel: no account registry")
+	}
+	group := atlas.ChannelGroup(cfg.ServiceID.String())
+	listeners, err := listen(cfg.Channels)
+	if err != nil {
+		return nil, err
+	}
+	producer, err := goka.ProducerBuilderWithConfig(s.Options.Sarama(sarama.OffsetNewest))(
+		s.Options.Brokers, s.Options.ClientID+"-channel-"+cfg.ServiceID.String(), goka.DefaultHasher())
+	if err != nil {
+		closeAll(listeners)
+		return nil, fmt.Errorf("channel producer: %w", err)
+	}
+	emitter := commands.New(producer, cfg.Tenant, string(group))
+	reg := sessions.NewRegistry()
+	mgr := sessions.NewManager(reg, emitter)
+	r := &Running{Sessions: reg, Presence: events.NewPresence(), addrs: map[uint8]string{}, done: make(chan struct{})}
+
+	scope := route.Scope{World: cfg.World, Channels: map[uint8]bool{}}
+	var announced []heartbeat.Channel
+	directory := map[uint8]gateway.Address{}
+	for ch, a := range cfg.Peers {
+		directory[ch] = a
+	}
+	for _, l := range cfg.Channels {
+		addr := listeners[l.Channel].Addr().String()
+		r.addrs[l.Channel] = addr
+		scope.Channels[l.Channel] = true
+		_, portText, _ := net.SplitHostPort(addr)
+		port, _ := strconv.ParseUint(portText, 10, 16)
+		announced = append(announced, heartbeat.Channel{ID: l.Channel, Host: cfg.Host, Port: uint16(port)})
+		directory[l.Channel] = gateway.Address{Host: cfg.Host, Port: uint16(port)}
+	}
+
+	handler := &events.Handler{Tenant: cfg.Tenant, Scope: scope, Sessions: mgr, Presence: r.Presence}
+	var dones []<-chan struct{}
+	for _, gg := range handler.Graphs(group) {
+		p := s.Options.StartProcessor(ctx, gg, sarama.OffsetNewest, goka.WithConsumerGroupBuilder(events.ConsumerGroupBuilder(s.Options)))
+		r.Processors = append(r.Processors, p)
+		dones = append(dones, p.Done())
+	}
+
+	var gateways []*gateway.Gateway
+	for _, l := range cfg.Channels {
+		gw := gateway.New(gateway.Config{
+			Tenant: cfg.Tenant, World: cfg.World, Channel: l.Channel, Capacity: cfg.MaxCapacity,
+			SendQueue: cfg.SendQueue, Ready: r.Ready, OriginPatterns: cfg.OriginPatterns,
+			Directory: func(ch uint8) (gateway.Address, bool) { a, ok := directory[ch]; return a, ok },
+		}, mgr, emitter, s.Accounts)
+		gateways = append(gateways, gw)
+		go func(ln net.Listener, ch uint8) {
+			if err := gw.Serve(ln); err != nil {
+				logrus.WithError(err).WithField("channel", ch).Error("gateway stopped")
+			}
+		}(listeners[l.Channel], l.Channel)
+	}
+
+	hb := heartbeat.Config{World: cfg.World, Channels: announced, Interval: cfg.HeartbeatInterval,
+		MaxCapacity: cfg.MaxCapacity, Current: reg.Count}
+	hbCtx, hbStop := context.WithCancel(context.Background())
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); heartbeat.Run(hbCtx, hb, emitter) }()
+
+	logrus.WithFields(logrus.Fields{"group": string(group), "world": cfg.World, "channels": r.addrs}).Info("channel instance started")
+	go func() {
+		defer close(r.done)
+		<-ctx.Done()
+		// Refuse new entries, end every session with its LOGOUT and DESTROYED, then say the
+		// channels are gone, and only then let the producer go.
+		r.stopping.Store(true)
+		mgr.CloseAll("channel shutting down")
+		var wg sync.WaitGroup
+		for _, gw := range gateways {
+			wg.Add(1)
+			go func(gw *gateway.Gateway) { defer wg.Done(); gw.Shutdown() }(gw)
+		}
+		wg.Wait()
+		hbStop()
+		<-hbDone
+		heartbeat.Shutdown(hb, emitter)
+		runtime.WaitAll(dones...)
+		emitter.Close()
+		if err := producer.Close(); err != nil {
+			logrus.WithError(err).Error("channel producer close")
+		}
+	}()
+	return r, nil
+}
+
+func listen(ls []Listen) (map[uint8]net.Listener, error) {
+	out := map[uint8]net.Listener{}
+	for _, l := range ls {
+		ln, err := net.Listen("tcp", l.Addr)
+		if err != nil {
+			closeAll(out)
+			return nil, fmt.Errorf("channel %d: listen on %s: %w", l.Channel, l.Addr, err)
+		}
+		out[l.Channel] = ln
+	}
+	return out, nil
+}
+
+func closeAll(ls map[uint8]net.Listener) {
+	for _, ln := range ls {
+		_ = ln.Close()
+	}
+}
