@@ -73,11 +73,49 @@ func (r *Running) Done() <-chan struct{} { return r.Processor.Done() }
 
 // Start runs the group until ctx ends. It starts at the oldest offset: the registry is the
 // sum of every status event, so a new group must read them all.
+//
+// Goka needs the input, the loop and the table to have the same number of partitions, and
+// the input topic is not ours: upstream chose its partition count. So when the input exists,
+// a missing loop or table is created with the input's count, and an existing one with another
+// count is an error here rather than a processor that fails to start again and again.
 func Start(ctx context.Context, o runtime.Options) (*Running, error) {
 	if len(o.Brokers) == 0 {
 		return nil, errors.New("registry: no Kafka brokers")
 	}
+	if err := matchInputPartitions(o); err != nil {
+		return nil, err
+	}
 	return &Running{Processor: o.StartProcessor(ctx, Group(), sarama.OffsetOldest)}, nil
+}
+
+func matchInputPartitions(o runtime.Options) error {
+	input := string(atlas.EventTopicAccountStatus)
+	cfg := o.Sarama(sarama.OffsetOldest)
+	cfg.ClientID = o.ClientID + "-registry-admin"
+	admin, err := sarama.NewClusterAdmin(o.Brokers, cfg)
+	if err != nil {
+		return fmt.Errorf("registry: connect to %v: %w", o.Brokers, err)
+	}
+	md, err := admin.DescribeTopics([]string{input})
+	_ = admin.Close()
+	if err != nil {
+		return fmt.Errorf("registry: describe %s: %w", input, err)
+	}
+	if len(md) != 1 || md[0].Err != sarama.ErrNoError || len(md[0].Partitions) == 0 {
+		// Not there yet: the supervised processor waits for it, as for any missing input.
+		return nil
+	}
+	o.Partitions = len(md[0].Partitions)
+	specs := append(o.Streams(LoopTopic()), o.Tables(atlas.RegistryTable)...)
+	mism, err := o.EnsureTopics(specs)
+	if err != nil {
+		return fmt.Errorf("registry: %w", err)
+	}
+	if len(mism) > 0 {
+		return fmt.Errorf("registry: %s has %d partitions, and its group's loop and table must have as many: %v",
+			input, o.Partitions, mism)
+	}
+	return nil
 }
 
 // Outcome of an input event.

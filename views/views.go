@@ -1,0 +1,59 @@
+package views
+
+import (
+	"context"
+	"errors"
+
+	"github.com/atlasstreams/atlas"
+	"github.com/atlasstreams/atlas/processors/account/accounts"
+	"github.com/atlasstreams/atlas/processors/account/names"
+	"github.com/atlasstreams/atlas/processors/registry"
+	"github.com/atlasstreams/atlas/processors/runtime"
+)
+
+// Views are the three supervised views the HTTP API reads.
+type Views struct {
+	Accounts *runtime.RunningView
+	Names    *runtime.RunningView
+	Registry *runtime.RunningView
+	api      *API
+	done     chan struct{}
+}
+
+// Topics are the tables the views read. The groups that own them create them too; a process
+// that only serves queries may ensure them so that its views do not wait for those groups.
+func Topics(o runtime.Options) []runtime.TopicSpec {
+	return o.Tables(atlas.AccountsTable, atlas.AccountNamesTable, atlas.RegistryTable)
+}
+
+// Start runs the views of the accounts, names and registry tables until ctx ends. Each view
+// reads its whole table before it answers (Ready); until then the API answers 503.
+func Start(ctx context.Context, o runtime.Options) (*Views, error) {
+	if len(o.Brokers) == 0 {
+		return nil, errors.New("views: no Kafka brokers")
+	}
+	v := &Views{
+		Accounts: o.StartView(ctx, atlas.AccountsTable, new(accounts.TableCodec)),
+		Names:    o.StartView(ctx, atlas.AccountNamesTable, new(names.TableCodec)),
+		Registry: o.StartView(ctx, atlas.RegistryTable, new(registry.TableCodec)),
+		done:     make(chan struct{}),
+	}
+	v.api = NewAPI(FromRunningView(v.Accounts), FromRunningView(v.Names), FromRunningView(v.Registry))
+	go func() {
+		defer close(v.done)
+		runtime.WaitAll(v.Accounts.Done(), v.Names.Done(), v.Registry.Done())
+	}()
+	return v, nil
+}
+
+// API is the HTTP query API over the views.
+func (v *Views) API() *API { return v.api }
+
+// AccountRegistry is the Registry over the registry view.
+func (v *Views) AccountRegistry() *ViewRegistry { return v.api.registry }
+
+// Ready reports whether every view has been recovered.
+func (v *Views) Ready() bool { return v.api.Ready() }
+
+// Done is closed once every view stopped after ctx ended.
+func (v *Views) Done() <-chan struct{} { return v.done }
