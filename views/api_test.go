@@ -110,7 +110,12 @@ var tenantRoutes = []string{"/api/accounts/7", "/api/accounts?name=bob", "/api/a
 func TestTenantHeadersAreRequired(t *testing.T) {
 	a, _ := unitAPI(true)
 	cases := map[string]func(h http.Header){
-		"none":              func(h http.Header) { h.Del("TENANT_ID"); h.Del("REGION"); h.Del("MAJOR_VERSION"); h.Del("MINOR_VERSION") },
+		"none": func(h http.Header) {
+			h.Del("TENANT_ID")
+			h.Del("REGION")
+			h.Del("MAJOR_VERSION")
+			h.Del("MINOR_VERSION")
+		},
 		"no TENANT_ID":      func(h http.Header) { h.Del("TENANT_ID") },
 		"short TENANT_ID":   func(h http.Header) { h.Set("TENANT_ID", "0d000000-0000-4000-8000") },
 		"bad uuid":          func(h http.Header) { h.Set("TENANT_ID", "zz000000-0000-4000-8000-000000000001") },

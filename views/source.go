@@ -5,6 +5,7 @@ package views
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/atlasstreams/atlas/processors/runtime"
 	"github.com/lovoo/goka"
@@ -47,7 +48,8 @@ func (s runningSource) Get(key string) (interface{}, error) {
 	if err != nil {
 		return nil, err
 	}
-	return v.Get(key)
+	val, err := v.Get(key)
+	return val, s.stopped(err)
 }
 
 func (s runningSource) IteratorWithRange(start, limit string) (goka.Iterator, error) {
@@ -55,7 +57,17 @@ func (s runningSource) IteratorWithRange(start, limit string) (goka.Iterator, er
 	if err != nil {
 		return nil, err
 	}
-	return v.IteratorWithRange(start, limit)
+	it, err := v.IteratorWithRange(start, limit)
+	return it, s.stopped(err)
+}
+
+// stopped turns the error of a read into ErrNotReady when the view stopped meanwhile (a
+// failure, a restart): the caller should retry, not see an internal error.
+func (s runningSource) stopped(err error) error {
+	if err != nil && !s.r.Ready() {
+		return fmt.Errorf("%w: %v", ErrNotReady, err)
+	}
+	return err
 }
 
 // FromView adapts a Goka view the caller runs itself (for instance one on Goka's tester).

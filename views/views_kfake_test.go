@@ -456,3 +456,33 @@ func TestViewsFollowTheTables(t *testing.T) {
 	require.Equal(t, 2, c.Meta.Total)
 	require.True(t, strings.HasPrefix(c.Links["self"], "/api/accounts?"))
 }
+
+// Before a view has read its table the API answers 503, and once it has, it answers.
+func TestNotReadyUntilRecovered(t *testing.T) {
+	requireEnv(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// A table whose topic does not exist yet: the supervised view keeps retrying.
+	table := goka.Table("views-test-late-table")
+	late := env.opts.StartView(ctx, table, new(accounts.TableCodec))
+	api := views.NewAPI(views.FromRunningView(late), views.FromRunningView(env.views.Names), views.FromRunningView(env.views.Registry))
+	status := func(target string) int {
+		r := httptest.NewRequest(http.MethodGet, target, nil)
+		r.Header.Set("TENANT_ID", tenantA.ID.String())
+		r.Header.Set("REGION", tenantA.Region)
+		r.Header.Set("MAJOR_VERSION", "83")
+		r.Header.Set("MINOR_VERSION", "1")
+		w := httptest.NewRecorder()
+		api.Handler().ServeHTTP(w, r)
+		return w.Code
+	}
+	for _, target := range []string{"/api/accounts/1", "/api/accounts?name=bob", "/api/accounts", "/api/registry/1"} {
+		require.Equal(t, http.StatusServiceUnavailable, status(target), target)
+	}
+	_, err := env.opts.EnsureTopics(env.opts.Tables(table))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return status("/api/accounts/1") == http.StatusNotFound }, 30*time.Second, 20*time.Millisecond,
+		"the empty table is read and the account is simply not there")
+	cancel()
+	<-late.Done()
+}
