@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/atlasstreams/atlas/processors/runtime"
 	"github.com/atlasstreams/atlas/processors/runtime/kafkatest"
 	"github.com/lovoo/goka"
@@ -168,4 +169,15 @@ func TestEnsureTopicsOnBroker(t *testing.T) {
 	require.Contains(t, mism[0].What, "cleanup.policy is delete")
 	require.Equal(t, "rtk-not-compacted", mism[1].Topic)
 	require.Contains(t, mism[1].What, "cleanup.policy is delete")
+}
+
+// Kafka 4 no longer serves the request versions of Kafka before 2.1 (KIP-896); kfake still
+// does. Sarama picks request versions from Config.Version, and some it does not negotiate:
+// with a Version below 2.0, ListTopics (and so EnsureTopics) sends DescribeConfigs v0, which
+// Kafka 4 answers by closing the connection (EOF). Guarded here so that it fails on kfake too.
+func TestSaramaVersionServedByKafka4(t *testing.T) {
+	for _, offset := range []int64{sarama.OffsetOldest, sarama.OffsetNewest} {
+		v := runtime.DefaultOptions("127.0.0.1:1").Sarama(offset).Version
+		require.True(t, v.IsAtLeast(sarama.V2_1_0_0), "Sarama Version %s: Kafka 4 needs at least 2.1", v)
+	}
 }

@@ -27,10 +27,12 @@ import (
 //
 // With KAFKA_BROKERS set, that broker is used instead, and since the product's topic names are
 // fixed, it is wiped first: every consumer group and every topic whose name does not start
-// with "__" is deleted, and Broker returns once the broker no longer lists them. Packages must
-// then run one at a time (go test -p 1); within a package, tests that call Broker take turns
-// (a parallel test waits until the one holding the broker has finished and cleaned up). A test
-// calls Broker once: a subtest cannot get a broker of its own while its parent holds it.
+// with "__" is deleted, and Broker returns once the broker no longer lists them. Tests that
+// call Broker take turns, within a package (a parallel test waits until the one holding the
+// broker has finished and cleaned up) and across the test processes of one machine (a lock
+// file per KAFKA_BROKERS value); still, run packages one at a time (go test -p 1), or their
+// tests wait for each other's and count that waiting against their own timeouts. A test calls
+// Broker once: a subtest cannot get a broker of its own while its parent holds it.
 func Broker(t testing.TB, partitions int) runtime.Options {
 	t.Helper()
 	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
@@ -76,6 +78,11 @@ func hold(t testing.TB) {
 		t.Fatalf("kafkatest: %s already holds the broker in KAFKA_BROKERS; call Broker once per test, not again in a subtest", h)
 	}
 	turn <- struct{}{}
+	unlock, err := lockBroker(os.Getenv("KAFKA_BROKERS"))
+	if err != nil {
+		<-turn
+		t.Fatalf("kafkatest: locking the broker against other test processes: %v", err)
+	}
 	holderMu.Lock()
 	holderNow = t.Name()
 	holderMu.Unlock()
@@ -84,6 +91,7 @@ func hold(t testing.TB) {
 		holderMu.Lock()
 		holderNow = ""
 		holderMu.Unlock()
+		unlock()
 		<-turn
 	})
 }
