@@ -108,6 +108,11 @@ func TestRegistryFedByAPlainKafkaClient(t *testing.T) {
 		return err == nil && e != nil && !e.LoggedIn
 	}, 30*time.Second, 20*time.Millisecond)
 	require.True(t, loggedIn(tenantB, 7))
+	// Account 9: whichever of its two events was applied last, the newer logout stands.
+	require.Eventually(t, func() bool {
+		e, err := reg.Entry(tenantA, 9)
+		return err == nil && e != nil && !e.LoggedIn && e.TimestampMs == t0.Add(time.Second).UnixMilli()
+	}, 30*time.Second, 20*time.Millisecond)
 
 	// The two bad events are in the dead-letter topic, bytes and headers kept, with reasons.
 	dl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
