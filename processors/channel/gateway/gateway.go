@@ -68,6 +68,8 @@ type Gateway struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
 }
 
 // New returns the gateway of one channel.
@@ -82,7 +84,7 @@ func New(cfg Config, mgr *sessions.Manager, emit Emitter, accounts AccountRegist
 		cfg.Directory = func(uint8) (Address, bool) { return Address{}, false }
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Gateway{cfg: cfg, sessions: mgr, emit: emit, accounts: accounts, ctx: ctx, cancel: cancel}
+	return &Gateway{cfg: cfg, sessions: mgr, emit: emit, accounts: accounts, ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{}}
 }
 
 // Serve accepts connections on ln until Shutdown.
@@ -98,29 +100,41 @@ func (g *Gateway) Serve(ln net.Listener) error {
 	return nil
 }
 
-// Shutdown stops accepting connections and waits until every connection of this gateway has
-// ended. Sessions are closed by the caller first (sessions.Manager.CloseAll), so each ends
-// with its LOGOUT and DESTROYED.
+// Shutdown stops accepting connections, closes those left (sessions were closed by the caller
+// first, sessions.Manager.CloseAll, so each ended with its LOGOUT and DESTROYED) and waits
+// until every connection has ended.
 func (g *Gateway) Shutdown() {
+	g.mu.Lock()
 	g.cancel()
+	for c := range g.conns {
+		c.Close("channel shutting down")
+	}
+	g.mu.Unlock()
 	g.wg.Wait()
 }
 
 // ServeHTTP upgrades a request to a WebSocket connection and serves it.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
 	if g.ctx.Err() != nil {
+		g.mu.Unlock()
 		http.Error(w, "channel is shutting down", http.StatusServiceUnavailable)
 		return
 	}
+	g.wg.Add(1)
+	g.mu.Unlock()
+	defer g.wg.Done()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{OriginPatterns: g.cfg.OriginPatterns})
 	if err != nil {
 		return // Accept answered the request
 	}
 	// Frames above the protocol's limit get an error frame; only absurd ones end the socket.
 	ws.SetReadLimit(16 * protocol.MaxFrameBytes)
-	g.wg.Add(1)
-	defer g.wg.Done()
 	c := newConn(ws, g.cfg.SendQueue)
+	if !g.track(c) {
+		c.Close("channel shutting down")
+	}
+	defer g.untrack(c)
 	writerDone := make(chan struct{})
 	go func() { defer close(writerDone); c.writeLoop() }()
 
@@ -133,18 +147,12 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	<-writerDone
 }
 
+// readLoop reads frames until the connection ends. Closing a session closes its connection
+// from the writing side (last frames, then the WebSocket close), which ends Read here; the
+// read is never cancelled by a context, as that would drop the socket before the last frames.
 func (g *Gateway) readLoop(c *conn, sid *uuid.UUID) {
-	ctx, cancel := context.WithCancel(g.ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-c.Done():
-			cancel() // the session was closed: stop reading
-		case <-ctx.Done():
-		}
-	}()
 	for {
-		typ, data, err := c.ws.Read(ctx)
+		typ, data, err := c.ws.Read(context.Background())
 		if err != nil {
 			return
 		}
@@ -154,6 +162,23 @@ func (g *Gateway) readLoop(c *conn, sid *uuid.UUID) {
 		}
 		g.handleFrame(c, sid, data)
 	}
+}
+
+// track registers a connection for Shutdown; false once shutting down.
+func (g *Gateway) track(c *conn) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ctx.Err() != nil {
+		return false
+	}
+	g.conns[c] = struct{}{}
+	return true
+}
+
+func (g *Gateway) untrack(c *conn) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.conns, c)
 }
 
 // handleFrame handles one client frame. Whatever goes wrong is answered to this client alone.

@@ -1,0 +1,105 @@
+package gateway
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/processors/channel/channeltest"
+	"github.com/atlasstreams/atlas/processors/channel/protocol"
+	"github.com/atlasstreams/atlas/processors/channel/sessions"
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+)
+
+var player = sessions.Session{
+	ID: uuid.New(), AccountID: 7, CharacterID: 42, State: sessions.Active,
+	Field: sessions.Field{World: 3, Channel: 2, Map: 100000000},
+}
+
+func frame(t *testing.T, text string) protocol.ClientFrame {
+	t.Helper()
+	f, err := protocol.ParseClientFrame([]byte(text))
+	require.NoError(t, err)
+	return f
+}
+
+// The session fills identity and location; the client cannot speak for anyone else; optional
+// fields stay out; the bytes are the catalog's.
+func TestBuildCommand(t *testing.T) {
+	for _, c := range []struct{ name, frame, want string }{
+		{"map chat", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_CHAT","type":"GENERAL","body":{"balloonOnly":true},"fields":{"message":"hello","actorId":99,"worldId":9}}`,
+			`{"worldId":3,"channelId":2,"mapId":100000000,"actorId":42,"message":"hello","type":"GENERAL","body":{"balloonOnly":true}}`},
+		{"a pet speaks: actorId is the pet's", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_CHAT","type":"PET","body":{"ownerId":42,"petSlot":0,"type":1,"action":2,"balloon":false},"fields":{"actorId":5000001,"message":"woof"}}`,
+			`{"worldId":3,"channelId":2,"mapId":100000000,"actorId":5000001,"message":"woof","type":"PET","body":{"ownerId":42,"petSlot":0,"type":1,"action":2,"balloon":false}}`},
+		{"flat topic: the moving character is the object", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_MOVEMENT","fields":{"x":-210,"y":154,"stance":4}}`,
+			`{"worldId":3,"channelId":2,"mapId":100000000,"objectId":42,"observerId":42,"x":-210,"y":154,"stance":4}`},
+		{"optional newer envelope fields stay out", `{"op":"action","topic":"COMMAND_TOPIC_MONSTER","type":"DAMAGE","body":{"characterId":42,"damage":1375},"fields":{"monsterId":1000023}}`,
+			`{"worldId":3,"channelId":2,"monsterId":1000023,"type":"DAMAGE","body":{"characterId":42,"damage":1375}}`},
+		{"body location from the session", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER","type":"REQUEST_DROP_MESO","body":{"channelId":9,"mapId":1,"amount":500}}`,
+			`{"worldId":3,"characterId":42,"type":"REQUEST_DROP_MESO","body":{"channelId":2,"mapId":100000000,"amount":500}}`},
+		{"a body's characterId is the client's", `{"op":"action","topic":"COMMAND_TOPIC_BUDDY_LIST","type":"REQUEST_ADD","body":{"characterId":43,"group":"Default Group"}}`,
+			`{"worldId":3,"characterId":42,"type":"REQUEST_ADD","body":{"characterId":43,"group":"Default Group"}}`},
+		{"an empty body", `{"op":"action","topic":"COMMAND_TOPIC_PARTY","type":"CREATE"}`,
+			`{"actorId":42,"type":"CREATE","body":{}}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			msg, err := buildCommand(frame(t, c.frame), player)
+			require.NoError(t, err)
+			emit := &channeltest.Emitter{}
+			require.NoError(t, emit.Send(msg, codecs.NewTrace()))
+			require.Equal(t, c.want, string(emit.Take()[0].Value))
+		})
+	}
+}
+
+func TestBuildCommandFillsAFreshTransaction(t *testing.T) {
+	msg, err := buildCommand(frame(t, `{"op":"action","topic":"COMMAND_TOPIC_STORAGE","type":"ARRANGE"}`), player)
+	require.NoError(t, err)
+	s := msg.(*codecs.StorageCommand)
+	require.NotEqual(t, uuid.Nil, s.TransactionID)
+	require.Equal(t, uint32(7), s.AccountID)
+}
+
+func TestBuildCommandRefusals(t *testing.T) {
+	for _, c := range []struct{ name, frame string }{
+		{"unknown topic", `{"op":"action","topic":"COMMAND_TOPIC_NOPE","type":"X"}`},
+		{"a topic the channel consumes", `{"op":"action","topic":"EVENT_TOPIC_CHARACTER_CHAT","type":"GENERAL","body":{}}`},
+		{"the account session is the gateway's", `{"op":"action","topic":"COMMAND_TOPIC_ACCOUNT_SESSION","type":"LOGOUT","body":{}}`},
+		{"channel status is the instance's", `{"op":"action","topic":"COMMAND_TOPIC_CHANNEL_STATUS","type":"HEARTBEAT"}`},
+		{"unknown type", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_CHAT","type":"SHOUT","body":{}}`},
+		{"a flat topic has no type", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_MOVEMENT","type":"MOVE"}`},
+		{"body not an object", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_CHAT","type":"GENERAL","body":[1]}`},
+		{"body of the wrong type", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_CHAT","type":"GENERAL","body":{"balloonOnly":"yes"}}`},
+		{"number out of range", `{"op":"action","topic":"COMMAND_TOPIC_FAME","type":"REQUEST_CHANGE","body":{"targetId":43,"amount":300}}`},
+		{"field of the wrong type", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_CHAT","type":"GENERAL","body":{},"fields":{"message":5}}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := buildCommand(frame(t, c.frame), player)
+			require.Error(t, err)
+		})
+	}
+}
+
+// Every type a client may send can be built from an empty body: the shapes are learnt for all.
+func TestEveryClientCommandHasAShape(t *testing.T) {
+	for _, cat := range codecs.CatalogTopicList() {
+		if !cat.ProducedBy("channel") || reserved[cat.Name] {
+			continue
+		}
+		types := []string{""}
+		if cat.Discriminator != "" {
+			types = nil
+			for _, ct := range cat.Types {
+				if !ct.Newer {
+					types = append(types, ct.Value)
+				}
+			}
+		}
+		for _, typ := range types {
+			raw, _ := json.Marshal(protocol.ClientFrame{Op: protocol.OpAction, Topic: cat.Name, Type: typ})
+			_, err := buildCommand(frame(t, string(raw)), player)
+			require.NoError(t, err, "%s %s", cat.Name, typ)
+		}
+	}
+}
