@@ -6,8 +6,8 @@
 #
 #   test/kafka/integration.sh [go test flags...]     e.g. -run TestAccountServiceOnKafka -v
 #
-# A broker already started with `kafka.sh start` (same ATLAS_KAFKA_PORT) is used and left
-# running. ATLAS_KAFKA_TEST_PKGS (space-separated package patterns) overrides the package list;
+# A broker already started by hand with `kafka.sh start` (same ATLAS_KAFKA_PORT) is used and
+# left running. ATLAS_KAFKA_TEST_PKGS (space-separated package patterns) overrides the package list;
 # ATLAS_KAFKA_TEST_TIMEOUT the go test -timeout (default 20m).
 set -euo pipefail
 
@@ -46,11 +46,7 @@ t0=$SECONDS
 "$KAFKA_SH" fetch
 t_fetch=$((SECONDS - t0))
 
-owned=1
-if "$KAFKA_SH" status >/dev/null 2>&1; then
-  owned=0
-  say "using the broker that is already running; it is left running"
-fi
+owned=0
 status=0
 finish() {
   status=$?
@@ -67,9 +63,16 @@ trap finish EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# A broker someone started by hand is used and left running; one this script starts is
+# stopped on exit, and if this script is killed first, the next run restarts it.
 t0=$SECONDS
-out="$("$KAFKA_SH" start)"
+out="$(ATLAS_KAFKA_OWNER=$$ "$KAFKA_SH" start)"
 t_start=$((SECONDS - t0))
+if [[ "$("$KAFKA_SH" owner)" == "$$" ]]; then
+  owned=1
+else
+  say "using the broker that was already running; it is left running"
+fi
 brokers="$(tail -n 1 <<<"$out")"
 [[ "$brokers" == KAFKA_BROKERS=* ]] || { say "kafka.sh start said: $out"; exit 1; }
 export KAFKA_BROKERS="${brokers#KAFKA_BROKERS=}"

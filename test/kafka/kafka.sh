@@ -7,6 +7,7 @@
 #   test/kafka/kafka.sh stop     stop the broker and remove its work folder
 #   test/kafka/kafka.sh status   say whether it runs (exit 0 if it does, 1 if not)
 #   test/kafka/kafka.sh logs [N] the broker log's warnings and errors (last N, default 40)
+#   test/kafka/kafka.sh owner    the ATLAS_KAFKA_OWNER the running broker was started with
 #
 # Settings (environment):
 #   ATLAS_KAFKA_VERSION          Kafka version (default below; any 4.x on Maven Central)
@@ -16,6 +17,10 @@
 #   ATLAS_KAFKA_WORK             data, logs and pid file (default ${TMPDIR:-/tmp}/atlas-kafka-<port>)
 #   ATLAS_KAFKA_HEAP             JVM heap options (default -Xms256m -Xmx512m)
 #   ATLAS_KAFKA_START_TIMEOUT    seconds start waits for the broker (default 90)
+#   ATLAS_KAFKA_OWNER            pid of the process that will stop the broker (integration.sh):
+#                                a later start restarts a broker whose owner has gone
+#   ATLAS_KAFKA_CONFIG           extra broker settings, key=value separated by spaces or
+#                                newlines; they override the ones below
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -159,6 +164,14 @@ num.io.threads=4
 background.threads=4
 auto.leader.rebalance.enable=false
 EOF
+  if [[ -n "${ATLAS_KAFKA_CONFIG:-}" ]]; then
+    echo "# From ATLAS_KAFKA_CONFIG." >>"$WORK/server.properties"
+    local kv
+    for kv in $ATLAS_KAFKA_CONFIG; do
+      [[ "$kv" == *=* ]] || die "ATLAS_KAFKA_CONFIG: '$kv' is not key=value"
+      echo "$kv" >>"$WORK/server.properties"
+    done
+  fi
   cat >"$WORK/log4j2.properties" <<EOF
 # Written by test/kafka/kafka.sh: everything to files under $WORK/logs, nothing to the console.
 status = warn
@@ -197,9 +210,21 @@ EOF
 start() {
   local pid
   if pid="$(broker_pid)"; then
-    say "already running (pid $pid)"
-    echo "KAFKA_BROKERS=127.0.0.1:$PORT"
-    return 0
+    local running owner
+    running="$(cat "$WORK/version" 2>/dev/null || echo '?')"
+    owner="$(cat "$WORK/owner" 2>/dev/null || true)"
+    if [[ "$owner" =~ ^[0-9]+$ ]] && ! kill -0 "$owner" 2>/dev/null; then
+      say "the broker (pid $pid) was left by a run that ended without stopping it (pid $owner): restarting"
+      stop
+    elif [[ -n "$owner" ]]; then
+      die "the broker on port $PORT (pid $pid) belongs to a run in progress (pid $owner); set ATLAS_KAFKA_PORT for another"
+    elif [[ "$running" != "$VERSION" ]]; then
+      die "Kafka $running already runs on port $PORT (pid $pid), not $VERSION: stop it first"
+    else
+      say "already running (pid $pid)"
+      echo "KAFKA_BROKERS=127.0.0.1:$PORT"
+      return 0
+    fi
   fi
   fetch
   need java "JDK 17 or later"
@@ -229,6 +254,9 @@ start() {
     -cp "$LIBS/*" kafka.Kafka "$WORK/server.properties" \
     >"$WORK/logs/stdout.log" 2>&1 </dev/null &
   echo $! >"$PIDFILE"
+  if [[ -n "${ATLAS_KAFKA_OWNER:-}" ]]; then
+    echo "$ATLAS_KAFKA_OWNER" >"$WORK/owner"
+  fi
   say "Kafka $VERSION starting (pid $!, logs in $WORK/logs)"
 
   # Wait for the port, then for the broker to answer an admin client's describeCluster.
@@ -291,8 +319,9 @@ start) start ;;
 stop) stop ;;
 status) status ;;
 logs) logs "${2:-40}" ;;
+owner) if broker_pid >/dev/null; then cat "$WORK/owner" 2>/dev/null || true; fi ;;
 *)
-  echo "usage: $0 fetch|start|stop|status|logs [N]" >&2
+  echo "usage: $0 fetch|start|stop|status|logs [N]|owner" >&2
   exit 2
   ;;
 esac
