@@ -238,10 +238,14 @@ start() {
 
   local started=$SECONDS
   # A random cluster id: 16 bytes, base64url without padding, as Kafka's Uuid prints them.
-  local cluster_id
-  cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  # Like Kafka's own random ids, none that starts with "-" (a command line would take it for
+  # an option; --cluster-id=ID guards against that as well).
+  local cluster_id="-"
+  while [[ "$cluster_id" == -* ]]; do
+    cluster_id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+  done
   if ! java -Xmx256m -Dlog4j2.configurationFile="$WORK/check-log4j2.properties" -cp "$LIBS/*" \
-      kafka.tools.StorageTool format --cluster-id "$cluster_id" --config "$WORK/server.properties" \
+      kafka.tools.StorageTool format --cluster-id="$cluster_id" --config "$WORK/server.properties" \
       >"$WORK/logs/format.log" 2>&1; then
     cat "$WORK/logs/format.log" >&2
     die "formatting the KRaft store failed"
