@@ -48,7 +48,7 @@ chaos: build
 	./$(BIN) chaos
 
 helm-lint:
-	$(GO) run helm.sh/helm/v3/cmd/helm@v3.16.4 lint helm/atlas
+	bash .ci/helm-lint.sh
 
 clean:
 	rm -rf bin bench/out

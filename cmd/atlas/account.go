@@ -8,8 +8,9 @@ import (
 
 	"github.com/atlasstreams/atlas/processors/account"
 	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/atlasstreams/atlas/processors/registry"
 	"github.com/atlasstreams/atlas/processors/runtime"
-	"github.com/sirupsen/logrus"
+	"github.com/atlasstreams/atlas/views"
 )
 
 // kafkaOptions reads the Kafka options and insists on KAFKA_BROKERS.
@@ -47,15 +48,7 @@ func runAccount(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, addr, err := serveHTTP(ctx, *httpListen, runtime.OpsMux(acc.Ready))
-	if err != nil {
-		return err
-	}
-	logrus.WithFields(logrus.Fields{"http": addr, "brokers": opts.Brokers}).Info("account service started")
-	<-ctx.Done()
-	shutdownHTTP(srv)
-	<-acc.Done()
-	return nil
+	return serveUntilDone(ctx, *httpListen, "account service", httpHandler(acc.Ready, nil), opts.Brokers, acc)
 }
 
 // runTopics creates every missing topic and reports existing ones that differ.
@@ -85,5 +78,6 @@ func runTopics(ctx context.Context, args []string) error {
 
 // allTopics is every topic of every part of the product.
 func allTopics(o runtime.Options) []runtime.TopicSpec {
-	return account.Topics(o)
+	specs := append(account.Topics(o), registry.Topics(o)...)
+	return append(specs, views.Topics(o)...)
 }

@@ -11,7 +11,9 @@ import (
 
 	"github.com/atlasstreams/atlas/processors/account"
 	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/atlasstreams/atlas/processors/registry"
 	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/atlasstreams/atlas/views"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -54,15 +56,24 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := opts.EnsureTopics(account.Topics(opts)); err != nil {
+	if _, err := opts.EnsureTopics(allTopics(opts)); err != nil {
 		return err
 	}
 	acc, err := account.Service{Options: opts, Config: cfg, Passwords: pw}.Start(ctx)
 	if err != nil {
 		return err
 	}
-	ready := acc.Ready
-	srv, addr, err := serveHTTP(ctx, *httpListen, runtime.OpsMux(ready))
+	reg, err := registry.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	vs, err := views.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	components := []component{acc, reg, vs}
+	ready := allReady(components...)
+	srv, addr, err := serveHTTP(ctx, *httpListen, httpHandler(ready, vs.API()))
 	if err != nil {
 		return err
 	}
@@ -73,7 +84,9 @@ func runDev(ctx context.Context, args []string) error {
 
 	<-ctx.Done()
 	shutdownHTTP(srv)
-	<-acc.Done()
+	for _, c := range components {
+		<-c.Done()
+	}
 	return nil
 }
 

@@ -173,6 +173,35 @@ func TestDevStackEndToEnd(t *testing.T) {
 			loginSent = true
 		}
 	}
+	// The account, queried over HTTP with the tenant headers as decimal text.
+	get := func(path string, h codecs.Tenant) (int, string) {
+		req, _ := http.NewRequest(http.MethodGet, httpBase+path, nil)
+		req.Header.Set(codecs.HeaderTenantID, h.ID.String())
+		req.Header.Set(codecs.HeaderRegion, h.Region)
+		req.Header.Set(codecs.HeaderMajorVersion, strconv.Itoa(int(h.Major)))
+		req.Header.Set(codecs.HeaderMinorVersion, strconv.Itoa(int(h.Minor)))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	require.Eventually(t, func() bool {
+		code, body := get("/api/accounts/1", tenant)
+		return code == http.StatusOK && strings.Contains(body, `"name":"e2e-bob"`) && strings.Contains(body, `"loggedIn":1`)
+	}, 30*time.Second, 50*time.Millisecond, "the account is served over HTTP once logged in")
+	code, body := get("/api/accounts?name=E2E-BOB", tenant)
+	require.Equal(t, http.StatusOK, code, body)
+	require.NotContains(t, body, "$2a$", "never the password hash")
+	other := tenant
+	other.ID = uuid.New()
+	code, _ = get("/api/accounts/1", other)
+	require.Equal(t, http.StatusNotFound, code, "another tenant does not see the account")
+	require.Eventually(t, func() bool {
+		code, body := get("/api/registry/1", tenant)
+		return code == http.StatusOK && strings.Contains(body, `"loggedIn":true`)
+	}, 30*time.Second, 50*time.Millisecond, "the registry group saw LOGGED_IN")
+
 	after := metricValue(t, httpBase, "atlas_messages_in_total", `group="Account Service"`, `outcome="ok"`)
 	require.GreaterOrEqual(t, after-before, 2.0, "the ingress counted the two commands")
 	require.Greater(t, metricValue(t, httpBase, "atlas_bcrypt_seconds_count"), 0.0, "bcrypt time is measured")

@@ -20,12 +20,15 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"dev":     {"everything on an embedded Kafka-protocol broker, with the HTTP API", runDev},
-	"account": {"the account service's groups against KAFKA_BROKERS", runAccount},
-	"topics":  {"create missing topics on KAFKA_BROKERS and report mismatches", runTopics},
-	"emit":    {"send one message given as JSON, with tenant headers", runEmit},
-	"tail":    {"print a topic's messages as JSON lines", runTail},
-	"bench":   {"measure the pipeline against its limits (--quick: under a minute)", runBench},
+	"dev":      {"everything on an embedded Kafka-protocol broker, with the HTTP API", runDev},
+	"account":  {"the account service's groups against KAFKA_BROKERS", runAccount},
+	"registry": {"the account registry group against KAFKA_BROKERS", runRegistry},
+	"api":      {"the HTTP query API over views of the tables, against KAFKA_BROKERS", runAPI},
+	"topics":   {"create missing topics on KAFKA_BROKERS and report mismatches", runTopics},
+	"emit":     {"send one message given as JSON, with tenant headers", runEmit},
+	"tail":     {"print a topic's messages as JSON lines", runTail},
+	"bench":    {"measure the pipeline against its limits (--quick: under a minute)", runBench},
+	"chaos":    {"fault scenarios against subprocesses on an embedded broker, with a table of outcomes", runChaos},
 }
 
 func usage() {

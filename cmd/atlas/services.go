@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"net/http"
+
+	"github.com/atlasstreams/atlas/processors/registry"
+	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/atlasstreams/atlas/views"
+	"github.com/sirupsen/logrus"
+)
+
+// component is a started part of the product: ready once recovered, done once stopped.
+type component interface {
+	Ready() bool
+	Done() <-chan struct{}
+}
+
+func allReady(cs ...component) func() bool {
+	return func() bool {
+		for _, c := range cs {
+			if !c.Ready() {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+// httpHandler serves the ops endpoints and, when api is set, the query API under /api/.
+func httpHandler(ready func() bool, api *views.API) http.Handler {
+	mux := runtime.OpsMux(ready)
+	if api != nil {
+		mux.Handle("/api/", api.Handler())
+	}
+	return mux
+}
+
+// serveUntilDone serves h until ctx ends, then waits for every component to stop.
+func serveUntilDone(ctx context.Context, listen, what string, h http.Handler, brokers []string, cs ...component) error {
+	srv, addr, err := serveHTTP(ctx, listen, h)
+	if err != nil {
+		return err
+	}
+	logrus.WithFields(logrus.Fields{"http": addr, "brokers": brokers}).Info(what + " started")
+	<-ctx.Done()
+	shutdownHTTP(srv)
+	for _, c := range cs {
+		<-c.Done()
+	}
+	return nil
+}
+
+// runRegistry runs the account registry group. Run more instances to scale out.
+func runRegistry(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atlas registry", flag.ContinueOnError)
+	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts, err := kafkaOptions()
+	if err != nil {
+		return err
+	}
+	reg, err := registry.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	return serveUntilDone(ctx, *httpListen, "registry", httpHandler(reg.Ready, nil), opts.Brokers, reg)
+}
+
+// runAPI serves the HTTP query API from views of the tables.
+func runAPI(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("atlas api", flag.ContinueOnError)
+	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of the API and /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	opts, err := kafkaOptions()
+	if err != nil {
+		return err
+	}
+	v, err := views.Start(ctx, opts)
+	if err != nil {
+		return err
+	}
+	return serveUntilDone(ctx, *httpListen, "api", httpHandler(v.Ready, v.API()), opts.Brokers, v)
+}
