@@ -231,6 +231,9 @@ start() {
   if port_open "$PORT" || port_open "$CONTROLLER_PORT"; then
     die "port $PORT or $CONTROLLER_PORT on 127.0.0.1 is in use by another program; set ATLAS_KAFKA_PORT"
   fi
+  if [[ -d "$WORK" && -n "$(ls -A "$WORK")" && ! -f "$WORK/server.properties" ]]; then
+    die "$WORK holds files that are not a broker's of this script; choose another ATLAS_KAFKA_WORK"
+  fi
   rm -rf "$WORK"
   mkdir -p "$WORK/data" "$WORK/logs"
   echo "$VERSION" >"$WORK/version"
