@@ -2,7 +2,6 @@ package gateway_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http/httptest"
 	"strings"
@@ -45,60 +44,21 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-type client struct {
-	t  *testing.T
-	ws *websocket.Conn
-}
-
-func (f *fixture) dial(t *testing.T) *client {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ws, _, err := websocket.Dial(ctx, f.url, nil)
-	require.NoError(t, err)
-	ws.SetReadLimit(1 << 20)
-	t.Cleanup(func() { _ = ws.CloseNow() })
-	return &client{t: t, ws: ws}
-}
-
-func (c *client) send(text string) {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	require.NoError(c.t, c.ws.Write(ctx, websocket.MessageText, []byte(text)))
-}
-
-func (c *client) next() protocol.ServerFrame {
-	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, data, err := c.ws.Read(ctx)
-	require.NoError(c.t, err)
-	var f protocol.ServerFrame
-	require.NoError(c.t, json.Unmarshal(data, &f))
-	return f
-}
-
-// expectError reads the error frame a refused frame gets.
-func (c *client) expectError(contains string) {
-	c.t.Helper()
-	f := c.next()
-	require.Equal(c.t, protocol.OpError, f.Op, "frame %+v", f)
-	require.Contains(c.t, f.Reason, contains)
-}
+func (f *fixture) dial(t *testing.T) *channeltest.Client { return channeltest.Dial(t, f.url) }
 
 func enterFrame(sid uuid.UUID, account, character uint32) string {
 	return fmt.Sprintf(`{"op":"enter","sessionId":"%s","accountId":%d,"characterId":%d}`, sid, account, character)
 }
 
 // enter makes an active session over a new connection, answering for the account service.
-func (f *fixture) enter(t *testing.T, account, character uint32) (*client, uuid.UUID) {
+func (f *fixture) enter(t *testing.T, account, character uint32) (*channeltest.Client, uuid.UUID) {
 	c := f.dial(t)
 	sid := uuid.New()
-	c.send(enterFrame(sid, account, character))
+	c.Send(enterFrame(sid, account, character))
 	require.Eventually(t, func() bool { return f.emit.Len() == 1 }, 10*time.Second, 5*time.Millisecond)
 	require.Equal(t, []string{"COMMAND_TOPIC_ACCOUNT_SESSION PROGRESS_STATE"}, channeltest.Summary(f.emit.Take()))
 	require.True(t, f.mgr.Complete(sid, character, codecs.NewTrace()))
-	require.Equal(t, protocol.OpEntered, c.next().Op)
+	require.Equal(t, protocol.OpEntered, c.Next().Op)
 	require.Equal(t, []string{"EVENT_TOPIC_SESSION_STATUS CREATED"}, channeltest.Summary(f.emit.Take()))
 	return c, sid
 }
@@ -126,20 +86,20 @@ func TestBadFramesChangeNothing(t *testing.T) {
 		{`{"op":"change_channel"}`, "needs a channelId"},
 		{`{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_CHAT","type":"GENERAL","fields":{"message":"` + strings.Repeat("x", protocol.MaxFrameBytes) + `"}}`, "limit"},
 	} {
-		a.send(c.frame)
-		a.expectError(c.reason)
+		a.Send(c.frame)
+		a.ExpectError(c.reason)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, a.ws.Write(ctx, websocket.MessageBinary, []byte{1, 2}))
-	a.expectError("JSON text")
+	require.NoError(t, a.WS.Write(ctx, websocket.MessageBinary, []byte{1, 2}))
+	a.ExpectError("JSON text")
 
 	require.Empty(t, f.emit.Take(), "no message for a bad frame")
 	require.Equal(t, before, f.reg.List(), "no session changed")
 
 	// Both sessions still work.
-	b.send(chat)
-	a.send(chat)
+	b.Send(chat)
+	a.Send(chat)
 	require.Eventually(t, func() bool { return f.emit.Len() == 2 }, 10*time.Second, 5*time.Millisecond)
 	s, ok := f.reg.Get(sidA)
 	require.True(t, ok)
@@ -149,54 +109,54 @@ func TestBadFramesChangeNothing(t *testing.T) {
 func TestEntryRules(t *testing.T) {
 	f := newFixture(t)
 	c := f.dial(t)
-	c.send(chat)
-	c.expectError("enter first")
-	c.send(`{"op":"enter","sessionId":"00000000-0000-0000-0000-000000000000","accountId":7,"characterId":42}`)
-	c.expectError("sessionId")
-	c.send(`{"op":"enter","sessionId":"` + uuid.NewString() + `","accountId":7}`)
-	c.expectError("characterId")
+	c.Send(chat)
+	c.ExpectError("enter first")
+	c.Send(`{"op":"enter","sessionId":"00000000-0000-0000-0000-000000000000","accountId":7,"characterId":42}`)
+	c.ExpectError("sessionId")
+	c.Send(`{"op":"enter","sessionId":"` + uuid.NewString() + `","accountId":7}`)
+	c.ExpectError("characterId")
 	f.ready.Store(false)
-	c.send(enterFrame(uuid.New(), 7, 42))
-	c.expectError("starting")
+	c.Send(enterFrame(uuid.New(), 7, 42))
+	c.ExpectError("starting")
 	f.ready.Store(true)
 
 	sid := uuid.New()
-	c.send(enterFrame(sid, 7, 42))
+	c.Send(enterFrame(sid, 7, 42))
 	require.Eventually(t, func() bool { _, ok := f.reg.Get(sid); return ok }, 10*time.Second, 5*time.Millisecond)
-	c.send(chat)
-	c.expectError("PENDING")
+	c.Send(chat)
+	c.ExpectError("PENDING")
 
 	other := f.dial(t)
-	other.send(enterFrame(uuid.New(), 8, 42))
-	other.expectError("character already connected")
-	other.send(enterFrame(sid, 8, 43))
-	other.expectError("session id already connected")
-	other.send(enterFrame(uuid.New(), 8, 43))
+	other.Send(enterFrame(uuid.New(), 8, 42))
+	other.ExpectError("character already connected")
+	other.Send(enterFrame(sid, 8, 43))
+	other.ExpectError("session id already connected")
+	other.Send(enterFrame(uuid.New(), 8, 43))
 	require.Eventually(t, func() bool { return f.reg.Count(1) == 2 }, 10*time.Second, 5*time.Millisecond)
 	third := f.dial(t)
-	third.send(enterFrame(uuid.New(), 9, 44))
-	third.expectError("full")
+	third.Send(enterFrame(uuid.New(), 9, 44))
+	third.ExpectError("full")
 }
 
 func TestActionsAndChannelChange(t *testing.T) {
 	f := newFixture(t)
 	c, sid := f.enter(t, 7, 42)
-	c.send(chat)
+	c.Send(chat)
 	require.Eventually(t, func() bool { return f.emit.Len() == 1 }, 10*time.Second, 5*time.Millisecond)
 	rec := f.emit.Take()[0]
 	require.Equal(t, `{"worldId":0,"channelId":1,"mapId":0,"actorId":42,"message":"hi","type":"GENERAL","body":{"balloonOnly":false}}`, string(rec.Value))
 
-	c.send(`{"op":"change_channel","channelId":2}`)
+	c.Send(`{"op":"change_channel","channelId":2}`)
 	require.Eventually(t, func() bool { return f.emit.Len() == 1 }, 10*time.Second, 5*time.Millisecond)
 	rec = f.emit.Take()[0]
 	require.JSONEq(t, fmt.Sprintf(`{"sessionId":"%s","accountId":7,"author":"CHANNEL","type":"PROGRESS_STATE","body":{"state":2,"params":{"ipAddress":"10.0.0.5","port":7576}}}`, sid), string(rec.Value))
 
 	require.True(t, f.mgr.Move(sid, "10.0.0.5", 7576))
-	m := c.next()
+	m := c.Next()
 	require.Equal(t, protocol.OpMove, m.Op)
 	require.Equal(t, uint16(7576), m.Port)
-	c.send(chat)
-	c.expectError("MOVING")
+	c.Send(chat)
+	c.ExpectError("MOVING")
 }
 
 // An action of a session whose account is logged out closes it; a closed connection ends
@@ -207,19 +167,19 @@ func TestSessionEnds(t *testing.T) {
 	b, sidB := f.enter(t, 8, 43)
 
 	f.accounts.SetLoggedOut(7)
-	a.send(chat)
-	a.expectError("not logged in")
-	closed := a.next()
+	a.Send(chat)
+	a.ExpectError("not logged in")
+	closed := a.Next()
 	require.Equal(t, protocol.OpClosed, closed.Op)
 	require.Equal(t, "account is not logged in", closed.Reason)
-	_, _, err := a.ws.Read(context.Background())
+	_, _, err := a.WS.Read(context.Background())
 	require.Equal(t, websocket.StatusNormalClosure, websocket.CloseStatus(err))
 	require.Eventually(t, func() bool { return f.emit.Len() == 2 }, 10*time.Second, 5*time.Millisecond)
 	recs := f.emit.Take()
 	require.Equal(t, []string{"COMMAND_TOPIC_ACCOUNT_SESSION LOGOUT", "EVENT_TOPIC_SESSION_STATUS DESTROYED"}, channeltest.Summary(recs))
 	require.Contains(t, string(recs[0].Value), sidA.String())
 
-	require.NoError(t, b.ws.Close(websocket.StatusNormalClosure, "bye"))
+	require.NoError(t, b.WS.Close(websocket.StatusNormalClosure, "bye"))
 	require.Eventually(t, func() bool { return f.emit.Len() == 2 }, 10*time.Second, 5*time.Millisecond)
 	recs = f.emit.Take()
 	require.Equal(t, []string{"COMMAND_TOPIC_ACCOUNT_SESSION LOGOUT", "EVENT_TOPIC_SESSION_STATUS DESTROYED"}, channeltest.Summary(recs))
@@ -231,8 +191,8 @@ func TestRegistryUnavailableRefusesTheActionOnly(t *testing.T) {
 	f := newFixture(t)
 	c, sid := f.enter(t, 7, 42)
 	f.accounts.SetErr(fmt.Errorf("view recovering"))
-	c.send(chat)
-	c.expectError("account registry unavailable")
+	c.Send(chat)
+	c.ExpectError("account registry unavailable")
 	_, ok := f.reg.Get(sid)
 	require.True(t, ok)
 	require.Empty(t, f.emit.Take())
