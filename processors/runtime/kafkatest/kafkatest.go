@@ -36,12 +36,7 @@ import (
 func Broker(t testing.TB, partitions int) runtime.Options {
 	t.Helper()
 	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
-		var brokers []string
-		for _, s := range strings.Split(b, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				brokers = append(brokers, s)
-			}
-		}
+		brokers := splitBrokers(b)
 		hold(t)
 		start := time.Now()
 		groups, topics, err := reset(brokers)
@@ -62,6 +57,60 @@ func Broker(t testing.TB, partitions int) runtime.Options {
 	return o
 }
 
+// ForMain is Broker for a TestMain whose tests share one broker state, set up once before
+// m.Run: a new kfake cluster, or the broker in KAFKA_BROKERS, reset as Broker resets it and
+// held against other test processes until release is called (after m.Run). The package's tests
+// then must not call Broker themselves.
+func ForMain(partitions int) (o runtime.Options, release func(), err error) {
+	b := os.Getenv("KAFKA_BROKERS")
+	if b == "" {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second))
+		if err != nil {
+			return o, nil, err
+		}
+		o = runtime.DefaultOptions(c.ListenAddrs()...)
+		o.Partitions = partitions
+		return o, c.Close, nil
+	}
+	brokers := splitBrokers(b)
+	turn <- struct{}{}
+	unlock, err := lockBroker(b)
+	if err != nil {
+		<-turn
+		return o, nil, fmt.Errorf("kafkatest: locking the broker against other test processes: %w", err)
+	}
+	holderMu.Lock()
+	holderNow = mainHolder
+	holderMu.Unlock()
+	release = func() {
+		holderMu.Lock()
+		holderNow = ""
+		holderMu.Unlock()
+		unlock()
+		<-turn
+	}
+	if _, _, err := reset(brokers); err != nil {
+		release()
+		return o, nil, fmt.Errorf("kafkatest: resetting the broker at %s: %w", b, err)
+	}
+	o = runtime.DefaultOptions(brokers...)
+	o.Partitions = partitions
+	return o, release, nil
+}
+
+// mainHolder holds the broker for a package's TestMain (ForMain).
+const mainHolder = "TestMain"
+
+func splitBrokers(b string) []string {
+	var brokers []string
+	for _, s := range strings.Split(b, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			brokers = append(brokers, s)
+		}
+	}
+	return brokers
+}
+
 // The real broker is one shared state: one test at a time uses it.
 var (
 	turn      = make(chan struct{}, 1)
@@ -74,6 +123,9 @@ func hold(t testing.TB) {
 	holderMu.Lock()
 	h := holderNow
 	holderMu.Unlock()
+	if h == mainHolder {
+		t.Fatalf("kafkatest: TestMain holds the broker in KAFKA_BROKERS (ForMain); this package's tests share it and cannot call Broker")
+	}
 	if h != "" && (h == t.Name() || strings.HasPrefix(t.Name(), h+"/")) {
 		t.Fatalf("kafkatest: %s already holds the broker in KAFKA_BROKERS; call Broker once per test, not again in a subtest", h)
 	}

@@ -105,3 +105,33 @@ func TestResetWaitsForAbandonedGroup(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, topics)
 }
+
+// ForMain gives a working broker, wiped on a real one, and Broker refuses to run while it is
+// held (a test of a package that shares the broker through TestMain cannot reset it).
+func TestForMain(t *testing.T) {
+	t.Run("seed", func(t *testing.T) { // something to wipe; the subtest gives the broker back
+		o := Broker(t, 1)
+		_, err := o.EnsureTopics(o.Streams("kt-formain"))
+		require.NoError(t, err)
+	})
+	t.Run("main", func(t *testing.T) {
+		o, release, err := ForMain(2)
+		require.NoError(t, err)
+		defer release()
+		if os.Getenv("KAFKA_BROKERS") != "" {
+			cl, err := kgo.NewClient(kgo.SeedBrokers(o.Brokers...))
+			require.NoError(t, err)
+			defer cl.Close()
+			topics, err := userTopics(context.Background(), cl)
+			require.NoError(t, err)
+			require.Empty(t, topics, "ForMain wipes the broker")
+			holderMu.Lock()
+			h := holderNow
+			holderMu.Unlock()
+			require.Equal(t, mainHolder, h, "and holds it")
+		}
+		_, err = o.EnsureTopics(o.Streams("kt-formain-2"))
+		require.NoError(t, err)
+		require.Equal(t, 2, o.Partitions)
+	})
+}
