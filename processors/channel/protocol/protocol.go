@@ -145,6 +145,16 @@ type ServerFrame struct {
 	Reason      string          `json:"reason,omitempty"`
 }
 
+// ParseServerFrame decodes a frame the gateway sent, leniently: a client keeps working when
+// a newer gateway adds keys.
+func ParseServerFrame(b []byte) (ServerFrame, error) {
+	var f ServerFrame
+	if err := json.Unmarshal(b, &f); err != nil {
+		return ServerFrame{}, fmt.Errorf("%w: %v", ErrBadFrame, err)
+	}
+	return f, nil
+}
+
 // Marshal encodes a server frame. The frame types hold only JSON-safe fields, so an error
 // means a programming mistake; it is returned rather than hidden.
 func Marshal(v any) ([]byte, error) { return json.Marshal(v) }
