@@ -118,7 +118,9 @@ func (r *Registry) Add(s Session, capacity uint32) error {
 	if _, ok := r.byID[s.ID]; ok {
 		return ErrSessionHeld
 	}
-	if _, ok := r.byCharacter[s.CharacterID]; ok {
+	// A character told to move may come back to another channel of this instance before its
+	// old connection is gone: the new session takes the character over.
+	if old := r.characterLocked(s.CharacterID); old != nil && old.State != Moving {
 		return ErrCharacterHeld
 	}
 	if capacity > 0 && r.perChannel[s.Field.Channel] >= capacity {
@@ -143,7 +145,9 @@ func (r *Registry) Remove(id uuid.UUID) (Session, bool) {
 	}
 	r.unindexField(e)
 	removeFrom(r.byAccount, e.AccountID, id)
-	delete(r.byCharacter, e.CharacterID)
+	if r.byCharacter[e.CharacterID] == id {
+		delete(r.byCharacter, e.CharacterID)
+	}
 	delete(r.byID, id)
 	r.perChannel[e.Field.Channel]--
 	return *e, true

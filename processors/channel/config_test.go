@@ -1,0 +1,64 @@
+package channel
+
+import (
+	"testing"
+	"time"
+
+	"github.com/atlasstreams/atlas/processors/channel/gateway"
+	"github.com/stretchr/testify/require"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseConfig(t *testing.T) {
+	c, err := ParseConfig(env(map[string]string{
+		"SERVICE_ID":                 "5b0e2b8c-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
+		"CHANNEL_TENANT":             "11111111-2222-4333-8444-555555555555:GMS:83.1",
+		"CHANNEL_WORLD":              "2",
+		"CHANNEL_LISTEN":             "2=:7576, 1=0.0.0.0:7575",
+		"CHANNEL_HOST":               "10.0.0.5",
+		"CHANNEL_HEARTBEAT_INTERVAL": "3s",
+		"CHANNEL_MAX_CAPACITY":       "50",
+		"CHANNEL_PEERS":              "3=10.0.0.6:7575",
+		"CHANNEL_ORIGINS":            "example.com, game.example.com",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, "5b0e2b8c-1c2d-4e3f-8a9b-0c1d2e3f4a5b", c.ServiceID.String())
+	require.Equal(t, "GMS", c.Tenant.Region)
+	require.Equal(t, uint8(2), c.World)
+	require.Equal(t, []Listen{{1, "0.0.0.0:7575"}, {2, ":7576"}}, c.Channels)
+	require.Equal(t, "10.0.0.5", c.Host)
+	require.Equal(t, 3*time.Second, c.HeartbeatInterval)
+	require.Equal(t, uint32(50), c.MaxCapacity)
+	require.Equal(t, map[uint8]gateway.Address{3: {Host: "10.0.0.6", Port: 7575}}, c.Peers)
+	require.Equal(t, []string{"example.com", "game.example.com"}, c.OriginPatterns)
+}
+
+func TestParseConfigReportsEveryBadVariable(t *testing.T) {
+	_, err := ParseConfig(env(map[string]string{
+		"CHANNEL_TENANT":             "nope",
+		"CHANNEL_WORLD":              "300",
+		"CHANNEL_LISTEN":             "1:7575",
+		"CHANNEL_HEARTBEAT_INTERVAL": "-1s",
+		"CHANNEL_PEERS":              "3=nowhere",
+	}))
+	require.Error(t, err)
+	for _, name := range []string{"SERVICE_ID", "CHANNEL_TENANT", "CHANNEL_WORLD", "CHANNEL_LISTEN", "CHANNEL_HEARTBEAT_INTERVAL", "CHANNEL_PEERS"} {
+		require.Contains(t, err.Error(), name)
+	}
+	_, err = ParseConfig(env(map[string]string{
+		"SERVICE_ID": "5b0e2b8c-1c2d-4e3f-8a9b-0c1d2e3f4a5b", "CHANNEL_TENANT": "11111111-2222-4333-8444-555555555555:GMS:83.1",
+		"CHANNEL_LISTEN": "1=:1,1=:2",
+	}))
+	require.ErrorContains(t, err, "listed twice")
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := ParseConfig(env(map[string]string{
+		"SERVICE_ID": "5b0e2b8c-1c2d-4e3f-8a9b-0c1d2e3f4a5b", "CHANNEL_TENANT": "11111111-2222-4333-8444-555555555555:GMS:83.1",
+	}))
+	require.NoError(t, err)
+	require.Equal(t, 10*time.Second, c.HeartbeatInterval)
+	require.Equal(t, uint32(1000), c.MaxCapacity)
+	require.Equal(t, []Listen{{0, ":7575"}}, c.Channels)
+}
