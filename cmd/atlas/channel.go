@@ -42,29 +42,22 @@ func startChannel(ctx context.Context, opts runtime.Options, cfg channel.Config)
 	return &channelProcess{Channel: ch, Registry: reg}, nil
 }
 
-// devChannelConfig is the channel instance of `atlas dev`: the CHANNEL_* environment where set
-// (README of processors/channel), else a random service id, tenant ATLAS_DEV_TENANT (default
-// 00000000-0000-4000-8000-000000000001:GMS:83.1), world 0, channels 1 and 2 on 127.0.0.1:7575
+// devChannelConfig is the channel instance of `atlas dev`: the channel environment where set
+// (README of processors/channel), else a random service id, tenant
+// 00000000-0000-4000-8000-000000000001 GMS 83.1, world 0, channels 1 and 2 on 127.0.0.1:7575
 // and :7576.
 func devChannelConfig() (channel.Config, error) {
-	env := func(name string) string {
-		switch v := envOr(name, ""); {
-		case v != "":
-			return v
-		case name == "SERVICE_ID":
-			return uuid.NewString()
-		case name == "CHANNEL_TENANT":
-			return envOr("ATLAS_DEV_TENANT", "00000000-0000-4000-8000-000000000001:GMS:83.1")
-		case name == "CHANNEL_LISTEN":
-			return "1=127.0.0.1:7575,2=127.0.0.1:7576"
-		}
-		return ""
+	defaults := map[string]string{
+		"SERVICE_ID":          uuid.NewString(),
+		"CHANNEL_TENANT_ID":   "00000000-0000-4000-8000-000000000001",
+		"CHANNEL_CHANNELS":    "1:7575,2:7576",
+		"CHANNEL_LISTEN_HOST": "127.0.0.1",
 	}
-	return channel.ParseConfig(env)
+	return channel.ParseConfig(func(name string) string { return envOr(name, defaults[name]) })
 }
 
-// runChannel runs one channel instance against KAFKA_BROKERS, configured by the CHANNEL_*
-// variables and SERVICE_ID. Run one instance per group of channel ids.
+// runChannel runs one channel instance against KAFKA_BROKERS, configured by SERVICE_ID and the
+// CHANNEL_* variables. Run one instance per group of channel ids.
 func runChannel(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atlas channel", flag.ContinueOnError)
 	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")

@@ -71,24 +71,24 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 	} else {
 		c.ServiceID = id
 	}
-	if v := getenv("CHANNEL_TENANT"); v == "" {
-		errs = append(errs, errors.New("CHANNEL_TENANT is not set: want uuid:REGION:major.minor"))
-	} else if t, err := codecs.ParseTenantString(v); err != nil {
-		bad("CHANNEL_TENANT", v, err.Error())
+	if getenv("CHANNEL_TENANT_ID") == "" {
+		errs = append(errs, errors.New("CHANNEL_TENANT_ID is not set: give the tenant's uuid"))
+	} else if t, err := codecs.TenantFromText(tenantVars(getenv)); err != nil {
+		errs = append(errs, fmt.Errorf("CHANNEL_TENANT_ID, CHANNEL_REGION, CHANNEL_MAJOR_VERSION, CHANNEL_MINOR_VERSION: %v", err))
 	} else {
 		c.Tenant = t
 	}
-	if v := getenv("CHANNEL_WORLD"); v != "" {
+	if v := getenv("CHANNEL_WORLD_ID"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 8)
 		if err != nil {
-			bad("CHANNEL_WORLD", v, "want a world id from 0 to 255")
+			bad("CHANNEL_WORLD_ID", v, "want a world id from 0 to 255")
 		}
 		c.World = uint8(n)
 	}
-	if v := getenv("CHANNEL_LISTEN"); v != "" {
-		ls, err := parseListen(v)
+	if v := getenv("CHANNEL_CHANNELS"); v != "" {
+		ls, err := parseChannels(v, getenv("CHANNEL_LISTEN_HOST"))
 		if err != nil {
-			bad("CHANNEL_LISTEN", v, err.Error())
+			bad("CHANNEL_CHANNELS", v, err.Error())
 		}
 		c.Channels = ls
 	}
@@ -155,18 +155,43 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// parseListen reads "1=:7575,2=0.0.0.0:7576".
-func parseListen(v string) ([]Listen, error) {
-	var out []Listen
-	err := eachPair(v, func(id uint8, addr string) error {
-		if _, _, err := net.SplitHostPort(addr); err != nil {
-			return fmt.Errorf("channel %d: %v", id, err)
+// tenantVars reads the tenant's four values from their variables, as TenantFromText asks for
+// them by header name; region and versions default to GMS 83.1.
+func tenantVars(getenv func(string) string) func(string) string {
+	vars := map[string][2]string{
+		codecs.HeaderTenantID:     {"CHANNEL_TENANT_ID", ""},
+		codecs.HeaderRegion:       {"CHANNEL_REGION", "GMS"},
+		codecs.HeaderMajorVersion: {"CHANNEL_MAJOR_VERSION", "83"},
+		codecs.HeaderMinorVersion: {"CHANNEL_MINOR_VERSION", "1"},
+	}
+	return func(header string) string {
+		v := vars[header]
+		if got := getenv(v[0]); got != "" {
+			return got
 		}
-		out = append(out, Listen{Channel: id, Addr: addr})
-		return nil
-	})
+		return v[1]
+	}
+}
+
+// parseChannels reads "1:7575,2:7576" (channel id:port), listening on host (all interfaces
+// when empty).
+func parseChannels(v, host string) ([]Listen, error) {
+	var out []Listen
+	for _, item := range strings.Split(v, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		idText, portText, ok := strings.Cut(item, ":")
+		id, err1 := strconv.ParseUint(strings.TrimSpace(idText), 10, 8)
+		port, err2 := strconv.ParseUint(strings.TrimSpace(portText), 10, 16)
+		if !ok || err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("%q: want channel:port, channel from 0 to 255", item)
+		}
+		out = append(out, Listen{Channel: uint8(id), Addr: net.JoinHostPort(host, strconv.Itoa(int(port)))})
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Channel < out[j].Channel })
-	return out, err
+	return out, nil
 }
 
 // parsePeers reads "3=10.0.0.5:7575,4=10.0.0.5:7576".

@@ -13,9 +13,13 @@ func env(m map[string]string) func(string) string { return func(k string) string
 func TestParseConfig(t *testing.T) {
 	c, err := ParseConfig(env(map[string]string{
 		"SERVICE_ID":                 "5b0e2b8c-1c2d-4e3f-8a9b-0c1d2e3f4a5b",
-		"CHANNEL_TENANT":             "11111111-2222-4333-8444-555555555555:GMS:83.1",
-		"CHANNEL_WORLD":              "2",
-		"CHANNEL_LISTEN":             "2=:7576, 1=0.0.0.0:7575",
+		"CHANNEL_TENANT_ID":          "11111111-2222-4333-8444-555555555555",
+		"CHANNEL_REGION":             "JMS",
+		"CHANNEL_MAJOR_VERSION":      "185",
+		"CHANNEL_MINOR_VERSION":      "1",
+		"CHANNEL_WORLD_ID":           "2",
+		"CHANNEL_CHANNELS":           "2:7576, 1:7575",
+		"CHANNEL_LISTEN_HOST":        "0.0.0.0",
 		"CHANNEL_HOST":               "10.0.0.5",
 		"CHANNEL_HEARTBEAT_INTERVAL": "3s",
 		"CHANNEL_MAX_CAPACITY":       "50",
@@ -24,9 +28,11 @@ func TestParseConfig(t *testing.T) {
 	}))
 	require.NoError(t, err)
 	require.Equal(t, "5b0e2b8c-1c2d-4e3f-8a9b-0c1d2e3f4a5b", c.ServiceID.String())
-	require.Equal(t, "GMS", c.Tenant.Region)
+	require.Equal(t, "11111111-2222-4333-8444-555555555555", c.Tenant.ID.String())
+	require.Equal(t, "JMS", c.Tenant.Region)
+	require.Equal(t, uint16(185), c.Tenant.Major)
 	require.Equal(t, uint8(2), c.World)
-	require.Equal(t, []Listen{{1, "0.0.0.0:7575"}, {2, ":7576"}}, c.Channels)
+	require.Equal(t, []Listen{{1, "0.0.0.0:7575"}, {2, "0.0.0.0:7576"}}, c.Channels)
 	require.Equal(t, "10.0.0.5", c.Host)
 	require.Equal(t, 3*time.Second, c.HeartbeatInterval)
 	require.Equal(t, uint32(50), c.MaxCapacity)
@@ -36,28 +42,30 @@ func TestParseConfig(t *testing.T) {
 
 func TestParseConfigReportsEveryBadVariable(t *testing.T) {
 	_, err := ParseConfig(env(map[string]string{
-		"CHANNEL_TENANT":             "nope",
-		"CHANNEL_WORLD":              "300",
-		"CHANNEL_LISTEN":             "1:7575",
+		"CHANNEL_TENANT_ID":          "nope",
+		"CHANNEL_WORLD_ID":           "300",
+		"CHANNEL_CHANNELS":           "1=7575",
 		"CHANNEL_HEARTBEAT_INTERVAL": "-1s",
 		"CHANNEL_PEERS":              "3=nowhere",
 	}))
 	require.Error(t, err)
-	for _, name := range []string{"SERVICE_ID", "CHANNEL_TENANT", "CHANNEL_WORLD", "CHANNEL_LISTEN", "CHANNEL_HEARTBEAT_INTERVAL", "CHANNEL_PEERS"} {
+	for _, name := range []string{"SERVICE_ID", "CHANNEL_TENANT_ID", "CHANNEL_WORLD_ID", "CHANNEL_CHANNELS", "CHANNEL_HEARTBEAT_INTERVAL", "CHANNEL_PEERS"} {
 		require.Contains(t, err.Error(), name)
 	}
 	_, err = ParseConfig(env(map[string]string{
-		"SERVICE_ID": "5b0e2b8c-1c2d-4e3f-8a9b-0c1d2e3f4a5b", "CHANNEL_TENANT": "11111111-2222-4333-8444-555555555555:GMS:83.1",
-		"CHANNEL_LISTEN": "1=:1,1=:2",
+		"SERVICE_ID": "5b0e2b8c-1c2d-4e3f-8a9b-0c1d2e3f4a5b", "CHANNEL_TENANT_ID": "11111111-2222-4333-8444-555555555555",
+		"CHANNEL_CHANNELS": "1:1,1:2",
 	}))
 	require.ErrorContains(t, err, "listed twice")
 }
 
 func TestDefaults(t *testing.T) {
 	c, err := ParseConfig(env(map[string]string{
-		"SERVICE_ID": "5b0e2b8c-1c2d-4e3f-8a9b-0c1d2e3f4a5b", "CHANNEL_TENANT": "11111111-2222-4333-8444-555555555555:GMS:83.1",
+		"SERVICE_ID": "5b0e2b8c-1c2d-4e3f-8a9b-0c1d2e3f4a5b", "CHANNEL_TENANT_ID": "11111111-2222-4333-8444-555555555555",
 	}))
 	require.NoError(t, err)
+	require.Equal(t, "GMS", c.Tenant.Region)
+	require.Equal(t, uint16(83), c.Tenant.Major)
 	require.Equal(t, 10*time.Second, c.HeartbeatInterval)
 	require.Equal(t, uint32(1000), c.MaxCapacity)
 	require.Equal(t, []Listen{{0, ":7575"}}, c.Channels)
