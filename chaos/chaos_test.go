@@ -1,0 +1,35 @@
+package chaos
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// The short chaos run: scenarios with small loads against subprocesses of a freshly built
+// atlas binary. `make chaos` runs the full one.
+func TestChaosShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("chaos scenarios")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "atlas")
+	out, err := exec.Command("go", "build", "-o", bin, "../cmd/atlas").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	only := []string{"kill-9", "poison-input", "three-tenants"}
+	if v := os.Getenv("ATLAS_CHAOS_ONLY"); v != "" {
+		only = []string{v}
+	}
+	results, err := Run(context.Background(), Options{Bin: bin, Short: true, Only: only, Log: os.Stderr})
+	require.NoError(t, err)
+	t.Log("\n" + Table(results))
+	require.Len(t, results, len(only))
+	for _, r := range results {
+		require.True(t, r.OK(), "scenario %s broke a promise: %+v", r.Scenario, r)
+		require.Positive(t, r.Expected, "scenario %s expected nothing: it tested nothing", r.Scenario)
+	}
+}

@@ -1,0 +1,170 @@
+package chaos
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/atlasstreams/atlas/processors/account"
+	"github.com/atlasstreams/atlas/processors/account/seal"
+	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// cluster is the embedded broker behind a fault-injecting proxy, and the account service
+// instances running as subprocesses of the atlas binary.
+type cluster struct {
+	bin     string
+	logDir  string
+	broker  *kfake.Cluster
+	proxy   *proxy
+	opts    runtime.Options
+	sealKey string
+
+	mu        sync.Mutex
+	instances []*instance
+	started   int
+}
+
+type instance struct {
+	name string
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func newCluster(bin, logDir string, partitions int) (*cluster, error) {
+	real, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	p, err := newProxy(real.Addr().String())
+	if err != nil {
+		return nil, err
+	}
+	used := false
+	listen := func(string, string) (net.Listener, error) {
+		if used {
+			return nil, fmt.Errorf("one broker only")
+		}
+		used = true
+		return advertised{Listener: real, as: p.ln.Addr()}, nil
+	}
+	b, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.ListenFn(listen), kfake.GroupMinSessionTimeout(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{bin: bin, logDir: logDir, broker: b, proxy: p,
+		sealKey: base64.StdEncoding.EncodeToString(seal.RandomKey())}
+	c.opts = runtime.DefaultOptions(p.addr())
+	c.opts.Partitions = partitions
+	if _, err := c.opts.EnsureTopics(account.Topics(c.opts)); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// start runs one more instance of every account group.
+func (c *cluster) start() (*instance, error) {
+	c.mu.Lock()
+	c.started++
+	name := fmt.Sprintf("account-%d", c.started)
+	c.mu.Unlock()
+	logf, err := os.Create(filepath.Join(c.logDir, name+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(c.bin, "account", "--http-listen", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(),
+		"KAFKA_BROKERS="+c.opts.Brokers[0],
+		"ATLAS_PASSWORD_SEAL_KEYS="+c.sealKey,
+		"ATLAS_BCRYPT_COST=4",
+		"ATLAS_TRANSITION_TIMEOUT=1h",
+		"ATLAS_LOG_LEVEL=info",
+		"ATLAS_CLIENT_ID="+name,
+	)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return nil, fmt.Errorf("start %s: %w", c.bin, err)
+	}
+	in := &instance{name: name, cmd: cmd, done: make(chan error, 1)}
+	go func() { in.done <- cmd.Wait(); logf.Close() }()
+	c.mu.Lock()
+	c.instances = append(c.instances, in)
+	c.mu.Unlock()
+	return in, nil
+}
+
+// kill stops an instance: SIGKILL (a crash) or SIGTERM (a clean stop).
+func (c *cluster) kill(in *instance, sig syscall.Signal) {
+	_ = in.cmd.Process.Signal(sig)
+	select {
+	case <-in.done:
+	case <-time.After(30 * time.Second):
+		_ = in.cmd.Process.Kill()
+		<-in.done
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i, x := range c.instances {
+		if x == in {
+			c.instances = append(c.instances[:i], c.instances[i+1:]...)
+			break
+		}
+	}
+}
+
+func (c *cluster) running() []*instance {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]*instance(nil), c.instances...)
+}
+
+// waitGroupsStable waits until every account group has exactly n members, so a scenario
+// starts its load on a settled cluster.
+func (c *cluster) waitGroupsStable(ctx context.Context, n int, groups []string) error {
+	for _, g := range groups {
+		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		_, err := c.broker.WaitGroupStable(ctx, g, n)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("group %s with %d members: %w", g, n, err)
+		}
+	}
+	return nil
+}
+
+func (c *cluster) close() {
+	for _, in := range c.running() {
+		c.kill(in, syscall.SIGKILL)
+	}
+	c.proxy.close()
+	c.broker.Close()
+}
+
+// tailLog returns the last lines of an instance's log, for failure reports.
+func (c *cluster) tailLog(name string, n int) []string {
+	f, err := os.Open(filepath.Join(c.logDir, name+".log"))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var lines []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if len(lines) > n {
+			lines = lines[1:]
+		}
+	}
+	return lines
+}
