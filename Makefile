@@ -4,7 +4,7 @@ PKGS      := ./...
 FUZZTIME  ?= 10s
 BIN       := bin/atlas
 
-.PHONY: all build run test unit fuzz lint vet fmt-check generate proto bench chaos helm-lint clean
+.PHONY: all build run test unit fuzz lint vet fmt-check generate proto bench chaos helm-lint test-kafka clean
 
 all: lint build test
 
@@ -49,6 +49,11 @@ chaos: build
 
 helm-lint:
 	bash .ci/helm-lint.sh
+
+# The integration suites again, on a real Apache Kafka 4.x broker fetched from Maven Central
+# (needs a JDK 17+ and Maven; see test/kafka/README.md).
+test-kafka:
+	test/kafka/integration.sh
 
 clean:
 	rm -rf bin bench/out

@@ -8,6 +8,7 @@ import (
 
 	"github.com/atlasstreams/atlas/processors/account"
 	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/atlasstreams/atlas/processors/channel"
 	"github.com/atlasstreams/atlas/processors/registry"
 	"github.com/atlasstreams/atlas/processors/runtime"
 	"github.com/atlasstreams/atlas/views"
@@ -79,5 +80,6 @@ func runTopics(ctx context.Context, args []string) error {
 // allTopics is every topic of every part of the product.
 func allTopics(o runtime.Options) []runtime.TopicSpec {
 	specs := append(account.Topics(o), registry.Topics(o)...)
-	return append(specs, views.Topics(o)...)
+	specs = append(specs, views.Topics(o)...)
+	return append(specs, channel.Topics(o)...)
 }

@@ -46,14 +46,19 @@ func startChannel(ctx context.Context, opts runtime.Options, cfg channel.Config)
 // (README of processors/channel), else a random service id, tenant
 // 00000000-0000-4000-8000-000000000001 GMS 83.1, world 0, channels 1 and 2 on 127.0.0.1:7575
 // and :7576.
-func devChannelConfig() (channel.Config, error) {
+func devChannelConfig(channels string) (channel.Config, error) {
 	defaults := map[string]string{
 		"SERVICE_ID":          uuid.NewString(),
 		"CHANNEL_TENANT_ID":   "00000000-0000-4000-8000-000000000001",
-		"CHANNEL_CHANNELS":    "1:7575,2:7576",
+		"CHANNEL_CHANNELS":    channels,
 		"CHANNEL_LISTEN_HOST": "127.0.0.1",
 	}
-	return channel.ParseConfig(func(name string) string { return envOr(name, defaults[name]) })
+	return channel.ParseConfig(func(name string) string {
+		if name == "CHANNEL_CHANNELS" {
+			return channels // the flag, which already defaults to the variable
+		}
+		return envOr(name, defaults[name])
+	})
 }
 
 // runChannel runs one channel instance against KAFKA_BROKERS, configured by SERVICE_ID and the

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/atlasstreams/atlas/processors/account"
@@ -31,6 +32,7 @@ func runDev(ctx context.Context, args []string) error {
 	kafkaListen := fs.String("kafka-listen", envOr("ATLAS_KAFKA_LISTEN", "127.0.0.1:9092"), "address of the embedded broker (env ATLAS_KAFKA_LISTEN)")
 	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", "127.0.0.1:8080"), "address of the HTTP API, /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")
 	partitions := fs.Int("partitions", 12, "partitions of every topic")
+	channels := fs.String("channels", envOr("CHANNEL_CHANNELS", "1:7575,2:7576"), "the dev channel instance's channel ids and client ports, id:port,... (port 0: a free one; env CHANNEL_CHANNELS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,7 +73,15 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	components := []component{acc, reg, vs}
+	chCfg, err := devChannelConfig(*channels)
+	if err != nil {
+		return err
+	}
+	ch, err := startChannel(ctx, opts, chCfg)
+	if err != nil {
+		return err
+	}
+	components := []component{acc, reg, vs, ch}
 	ready := allReady(components...)
 	srv, addr, err := serveHTTP(ctx, *httpListen, httpHandler(ready, vs.API()))
 	if err != nil {
@@ -80,7 +90,11 @@ func runDev(ctx context.Context, args []string) error {
 	if err := waitReady(ctx, ready); err != nil {
 		return err
 	}
-	fmt.Printf("atlas dev ready: kafka=%s http=http://%s\n", opts.Brokers[0], addr)
+	var gateways []string
+	for _, l := range chCfg.Channels {
+		gateways = append(gateways, fmt.Sprintf("%d=%s", l.Channel, ch.Channel.Addr(l.Channel)))
+	}
+	fmt.Printf("atlas dev ready: kafka=%s http=http://%s channels=%s\n", opts.Brokers[0], addr, strings.Join(gateways, ","))
 
 	<-ctx.Done()
 	shutdownHTTP(srv)

@@ -40,11 +40,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var readyLine = regexp.MustCompile(`^atlas dev ready: kafka=(\S+) http=(\S+)$`)
+var readyLine = regexp.MustCompile(`^atlas dev ready: kafka=(\S+) http=(\S+) channels=(\S+)$`)
 
 // devStack runs `atlas dev` on free ports and returns its Kafka and HTTP addresses.
 func devStack(t *testing.T) (kafka, httpBase string) {
-	cmd := exec.Command(atlasBin, "dev", "--kafka-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--partitions", "4")
+	cmd := exec.Command(atlasBin, "dev", "--kafka-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--partitions", "4", "--channels", "1:0,2:0")
 	cmd.Env = append(os.Environ(), "ATLAS_BCRYPT_COST=4", "ATLAS_LOG_LEVEL=warning")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -95,6 +95,7 @@ func metricValue(t *testing.T, httpBase, name string, labels ...string) float64 
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "/metrics: %s", body)
 	sum := 0.0
 	for _, line := range strings.Split(string(body), "\n") {
 		if !strings.HasPrefix(line, name+"{") {

@@ -24,6 +24,8 @@ var commands = map[string]command{
 	"account":  {"the account service's groups against KAFKA_BROKERS", runAccount},
 	"registry": {"the account registry group against KAFKA_BROKERS", runRegistry},
 	"api":      {"the HTTP query API over views of the tables, against KAFKA_BROKERS", runAPI},
+	"channel":  {"a channel instance (SERVICE_ID, CHANNEL_*) against KAFKA_BROKERS", runChannel},
+	"client":   {"enter a channel as a player over WebSocket; frames as JSON lines", runClient},
 	"topics":   {"create missing topics on KAFKA_BROKERS and report mismatches", runTopics},
 	"emit":     {"send one message given as JSON, with tenant headers", runEmit},
 	"tail":     {"print a topic's messages as JSON lines", runTail},

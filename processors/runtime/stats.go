@@ -17,20 +17,24 @@ type gokaStats struct {
 	mu         sync.Mutex
 	processors []*Running
 	views      []*RunningView
+	// seq numbers the components, so that two runs of one group or two views of one table in a
+	// process (tests, the dev stack) export distinct series.
+	seq map[any]string
+	n   int
 }
 
 var (
-	statsCollector = &gokaStats{}
+	statsCollector = &gokaStats{seq: map[any]string{}}
 
 	lagDesc = prometheus.NewDesc("atlas_consumer_lag",
 		"Messages of an input partition not yet processed (Goka's offset lag).",
-		[]string{"group", "topic", "partition"}, nil)
+		[]string{"group", "instance", "topic", "partition"}, nil)
 	tableStateDesc = prometheus.NewDesc("atlas_table_partition_running",
 		"1 when a table partition has recovered and runs, 0 while it connects, recovers or prepares.",
-		[]string{"component", "table", "partition"}, nil)
+		[]string{"component", "instance", "table", "partition"}, nil)
 	recoveryLagDesc = prometheus.NewDesc("atlas_table_recovery_lag",
 		"Records of a table partition still to recover (high-water mark minus recovered offset).",
-		[]string{"component", "table", "partition"}, nil)
+		[]string{"component", "instance", "table", "partition"}, nil)
 )
 
 func init() { prometheus.MustRegister(statsCollector) }
@@ -39,24 +43,30 @@ func (s *gokaStats) addProcessor(r *Running) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.processors = append(s.processors, r)
+	s.n++
+	s.seq[r] = strconv.Itoa(s.n)
 }
 
 func (s *gokaStats) addView(r *RunningView) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.views = append(s.views, r)
+	s.n++
+	s.seq[r] = strconv.Itoa(s.n)
 }
 
 func (s *gokaStats) removeProcessor(r *Running) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.processors = without(s.processors, r)
+	delete(s.seq, r)
 }
 
 func (s *gokaStats) removeView(r *RunningView) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.views = without(s.views, r)
+	delete(s.seq, r)
 }
 
 func without[T comparable](list []T, x T) []T {
@@ -79,6 +89,10 @@ func (s *gokaStats) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	procs := append([]*Running(nil), s.processors...)
 	views := append([]*RunningView(nil), s.views...)
+	seq := make(map[any]string, len(s.seq))
+	for k, v := range s.seq {
+		seq[k] = v
+	}
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -94,10 +108,10 @@ func (s *gokaStats) Collect(ch chan<- prometheus.Metric) {
 		for part, pp := range st.Group {
 			ps := strconv.Itoa(int(part))
 			for topic, in := range pp.Input {
-				ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(in.OffsetLag), r.Name, topic, ps)
+				ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(in.OffsetLag), r.Name, seq[r], topic, ps)
 			}
 			if pp.TableStats != nil {
-				tableMetrics(ch, r.Name, string(goka.GroupTable(goka.Group(r.Name))), ps, pp.TableStats)
+				tableMetrics(ch, r.Name, seq[r], string(goka.GroupTable(goka.Group(r.Name))), ps, pp.TableStats)
 			}
 		}
 	}
@@ -111,23 +125,23 @@ func (s *gokaStats) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		for part, ts := range st.Partitions {
-			tableMetrics(ch, r.Name, string(r.Table), strconv.Itoa(int(part)), ts)
+			tableMetrics(ch, r.Name, seq[r], string(r.Table), strconv.Itoa(int(part)), ts)
 		}
 	}
 }
 
-func tableMetrics(ch chan<- prometheus.Metric, component, table, partition string, ts *TableStats) {
+func tableMetrics(ch chan<- prometheus.Metric, component, instance, table, partition string, ts *TableStats) {
 	running := 0.0
 	if ts.Status == goka.PartitionRunning {
 		running = 1
 	}
-	ch <- prometheus.MustNewConstMetric(tableStateDesc, prometheus.GaugeValue, running, component, table, partition)
+	ch <- prometheus.MustNewConstMetric(tableStateDesc, prometheus.GaugeValue, running, component, instance, table, partition)
 	if ts.Recovery != nil {
 		lag := ts.Recovery.Hwm - ts.Recovery.Offset - 1
 		if lag < 0 {
 			lag = 0
 		}
-		ch <- prometheus.MustNewConstMetric(recoveryLagDesc, prometheus.GaugeValue, float64(lag), component, table, partition)
+		ch <- prometheus.MustNewConstMetric(recoveryLagDesc, prometheus.GaugeValue, float64(lag), component, instance, table, partition)
 	}
 }
 
