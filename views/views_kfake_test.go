@@ -21,11 +21,11 @@ import (
 	"github.com/atlasstreams/atlas/processors/registry"
 	"github.com/atlasstreams/atlas/processors/registry/registrypb"
 	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/atlasstreams/atlas/processors/runtime/kafkatest"
 	"github.com/atlasstreams/atlas/views"
 	"github.com/google/uuid"
 	"github.com/lovoo/goka"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // Three tenants that share names and ids: B differs from A by region only, C by uuid only.
@@ -52,7 +52,7 @@ func idsOfA() []uint32 {
 
 // env is the one Kafka cluster of this file, with the tables written and the views running.
 var env struct {
-	cluster *kfake.Cluster
+	release func()
 	opts    runtime.Options
 	views   *views.Views
 	api     http.Handler
@@ -67,20 +67,18 @@ func TestMain(m *testing.M) {
 	if env.views != nil {
 		<-env.views.Done()
 	}
-	if env.cluster != nil {
-		env.cluster.Close()
+	if env.release != nil {
+		env.release()
 	}
 	os.Exit(code)
 }
 
 func setup(ctx context.Context) error {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	o, release, err := kafkatest.ForMain(3)
 	if err != nil {
 		return err
 	}
-	env.cluster = c
-	o := runtime.DefaultOptions(c.ListenAddrs()...)
-	o.Partitions = 3
+	env.release = release
 	env.opts = o
 	if _, err := o.EnsureTopics(views.Topics(o)); err != nil {
 		return err

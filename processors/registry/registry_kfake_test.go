@@ -10,10 +10,10 @@ import (
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/registry"
 	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/atlasstreams/atlas/processors/runtime/kafkatest"
 	"github.com/atlasstreams/atlas/views"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -44,11 +44,7 @@ func key(id uint32) []byte {
 // client: tenants kept apart, logout clears, bad events dead-lettered while processing goes
 // on, and an event arriving late from another partition does not undo a newer one.
 func TestRegistryFedByAPlainKafkaClient(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	require.NoError(t, err)
-	defer c.Close()
-	o := runtime.DefaultOptions(c.ListenAddrs()...)
-	o.Partitions = 3
+	o := kafkatest.Broker(t, 3)
 	mism, err := o.EnsureTopics(registry.Topics(o))
 	require.NoError(t, err)
 	require.Empty(t, mism)
@@ -59,7 +55,7 @@ func TestRegistryFedByAPlainKafkaClient(t *testing.T) {
 	require.NoError(t, err)
 	reg := views.StartRegistry(ctx, o)
 
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(o.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	require.NoError(t, err)
 	defer cl.Close()
 	topic := string(atlas.EventTopicAccountStatus)
@@ -115,7 +111,7 @@ func TestRegistryFedByAPlainKafkaClient(t *testing.T) {
 	}, 30*time.Second, 20*time.Millisecond)
 
 	// The two bad events are in the dead-letter topic, bytes and headers kept, with reasons.
-	dl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...),
+	dl, err := kgo.NewClient(kgo.SeedBrokers(o.Brokers...),
 		kgo.ConsumeTopics(string(atlas.DeadLetterTopic)), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	require.NoError(t, err)
 	defer dl.Close()
@@ -150,33 +146,27 @@ func TestRegistryFedByAPlainKafkaClient(t *testing.T) {
 // Goka needs the input, loop and table co-partitioned; the input's count is upstream's, so
 // Start creates the group's topics to match it, or refuses with a clear error.
 func TestStartMatchesTheInputsPartitions(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	require.NoError(t, err)
-	defer c.Close()
-	o := runtime.DefaultOptions(c.ListenAddrs()...)
-	o.Partitions = 3
-	_, err = o.EnsureTopics([]runtime.TopicSpec{{Name: string(atlas.EventTopicAccountStatus), Partitions: 2}})
-	require.NoError(t, err)
+	t.Run("a", func(t *testing.T) {
+		o := kafkatest.Broker(t, 3)
+		_, err := o.EnsureTopics([]runtime.TopicSpec{{Name: string(atlas.EventTopicAccountStatus), Partitions: 2}})
+		require.NoError(t, err)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	proc, err := registry.Start(ctx, o)
-	require.NoError(t, err)
-	cancel()
-	<-proc.Done()
-	o.Partitions = 2
-	mism, err := o.EnsureTopics(registry.Topics(o))
-	require.NoError(t, err)
-	require.Empty(t, mism, "loop and table were created with the input's 2 partitions")
-
-	// An upstream topic with fewer partitions than an existing table.
-	c3, err := kfake.NewCluster(kfake.NumBrokers(1))
-	require.NoError(t, err)
-	defer c3.Close()
-	o3 := runtime.DefaultOptions(c3.ListenAddrs()...)
-	o3.Partitions = 3
-	_, err = o3.EnsureTopics(append(o3.Tables(atlas.RegistryTable),
-		runtime.TopicSpec{Name: string(atlas.EventTopicAccountStatus), Partitions: 1}))
-	require.NoError(t, err)
-	_, err = registry.Start(context.Background(), o3)
-	require.ErrorContains(t, err, "must have as many")
+		ctx, cancel := context.WithCancel(context.Background())
+		proc, err := registry.Start(ctx, o)
+		require.NoError(t, err)
+		cancel()
+		<-proc.Done()
+		o.Partitions = 2
+		mism, err := o.EnsureTopics(registry.Topics(o))
+		require.NoError(t, err)
+		require.Empty(t, mism, "loop and table were created with the input's 2 partitions")
+	})
+	t.Run("b", func(t *testing.T) {
+		o3 := kafkatest.Broker(t, 3)
+		_, err := o3.EnsureTopics(append(o3.Tables(atlas.RegistryTable),
+			runtime.TopicSpec{Name: string(atlas.EventTopicAccountStatus), Partitions: 1}))
+		require.NoError(t, err)
+		_, err = registry.Start(context.Background(), o3)
+		require.ErrorContains(t, err, "must have as many")
+	})
 }

@@ -1,4 +1,4 @@
-package runtime
+package runtime_test
 
 import (
 	"context"
@@ -6,27 +6,24 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/atlasstreams/atlas/processors/runtime/kafkatest"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
-	"github.com/twmb/franz-go/pkg/kfake"
 )
 
 // The options must work against a Kafka-protocol broker: topics created with the right
 // shape, a stateful processor recovering and processing, an emitter feeding it.
 func TestProcessorOnKfake(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	require.NoError(t, err)
-	defer c.Close()
-	o := DefaultOptions(c.ListenAddrs()...)
-	o.Partitions = 4
+	o := kafkatest.Broker(t, 4)
 
 	in, group := goka.Stream("rt-in"), goka.Group("rt-group")
 	mism, err := o.EnsureTopics(append(o.Streams(in), o.Tables(goka.GroupTable(group))...))
 	require.NoError(t, err)
 	require.Empty(t, mism)
-	mism, err = o.EnsureTopics([]TopicSpec{{Name: string(in), Partitions: 3}, {Name: string(goka.GroupTable(group)), Partitions: 4, Compacted: true}})
+	mism, err = o.EnsureTopics([]runtime.TopicSpec{{Name: string(in), Partitions: 3}, {Name: string(goka.GroupTable(group)), Partitions: 4, Compacted: true}})
 	require.NoError(t, err)
 	require.Len(t, mism, 1, "a partition mismatch is reported: %v", mism)
 	require.Equal(t, string(in), mism[0].Topic)
@@ -62,13 +59,9 @@ func TestProcessorOnKfake(t *testing.T) {
 }
 
 func TestStatsExportLagAndTableState(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	require.NoError(t, err)
-	defer c.Close()
-	o := DefaultOptions(c.ListenAddrs()...)
-	o.Partitions = 2
+	o := kafkatest.Broker(t, 2)
 	in, group := goka.Stream("st-in"), goka.Group("st-group")
-	_, err = o.EnsureTopics(append(o.Streams(in), o.Tables(goka.GroupTable(group))...))
+	_, err := o.EnsureTopics(append(o.Streams(in), o.Tables(goka.GroupTable(group))...))
 	require.NoError(t, err)
 	gg := goka.DefineGroup(group,
 		goka.Input(in, new(codec.String), func(ctx goka.Context, msg interface{}) { ctx.SetValue(msg) }),
