@@ -72,7 +72,7 @@ func Run(o Options) (*Report, error) {
 		}
 	}
 	z := o.sizes()
-	rep := &Report{Started: time.Now(), Quick: o.Quick, GoVersion: runtime.Version(), Cores: runtime.GOMAXPROCS(0),
+	rep := &Report{Started: time.Now(), Quick: o.Quick, GoVersion: runtime.Version(), Cores: runtime.NumCPU(),
 		Latencies: map[string]map[string]float64{}, series: map[string][]time.Duration{}}
 
 	s, err := newStack(o.Partitions, passIn, passOut)

@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"sort"
+	"strconv"
 	"time"
 
 	"golang.org/x/image/font"
@@ -52,9 +53,9 @@ func writeChart(path string, series map[string][]time.Duration) error {
 	for d := lo; d <= hi; d++ { // decade grid lines
 		px := x(math.Pow(10, d))
 		vline(img, px, y(1), y(0), grey)
-		label(img, px-12, h-bottom+16, fmt.Sprintf("%gms", math.Pow(10, d)), black)
+		label(img, px-12, h-bottom+16, strconv.FormatFloat(math.Pow(10, d), 'g', 3, 64)+"ms", black)
 	}
-	for _, f := range []float64{0, 0.5, 0.9, 0.99, 1} {
+	for _, f := range []float64{0, 0.5, 0.9, 1} {
 		hline(img, left, w-right, y(f), grey)
 		label(img, 8, y(f)+4, fmt.Sprintf("%.2f", f), black)
 	}
