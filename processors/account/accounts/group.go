@@ -1,18 +1,12 @@
 package accounts
 
 import (
-	"fmt"
-	"time"
-
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/model"
-	"github.com/atlasstreams/atlas/processors/deadletter"
-	"github.com/atlasstreams/atlas/processors/metrics"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
-	"google.golang.org/protobuf/proto"
 )
 
 // TableCodec is the codec of the accounts table, for views.
@@ -71,25 +65,16 @@ func kindName(cmd *accountpb.AccountCommand) string {
 }
 
 func (p *processor) process(ctx goka.Context, msg interface{}) {
-	start := time.Now()
+	stage := model.Stage{Group: string(atlas.AccountsGroup)}
+	defer stage.Begin(ctx)()
 	raw, _ := msg.([]byte)
-	group, topic := string(atlas.AccountsGroup), string(ctx.Topic())
-	defer func() { metrics.ProcessingSeconds.WithLabelValues(group, topic).Observe(time.Since(start).Seconds()) }()
-
 	cmd := new(accountpb.AccountCommand)
-	if err := proto.Unmarshal(raw, cmd); err != nil || cmd.Kind == nil || cmd.GetMeta().GetCommand() == nil {
-		if err == nil {
-			err = fmt.Errorf("account command without kind or command id")
-		}
-		deadletter.Send(ctx, raw, fmt.Errorf("undecodable account command: %w", err))
-		metrics.MessagesIn.WithLabelValues(group, topic, "unknown", "dead_letter").Inc()
+	if !stage.Decode(ctx, raw, cmd, func() error { return model.HasCommandID(cmd, cmd.Kind != nil)() }) {
 		return
 	}
 	kind := kindName(cmd)
 	acc, _ := ctx.Value().(*accountpb.Account)
-	if recs, dup := model.Replay(acc.GetDedupe(), cmd.Meta.Command, via(cmd)); dup {
-		model.EmitReplay(ctx, cmd.Meta, recs)
-		metrics.MessagesIn.WithLabelValues(group, topic, kind, "duplicate").Inc()
+	if stage.Replayed(ctx, kind, acc.GetDedupe(), cmd.Meta, via(cmd)) {
 		return
 	}
 	next, outs := Decide(p.cfg, ctx.Key(), acc, cmd)
@@ -97,9 +82,5 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		next.Dedupe = model.Record(next.Dedupe, cmd.Meta.Command, via(cmd), cmd.Meta.TimestampMs, outs)
 		ctx.SetValue(next)
 	}
-	model.EmitOuts(ctx, cmd.Meta, outs)
-	for _, o := range outs {
-		metrics.MessagesOut.WithLabelValues(group, string(o.Topic)).Inc()
-	}
-	metrics.MessagesIn.WithLabelValues(group, topic, kind, "ok").Inc()
+	stage.Emit(ctx, kind, cmd.Meta, outs)
 }

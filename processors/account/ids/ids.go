@@ -15,7 +15,6 @@ import (
 	"github.com/atlasstreams/atlas/processors/metrics"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
-	"google.golang.org/protobuf/proto"
 )
 
 // TableCodec is the codec of the ids table.
@@ -51,26 +50,25 @@ func Group() *goka.GroupGraph {
 }
 
 func process(ctx goka.Context, msg interface{}) {
+	stage := model.Stage{Group: string(atlas.AccountIDsGroup)}
+	defer stage.Begin(ctx)()
 	raw, _ := msg.([]byte)
-	group, topic := string(atlas.AccountIDsGroup), string(ctx.Topic())
 	req := new(accountpb.IDRequest)
-	err := proto.Unmarshal(raw, req)
-	if err == nil && req.GetNameKey() == "" {
-		err = fmt.Errorf("id request without a name key")
+	if !stage.Decode(ctx, raw, req, func() error {
+		if req.GetNameKey() == "" {
+			return fmt.Errorf("id request without a name key")
+		}
+		return nil
+	}) {
+		return
 	}
-	var next *accountpb.IDSequence
-	var out model.Out
-	if err == nil {
-		seq, _ := ctx.Value().(*accountpb.IDSequence)
-		next, out, err = Decide(seq, req)
-	}
+	seq, _ := ctx.Value().(*accountpb.IDSequence)
+	next, out, err := Decide(seq, req)
 	if err != nil {
 		deadletter.Send(ctx, raw, err)
-		metrics.MessagesIn.WithLabelValues(group, topic, "id_request", "dead_letter").Inc()
+		metrics.MessagesIn.WithLabelValues(stage.Group, string(ctx.Topic()), "id_request", "dead_letter").Inc()
 		return
 	}
 	ctx.SetValue(next)
-	model.EmitOuts(ctx, req.Meta, []model.Out{out})
-	metrics.MessagesIn.WithLabelValues(group, topic, "id_request", "ok").Inc()
-	metrics.MessagesOut.WithLabelValues(group, string(out.Topic)).Inc()
+	stage.Emit(ctx, "id_request", req.Meta, []model.Out{out})
 }

@@ -1,19 +1,14 @@
 package names
 
 import (
-	"fmt"
-	"time"
-
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/model"
-	"github.com/atlasstreams/atlas/processors/deadletter"
 	"github.com/atlasstreams/atlas/processors/metrics"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 	"github.com/sirupsen/logrus"
-	"google.golang.org/protobuf/proto"
 )
 
 // TableCodec is the codec of the names table, for views.
@@ -53,18 +48,11 @@ func kindName(cmd *accountpb.NameCommand) string {
 }
 
 func (p *processor) process(ctx goka.Context, msg interface{}) {
-	start := time.Now()
+	stage := model.Stage{Group: string(atlas.AccountNamesGroup)}
+	defer stage.Begin(ctx)()
 	raw, _ := msg.([]byte)
-	group, topic := string(atlas.AccountNamesGroup), string(ctx.Topic())
-	defer func() { metrics.ProcessingSeconds.WithLabelValues(group, topic).Observe(time.Since(start).Seconds()) }()
-
 	cmd := new(accountpb.NameCommand)
-	if err := proto.Unmarshal(raw, cmd); err != nil || cmd.Kind == nil || cmd.GetMeta().GetCommand() == nil {
-		if err == nil {
-			err = fmt.Errorf("name command without kind or command id")
-		}
-		deadletter.Send(ctx, raw, fmt.Errorf("undecodable name command: %w", err))
-		metrics.MessagesIn.WithLabelValues(group, topic, "unknown", "dead_letter").Inc()
+	if !stage.Decode(ctx, raw, cmd, func() error { return model.HasCommandID(cmd, cmd.Kind != nil)() }) {
 		return
 	}
 	kind := kindName(cmd)
@@ -72,12 +60,8 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 	// An id assignment carries its registration's command id and is idempotent by the entry's
 	// state; everything else is deduplicated by command id.
 	_, isBind := cmd.Kind.(*accountpb.NameCommand_IdAssigned)
-	if !isBind {
-		if recs, dup := model.Replay(entry.GetDedupe(), cmd.Meta.Command, viaIngress); dup {
-			model.EmitReplay(ctx, cmd.Meta, recs)
-			metrics.MessagesIn.WithLabelValues(group, topic, kind, "duplicate").Inc()
-			return
-		}
+	if !isBind && stage.Replayed(ctx, kind, entry.GetDedupe(), cmd.Meta, viaIngress) {
+		return
 	}
 	res := Decide(p.cfg, p.pw, ctx.Key(), entry, cmd)
 	if res.Entry != nil {
@@ -86,15 +70,11 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		}
 		ctx.SetValue(res.Entry)
 	}
-	model.EmitOuts(ctx, cmd.Meta, res.Outs)
-	for _, o := range res.Outs {
-		metrics.MessagesOut.WithLabelValues(group, string(o.Topic)).Inc()
-	}
-	metrics.MessagesIn.WithLabelValues(group, topic, kind, "ok").Inc()
+	stage.Emit(ctx, kind, cmd.Meta, res.Outs)
 	metrics.AccountOutcomes.WithLabelValues(kind, res.Outcome).Inc()
 	if res.Outcome == OutcomeDuplicateName || res.Outcome == OutcomeUnsealable {
 		logrus.WithFields(logrus.Fields{
-			"group": group, "topic": topic, "partition": ctx.Partition(), "offset": ctx.Offset(),
+			"group": stage.Group, "topic": string(ctx.Topic()), "partition": ctx.Partition(), "offset": ctx.Offset(),
 			"tenant": model.TenantKeyOf(ctx.Key()), "trace_id": model.TraceID(cmd.Meta), "outcome": res.Outcome,
 		}).Warn("name command refused")
 	}

@@ -128,15 +128,17 @@ type processor struct {
 }
 
 func (p *processor) process(ctx goka.Context, msg interface{}) {
+	stage := model.Stage{Group: string(atlas.AccountTimersGroup)}
+	defer stage.Begin(ctx)()
+	group, topic := stage.Group, string(ctx.Topic())
 	raw, _ := msg.([]byte)
-	group, topic := string(atlas.AccountTimersGroup), string(ctx.Topic())
 	cmd := new(accountpb.TimerCommand)
-	if err := proto.Unmarshal(raw, cmd); err != nil || cmd.Kind == nil {
-		if err == nil {
-			err = fmt.Errorf("timer command without kind")
+	if !stage.Decode(ctx, raw, cmd, func() error {
+		if cmd.Kind == nil {
+			return fmt.Errorf("timer command without kind")
 		}
-		deadletter.Send(ctx, raw, fmt.Errorf("undecodable timer command: %w", err))
-		metrics.MessagesIn.WithLabelValues(group, topic, "unknown", "dead_letter").Inc()
+		return nil
+	}) {
 		return
 	}
 	row, _ := ctx.Value().([]byte)

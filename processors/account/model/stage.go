@@ -1,0 +1,72 @@
+package model
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/atlasstreams/atlas/processors/account/accountpb"
+	"github.com/atlasstreams/atlas/processors/deadletter"
+	"github.com/atlasstreams/atlas/processors/metrics"
+	"github.com/lovoo/goka"
+	"google.golang.org/protobuf/proto"
+)
+
+// Stage is what the callbacks of the account stages share: reading an internal message from
+// its raw bytes (a message that does not decode is dead-lettered, never a processor stop),
+// replaying a command that was already applied, emitting with metrics.
+type Stage struct {
+	Group string
+}
+
+// Begin starts a callback: it returns the function that records the callback's duration.
+func (s Stage) Begin(ctx goka.Context) func() {
+	start := time.Now()
+	return func() {
+		metrics.ProcessingSeconds.WithLabelValues(s.Group, string(ctx.Topic())).Observe(time.Since(start).Seconds())
+	}
+}
+
+// Decode unmarshals raw into m and runs check on it; on failure the message is dead-lettered
+// with the reason and Decode returns false.
+func (s Stage) Decode(ctx goka.Context, raw []byte, m proto.Message, check func() error) bool {
+	err := proto.Unmarshal(raw, m)
+	if err == nil {
+		err = check()
+	}
+	if err != nil {
+		deadletter.Send(ctx, raw, fmt.Errorf("undecodable %T: %w", m, err))
+		metrics.MessagesIn.WithLabelValues(s.Group, string(ctx.Topic()), "unknown", "dead_letter").Inc()
+		return false
+	}
+	return true
+}
+
+// Replayed re-emits what the command emitted when it was applied before, and reports whether
+// it was: a redelivered command changes nothing.
+func (s Stage) Replayed(ctx goka.Context, kind string, d *accountpb.Dedupe, m *accountpb.Meta, via string) bool {
+	recs, dup := Replay(d, m.GetCommand(), via)
+	if dup {
+		EmitReplay(ctx, m, recs)
+		metrics.MessagesIn.WithLabelValues(s.Group, string(ctx.Topic()), kind, "duplicate").Inc()
+	}
+	return dup
+}
+
+// Emit emits a decision's records and counts the command.
+func (s Stage) Emit(ctx goka.Context, kind string, m *accountpb.Meta, outs []Out) {
+	EmitOuts(ctx, m, outs)
+	for _, o := range outs {
+		metrics.MessagesOut.WithLabelValues(s.Group, string(o.Topic)).Inc()
+	}
+	metrics.MessagesIn.WithLabelValues(s.Group, string(ctx.Topic()), kind, "ok").Inc()
+}
+
+// HasCommandID is the check of every internal command: it must name its public command.
+func HasCommandID(m interface{ GetMeta() *accountpb.Meta }, kindSet bool) func() error {
+	return func() error {
+		if !kindSet || m.GetMeta().GetCommand() == nil {
+			return fmt.Errorf("command without kind or command id")
+		}
+		return nil
+	}
+}
