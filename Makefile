@@ -15,7 +15,8 @@ build:
 run: build
 	./$(BIN) dev
 
-# Everything CI checks: formatting, vet, unit and integration tests, a short fuzz of the decoders.
+# Everything CI checks: formatting, vet, unit and integration tests, a short fuzz of the decoders
+# and of the query API.
 test: lint unit fuzz
 
 unit:
@@ -23,6 +24,7 @@ unit:
 
 fuzz:
 	$(GO) test ./codecs -run '^$$' -fuzz '^FuzzDecodeCatalog$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./views -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME)
 
 lint: fmt-check vet
 
