@@ -2,8 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,14 +13,19 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/IBM/sarama"
 	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/crypto/bcrypt"
+	"google.golang.org/protobuf/proto"
 )
 
 var atlasBin string
@@ -40,15 +45,35 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// devLogs holds what the dev stack logged, for the plaintext scan.
+var devLogs syncBuffer
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 var readyLine = regexp.MustCompile(`^atlas dev ready: kafka=(\S+) http=(\S+) channels=(\S+)$`)
 
 // devStack runs `atlas dev` on free ports and returns its Kafka and HTTP addresses.
 func devStack(t *testing.T) (kafka, httpBase string) {
 	cmd := exec.Command(atlasBin, "dev", "--kafka-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--partitions", "4", "--channels", "1:0,2:0")
-	cmd.Env = append(os.Environ(), "ATLAS_BCRYPT_COST=4", "ATLAS_LOG_LEVEL=warning")
+	cmd.Env = append(os.Environ(), "ATLAS_BCRYPT_COST=4", "ATLAS_LOG_LEVEL=info")
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
-	cmd.Stderr = os.Stderr
+	cmd.Stderr = io.MultiWriter(os.Stderr, &devLogs)
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
 		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
@@ -146,7 +171,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 	defer cancel()
 	sid := uuid.New()
 	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "COMMAND_TOPIC_CREATE_ACCOUNT", Key: []byte(codecs.IDKey(77)),
-		Value: []byte(`{"name":"e2e-bob","password":"secret"}`), Headers: hdrs}).FirstErr())
+		Value: []byte(`{"name":"e2e-bob","password":"` + e2ePassword + `"}`), Headers: hdrs}).FirstErr())
 
 	want := map[string]bool{
 		`{"account_id":1,"name":"e2e-bob","status":"CREATED"}`:                          false,
@@ -168,7 +193,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 			}
 		})
 		if want[`{"account_id":1,"name":"e2e-bob","status":"CREATED"}`] && !loginSent {
-			login := fmt.Sprintf(`{"sessionId":%q,"accountId":0,"author":"LOGIN","type":"CREATE","body":{"accountName":"e2e-bob","password":"secret","ipAddress":"10.1.2.3"}}`, sid)
+			login := fmt.Sprintf(`{"sessionId":%q,"accountId":0,"author":"LOGIN","type":"CREATE","body":{"accountName":"e2e-bob","password":%q,"ipAddress":"10.1.2.3"}}`, sid, e2ePassword)
 			require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "COMMAND_TOPIC_ACCOUNT_SESSION", Key: []byte(codecs.IDKey(0)),
 				Value: []byte(login), Headers: hdrs}).FirstErr())
 			loginSent = true
@@ -207,8 +232,21 @@ func TestDevStackEndToEnd(t *testing.T) {
 	require.GreaterOrEqual(t, after-before, 2.0, "the ingress counted the two commands")
 	require.Greater(t, metricValue(t, httpBase, "atlas_bcrypt_seconds_count"), 0.0, "bcrypt time is measured")
 	require.Greater(t, metricValue(t, httpBase, "atlas_messages_out_total", `topic="EVENT_TOPIC_ACCOUNT_STATUS"`), 0.0)
-	assertNoPlaintext(t, httpBase)
+	// A wrong password too, so the failure path is scanned as well.
+	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "COMMAND_TOPIC_ACCOUNT_SESSION", Key: []byte(codecs.IDKey(0)),
+		Value: []byte(fmt.Sprintf(`{"sessionId":%q,"accountId":0,"author":"LOGIN","type":"CREATE","body":{"accountName":"e2e-bob","password":%q,"ipAddress":"10.1.2.3"}}`,
+			uuid.New(), e2eWrongPassword)), Headers: hdrs}).FirstErr())
+	require.Eventually(t, func() bool {
+		return metricValue(t, httpBase, "atlas_account_outcomes_total", `outcome="INCORRECT_PASSWORD"`) >= 1
+	}, 30*time.Second, 50*time.Millisecond)
+	assertNoPlaintext(t, kafka, httpBase, body)
 }
+
+// The passwords of the end-to-end test, distinctive so a scan cannot match anything else.
+const (
+	e2ePassword      = "e2e-Plaintext-7f3a91"
+	e2eWrongPassword = "e2e-Wrong-Plaintext-c02e55"
+)
 
 func headerMap(hs []kgo.RecordHeader) map[string][]byte {
 	m := make(map[string][]byte, len(hs))
@@ -218,14 +256,87 @@ func headerMap(hs []kgo.RecordHeader) map[string][]byte {
 	return m
 }
 
-// assertNoPlaintext: metrics never carry a password.
-func assertNoPlaintext(t *testing.T, httpBase string) {
+// assertNoPlaintext reads every topic the stack wrote (all but the public command topics, which
+// carry the producers' input, and the dead-letter topic, which keeps refused input verbatim),
+// the logs, the metrics page and the HTTP answers, and finds neither password; and it checks
+// that stored hashes have the configured bcrypt cost.
+func assertNoPlaintext(t *testing.T, kafka, httpBase string, answers ...string) {
 	resp, err := http.Get(httpBase + "/metrics")
 	require.NoError(t, err)
-	defer resp.Body.Close()
-	var sb strings.Builder
-	_, err = io.Copy(&sb, resp.Body)
+	metricsPage, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	texts := map[string]string{"logs": devLogs.String(), "metrics": string(metricsPage)}
+	for i, a := range answers {
+		texts[fmt.Sprint("HTTP answer ", i)] = a
+	}
+	for what, text := range texts {
+		for _, pw := range []string{e2ePassword, e2eWrongPassword} {
+			require.NotContains(t, text, pw, "a password in the %s", what)
+		}
+	}
+
+	admin, err := sarama.NewClient([]string{kafka}, sarama.NewConfig())
 	require.NoError(t, err)
-	require.NotContains(t, sb.String(), "secret")
-	_ = json.Valid
+	defer admin.Close()
+	topics, err := admin.Topics()
+	require.NoError(t, err)
+	ends := map[string]map[int32]int64{}
+	var scanned []string
+	for _, topic := range topics {
+		if strings.HasPrefix(topic, "COMMAND_TOPIC_") || topic == "atlas-dead-letter" || strings.HasPrefix(topic, "__") {
+			continue
+		}
+		parts, err := admin.Partitions(topic)
+		require.NoError(t, err)
+		ends[topic] = map[int32]int64{}
+		for _, p := range parts {
+			hwm, err := admin.GetOffset(topic, p, sarama.OffsetNewest)
+			require.NoError(t, err)
+			if hwm > 0 {
+				ends[topic][p] = hwm
+			}
+		}
+		scanned = append(scanned, topic)
+	}
+	require.Contains(t, scanned, "atlas-account-name-commands", "the internal topics are scanned")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ConsumeTopics(scanned...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	hashes := 0
+	for remaining := countPositive(ends); remaining > 0; {
+		fs := cl.PollFetches(ctx)
+		require.NoError(t, ctx.Err(), "topics not read to their end")
+		fs.EachRecord(func(r *kgo.Record) {
+			data := string(r.Value) + string(r.Key)
+			for _, h := range r.Headers {
+				data += string(h.Value)
+			}
+			for _, pw := range []string{e2ePassword, e2eWrongPassword} {
+				require.NotContains(t, data, pw, "a password in topic %s", r.Topic)
+			}
+			if r.Topic == "atlas-account-names-table" && len(r.Value) > 0 {
+				var e accountpb.NameEntry
+				require.NoError(t, proto.Unmarshal(r.Value, &e))
+				cost, err := bcrypt.Cost(e.PasswordHash)
+				require.NoError(t, err)
+				require.Equal(t, 4, cost, "ATLAS_BCRYPT_COST is honoured")
+				hashes++
+			}
+			if end, ok := ends[r.Topic][r.Partition]; ok && r.Offset+1 >= end {
+				delete(ends[r.Topic], r.Partition)
+				remaining--
+			}
+		})
+	}
+	require.Positive(t, hashes, "the names table was scanned")
+}
+
+func countPositive(m map[string]map[int32]int64) int {
+	n := 0
+	for _, parts := range m {
+		n += len(parts)
+	}
+	return n
 }
