@@ -51,14 +51,14 @@ type Report struct {
 }
 
 type sizes struct {
-	players, throughput, steadySeconds, logins, storm, isolationRate, recovery int
+	players, throughput, steadySeconds, logins, storm, isolationRate, recovery, fanoutEvents int
 }
 
 func (o Options) sizes() sizes {
 	if o.Quick {
-		return sizes{players: 500, throughput: 20000, steadySeconds: 4, logins: 48, storm: 64, isolationRate: 500, recovery: 200000}
+		return sizes{players: 500, throughput: 20000, steadySeconds: 4, logins: 48, storm: 64, isolationRate: 500, recovery: 200000, fanoutEvents: 2000}
 	}
-	return sizes{players: 2000, throughput: 100000, steadySeconds: 15, logins: 200, storm: 200, isolationRate: 500, recovery: 1000000}
+	return sizes{players: 2000, throughput: 100000, steadySeconds: 15, logins: 200, storm: 200, isolationRate: 500, recovery: 1000000, fanoutEvents: 10000}
 }
 
 // Run runs every figure and writes the report.
@@ -161,6 +161,14 @@ func Run(o Options) (*Report, error) {
 	rep.add(Figure{Name: "isolation_p99_ratio", Value: ms(bp), Unit: "ms", Baseline: ms(qp), Against: "p99 without the storm",
 		Ratio: ms(bp) / ms(qp), Target: "<= 5 and p99 <= 50 ms", Met: ms(bp)/ms(qp) <= 5 && ms(bp) <= 50})
 	s.stopService()
+
+	logf("6. channel fan-out: %d map chat events to %d sessions in one map", z.fanoutEvents, 200)
+	fo, err := fanOut(s, 200, z.fanoutEvents)
+	if err != nil {
+		return nil, err
+	}
+	rep.add(Figure{Name: "fanout_deliveries", Value: fo, Unit: "deliveries/s", Baseline: 100000, Against: "target 100,000 deliveries/s",
+		Ratio: fo / 100000, Target: ">= 100000 deliveries/s", Met: fo >= 100000})
 
 	logf("5. recovery of a %d-account table", z.recovery)
 	rr, err := recovery(s, z.recovery)

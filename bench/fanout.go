@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"time"
+
+	"github.com/atlasstreams/atlas"
+	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/processors/channel"
+	"github.com/atlasstreams/atlas/processors/channel/sessions"
+	"github.com/google/uuid"
+)
+
+// everyoneLoggedIn is the account registry of the fan-out figure: routing, not the registry,
+// is measured.
+type everyoneLoggedIn struct{}
+
+func (everyoneLoggedIn) LoggedIn(codecs.Tenant, uint32) (bool, error) { return true, nil }
+
+// countingConn is a client connection that counts the frames it is given.
+type countingConn struct {
+	n    *atomic.Int64
+	want int64
+	done chan struct{}
+}
+
+func (c countingConn) Send([]byte) bool {
+	if c.n.Add(1) == c.want {
+		close(c.done)
+	}
+	return true
+}
+
+func (countingConn) Close(string) {}
+
+// fanOut measures a channel instance delivering map chat to every session in the map: events
+// events, each for all players sessions, from the event topic to the sessions' connections.
+func fanOut(s *stack, players, events int) (perSecond float64, err error) {
+	if _, err := s.opts.EnsureTopics(channel.Topics(s.opts)); err != nil {
+		return 0, err
+	}
+	tenant := newTenant("GMS")
+	cfg := channel.DefaultConfig()
+	cfg.ServiceID, cfg.Tenant = uuid.New(), tenant
+	cfg.Channels = []channel.Listen{{Channel: 1, Addr: "127.0.0.1:0"}}
+	cfg.HeartbeatInterval = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r, err := channel.Service{Options: s.opts, Config: cfg, Accounts: everyoneLoggedIn{}}.Start(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer func() { cancel(); <-r.Done() }()
+	for deadline := time.Now().Add(time.Minute); !r.Ready(); {
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("channel instance not ready after a minute")
+		}
+		time.Sleep(10 * time.Millisecond) // polling its readiness
+	}
+	var delivered atomic.Int64
+	done := make(chan struct{})
+	field := sessions.Field{World: 0, Channel: 1, Map: 100000000}
+	for i := 0; i < players; i++ {
+		conn := countingConn{n: &delivered, want: int64(players * events), done: done}
+		if err := r.Sessions.Add(sessions.Session{ID: uuid.New(), AccountID: uint32(i + 1), CharacterID: uint32(1000 + i),
+			Field: field, State: sessions.Active, Conn: conn}, uint32(players)); err != nil {
+			return 0, err
+		}
+	}
+	headers := tenantHeaders(tenant)
+	start := time.Now()
+	for i := 0; i < events; i++ {
+		actor := uint32(1000 + i%players)
+		msg := fmt.Sprintf(`{"worldId":0,"channelId":1,"mapId":100000000,"actorId":%d,"message":"hello %d","type":"GENERAL","body":{"balloonOnly":false}}`, actor, i)
+		s.send(string(atlas.EventTopicCharacterChat), codecs.IDKey(actor), []byte(msg), headers)
+	}
+	select {
+	case <-done:
+	case <-time.After(2 * time.Minute):
+		return 0, fmt.Errorf("fan-out: %d of %d deliveries within 2 minutes", delivered.Load(), players*events)
+	}
+	return float64(players*events) / time.Since(start).Seconds(), nil
+}
