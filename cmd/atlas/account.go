@@ -28,12 +28,7 @@ func kafkaOptions() (runtime.Options, error) {
 
 // runAccount runs the account service's five groups. Run more instances to scale out.
 func runAccount(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("atlas account", flag.ContinueOnError)
-	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	opts, err := kafkaOptions()
+	httpListen, opts, err := serviceSetup("account", args)
 	if err != nil {
 		return err
 	}
@@ -49,7 +44,7 @@ func runAccount(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serveUntilDone(ctx, *httpListen, "account service", httpHandler(acc.Ready, nil), opts.Brokers, acc)
+	return serveUntilDone(ctx, httpListen, "account service", httpHandler(acc.Ready, nil), opts.Brokers, acc)
 }
 
 // runTopics creates every missing topic and reports existing ones that differ.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"strconv"
 
 	"github.com/atlasstreams/atlas/processors/channel"
@@ -64,12 +63,7 @@ func devChannelConfig(channels string) (channel.Config, error) {
 // runChannel runs one channel instance against KAFKA_BROKERS, configured by SERVICE_ID and the
 // CHANNEL_* variables. Run one instance per group of channel ids.
 func runChannel(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("atlas channel", flag.ContinueOnError)
-	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	opts, err := kafkaOptions()
+	httpListen, opts, err := serviceSetup("channel", args)
 	if err != nil {
 		return err
 	}
@@ -81,7 +75,7 @@ func runChannel(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, addr, err := serveHTTP(ctx, *httpListen, runtime.OpsMux(p.Ready))
+	srv, addr, err := serveHTTP(ctx, httpListen, runtime.OpsMux(p.Ready))
 	if err != nil {
 		return err
 	}

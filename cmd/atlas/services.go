@@ -52,14 +52,21 @@ func serveUntilDone(ctx context.Context, listen, what string, h http.Handler, br
 	return nil
 }
 
+// serviceSetup parses the flags every service command has (--http-listen) and reads the Kafka
+// options, which must name brokers.
+func serviceSetup(name string, args []string) (httpListen string, opts runtime.Options, err error) {
+	fs := flag.NewFlagSet("atlas "+name, flag.ContinueOnError)
+	listen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of /metrics, /healthz, /readyz (and the API of `atlas api`) (env ATLAS_HTTP_LISTEN)")
+	if err := fs.Parse(args); err != nil {
+		return "", opts, err
+	}
+	opts, err = kafkaOptions()
+	return *listen, opts, err
+}
+
 // runRegistry runs the account registry group. Run more instances to scale out.
 func runRegistry(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("atlas registry", flag.ContinueOnError)
-	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	opts, err := kafkaOptions()
+	httpListen, opts, err := serviceSetup("registry", args)
 	if err != nil {
 		return err
 	}
@@ -67,17 +74,12 @@ func runRegistry(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serveUntilDone(ctx, *httpListen, "registry", httpHandler(reg.Ready, nil), opts.Brokers, reg)
+	return serveUntilDone(ctx, httpListen, "registry", httpHandler(reg.Ready, nil), opts.Brokers, reg)
 }
 
 // runAPI serves the HTTP query API from views of the tables.
 func runAPI(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("atlas api", flag.ContinueOnError)
-	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of the API and /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	opts, err := kafkaOptions()
+	httpListen, opts, err := serviceSetup("api", args)
 	if err != nil {
 		return err
 	}
@@ -85,5 +87,5 @@ func runAPI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return serveUntilDone(ctx, *httpListen, "api", httpHandler(v.Ready, v.API()), opts.Brokers, v)
+	return serveUntilDone(ctx, httpListen, "api", httpHandler(v.Ready, v.API()), opts.Brokers, v)
 }
