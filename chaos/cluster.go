@@ -6,9 +6,12 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -24,8 +27,9 @@ import (
 type cluster struct {
 	bin     string
 	logDir  string
-	broker  *kfake.Cluster
-	proxy   *proxy
+	broker  *kfake.Cluster // nil on an outside broker
+	proxy   *proxy         // nil on an outside broker
+	release func()         // gives an outside broker back
 	opts    runtime.Options
 	sealKey string
 
@@ -38,6 +42,25 @@ type instance struct {
 	name string
 	cmd  *exec.Cmd
 	done chan error
+}
+
+// BrokerFunc provides an outside broker for one scenario: its options (with a clean state)
+// and the function that gives it back.
+type BrokerFunc func(partitions int) (runtime.Options, func(), error)
+
+// newOutsideCluster runs a scenario on a broker it does not own (a real Kafka).
+func newOutsideCluster(bin, logDir string, partitions int, broker BrokerFunc) (*cluster, error) {
+	opts, release, err := broker(partitions)
+	if err != nil {
+		return nil, err
+	}
+	c := &cluster{bin: bin, logDir: logDir, release: release, opts: opts,
+		sealKey: base64.StdEncoding.EncodeToString(seal.RandomKey())}
+	if _, err := c.opts.EnsureTopics(account.Topics(c.opts)); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
 }
 
 func newCluster(bin, logDir string, partitions int) (*cluster, error) {
@@ -84,7 +107,7 @@ func (c *cluster) start() (*instance, error) {
 	}
 	cmd := exec.Command(c.bin, "account", "--http-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(),
-		"KAFKA_BROKERS="+c.opts.Brokers[0],
+		"KAFKA_BROKERS="+strings.Join(c.opts.Brokers, ","),
 		"ATLAS_PASSWORD_SEAL_KEYS="+c.sealKey,
 		"ATLAS_BCRYPT_COST=4",
 		"ATLAS_TRANSITION_TIMEOUT=1h",
@@ -129,9 +152,17 @@ func (c *cluster) running() []*instance {
 	return append([]*instance(nil), c.instances...)
 }
 
-// waitGroupsStable waits until every account group has exactly n members, so a scenario
-// starts its load on a settled cluster.
+// waitGroupsStable waits until every instance is ready and, on the embedded broker, every
+// account group has exactly n members, so a scenario starts its load on a settled cluster.
 func (c *cluster) waitGroupsStable(ctx context.Context, n int, groups []string) error {
+	for _, in := range c.running() {
+		if err := c.waitReady(in, 90*time.Second); err != nil {
+			return err
+		}
+	}
+	if c.broker == nil {
+		return nil
+	}
 	for _, g := range groups {
 		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 		_, err := c.broker.WaitGroupStable(ctx, g, n)
@@ -147,8 +178,46 @@ func (c *cluster) close() {
 	for _, in := range c.running() {
 		c.kill(in, syscall.SIGKILL)
 	}
-	c.proxy.close()
-	c.broker.Close()
+	if c.proxy != nil {
+		c.proxy.close()
+		c.broker.Close()
+	}
+	if c.release != nil {
+		c.release()
+	}
+}
+
+var httpAddrInLog = regexp.MustCompile(`"http":"([^"]+)"`)
+
+// waitReady waits until the instance's /readyz answers 200. The instance listens on a free
+// port, which its start-up log line names.
+func (c *cluster) waitReady(in *instance, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	addr := ""
+	for time.Now().Before(deadline) {
+		if addr == "" {
+			for _, l := range c.tailLog(in.name, 50) {
+				if m := httpAddrInLog.FindStringSubmatch(l); m != nil && strings.Contains(l, "started") {
+					addr = m[1]
+				}
+			}
+		}
+		if addr != "" {
+			resp, err := http.Get("http://" + addr + "/readyz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					return nil
+				}
+			}
+		}
+		select {
+		case err := <-in.done:
+			return fmt.Errorf("%s exited before it was ready: %v (log: %s)", in.name, err, strings.Join(c.tailLog(in.name, 5), " | "))
+		case <-time.After(50 * time.Millisecond): // polling its readiness
+		}
+	}
+	return fmt.Errorf("%s not ready after %s", in.name, timeout)
 }
 
 // tailLog returns the last lines of an instance's log, for failure reports.

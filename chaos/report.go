@@ -11,6 +11,10 @@ func Table(rs []Result) string {
 	fmt.Fprintf(&b, "%-23s %8s %-40s %8s %6s %5s %6s %6s %6s %9s %8s %6s\n",
 		"scenario", "commands", "faults injected", "expected", "seen", "lost", "dupl.", "unexp.", "x-ten.", "mismatch", "dlq", "time")
 	for _, r := range rs {
+		if r.Skipped != "" {
+			fmt.Fprintf(&b, "%-23s skipped: %s\n", r.Scenario, r.Skipped)
+			continue
+		}
 		fmt.Fprintf(&b, "%-23s %8d %-40s %8d %6d %5d %6d %6d %6d %9d %8s %6s\n",
 			r.Scenario, r.Commands, trunc(r.Faults, 40), r.Expected, r.Seen, r.Lost, r.Duplicated, r.Unexpected, r.CrossTenant, r.StateMismatch,
 			orDash(r.DeadLettered), r.Duration.Round(1e9))

@@ -28,6 +28,9 @@ type Options struct {
 	Only       []string
 	Partitions int
 	Log        io.Writer
+	// Broker, when set, provides an outside broker (a real Kafka) for each scenario instead of
+	// the embedded one. Scenarios that need the embedded broker's proxy are then skipped.
+	Broker BrokerFunc
 }
 
 // Result is one row of the report.
@@ -43,6 +46,7 @@ type Result struct {
 	CrossTenant   int
 	StateMismatch int
 	DeadLettered  string // poison refused / poison sent
+	Skipped       string // why the scenario did not run
 	Err           string
 	Duration      time.Duration
 }
@@ -58,6 +62,7 @@ type scenario struct {
 	tenants   int
 	fault     func(r *run) (string, error)
 	poison    bool
+	needProxy bool // cuts connections through the proxy in front of the embedded broker
 }
 
 var scenarios = []scenario{
@@ -91,7 +96,7 @@ var scenarios = []scenario{
 		}
 		return "SIGKILL all, restart with empty storage", nil
 	}},
-	{name: "broker-connection-loss", instances: 2, tenants: 1, fault: func(r *run) (string, error) {
+	{name: "broker-connection-loss", instances: 2, tenants: 1, needProxy: true, fault: func(r *run) (string, error) {
 		r.at(0.4)
 		r.c.proxy.cut()
 		time.Sleep(3 * time.Second)
@@ -175,7 +180,16 @@ func runScenario(o Options, s scenario) (res Result) {
 	if err != nil {
 		return fail(err)
 	}
-	c, err := newCluster(o.Bin, logDir, o.Partitions)
+	if s.needProxy && o.Broker != nil {
+		res.Skipped = "needs the embedded broker's proxy"
+		return res
+	}
+	var c *cluster
+	if o.Broker != nil {
+		c, err = newOutsideCluster(o.Bin, logDir, o.Partitions, o.Broker)
+	} else {
+		c, err = newCluster(o.Bin, logDir, o.Partitions)
+	}
 	if err != nil {
 		return fail(err)
 	}
