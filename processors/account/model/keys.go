@@ -31,9 +31,6 @@ func NameKey(t codecs.Tenant, name string) string {
 	return t.String() + nameInfix + strings.ToLower(name)
 }
 
-// TenantKey is the ids table key of a tenant.
-func TenantKey(t codecs.Tenant) string { return t.String() }
-
 // ParseAccountKey splits an accounts table key.
 func ParseAccountKey(key string) (codecs.Tenant, uint32, error) {
 	i := strings.Index(key, accountInfix)
@@ -77,7 +74,7 @@ func ParseTimerRowKey(key string) (slot int64, shard int, err error) {
 	return slot, shard, nil
 }
 
-// TenantKeyOf is the tenant part of any table key.
+// TenantKeyOf is the tenant part of any table key; it is also the ids table's key.
 func TenantKeyOf(key string) string {
 	if i := strings.IndexByte(key, '/'); i >= 0 {
 		return key[:i]
