@@ -88,6 +88,7 @@ if helm template "$RELEASE" "$CHART" -f "$CHART/ci/scaled-values.yaml" >"$R"; th
 	has "scaled: channel w0-a recreates" "$R" Deployment ci-atlas-channel-w0-a "    type: Recreate"
 	has "scaled: channel w0-a SERVICE_ID" "$R" Deployment ci-atlas-channel-w0-a "              value: 6f1d3c52-2b7a-4f4e-9f0e-3b1b2a9c0d11"
 	has "scaled: channel w0-a channels" "$R" Deployment ci-atlas-channel-w0-a "              value: 1:7575,2:7576"
+	has "scaled: channel w0-a tells players its Service name" "$R" Deployment ci-atlas-channel-w0-a "              value: ci-atlas-channel-w0-a.default.svc"
 	has "scaled: channel w0-b SERVICE_ID" "$R" Deployment ci-atlas-channel-w0-b "              value: 9a2e7b40-5c1d-4e8f-b3a6-0d4c8f1e2b97"
 	has "scaled: channel w0-b channels" "$R" Deployment ci-atlas-channel-w0-b "              value: 3:7575"
 	has "scaled: channel w0-a Service port" "$R" Service ci-atlas-channel-w0-a "      port: 7576"
