@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -21,6 +22,8 @@ import (
 	"github.com/IBM/sarama"
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
+	"github.com/atlasstreams/atlas/processors/account/seal"
+	"github.com/atlasstreams/atlas/processors/runtime/kafkatest"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -67,6 +70,95 @@ func (s *syncBuffer) String() string {
 
 var readyLine = regexp.MustCompile(`^atlas dev ready: kafka=(\S+) http=(\S+) channels=(\S+)$`)
 
+// stackAddrs is where the test reaches the product: the broker, the query API, and every
+// process's /metrics.
+type stackAddrs struct {
+	kafka   string
+	api     string
+	metrics []string
+}
+
+// startStack runs the product: `atlas dev` on free ports, or, when KAFKA_BROKERS names a real
+// broker, the components `atlas dev` runs (account, registry, api) as processes of their own
+// against it.
+func startStack(t *testing.T) stackAddrs {
+	if os.Getenv("KAFKA_BROKERS") != "" {
+		return componentsStack(t)
+	}
+	kafka, httpBase := devStack(t)
+	return stackAddrs{kafka: kafka, api: httpBase, metrics: []string{httpBase}}
+}
+
+// stopOnCleanup sends SIGTERM at the end of the test and requires a clean exit.
+func stopOnCleanup(t *testing.T, cmd *exec.Cmd) {
+	t.Cleanup(func() {
+		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+		exited := make(chan error, 1)
+		go func() { exited <- cmd.Wait() }()
+		select {
+		case err := <-exited:
+			// SIGTERM finishes in-flight work and stops cleanly: exit status 0.
+			require.NoError(t, err, "%s did not stop cleanly on SIGTERM", cmd.Args)
+		case <-time.After(30 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Fatalf("%s did not stop within 30s of SIGTERM", cmd.Args)
+		}
+	})
+}
+
+var startedAt = regexp.MustCompile(`"http":"([^"]+)".*started`)
+
+// componentsStack starts account, registry and api against KAFKA_BROKERS (wiped first).
+func componentsStack(t *testing.T) stackAddrs {
+	o := kafkatest.Broker(t, 4)
+	_, err := o.EnsureTopics(allTopics(o))
+	require.NoError(t, err)
+	key := base64.StdEncoding.EncodeToString(seal.RandomKey())
+	addrs := stackAddrs{kafka: o.Brokers[0]}
+	for _, name := range []string{"account", "registry", "api"} {
+		cmd := exec.Command(atlasBin, name, "--http-listen", "127.0.0.1:0")
+		cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+strings.Join(o.Brokers, ","), "ATLAS_PASSWORD_SEAL_KEYS="+key,
+			"ATLAS_BCRYPT_COST=4", "ATLAS_LOG_LEVEL=info")
+		stderr, err := cmd.StderrPipe()
+		require.NoError(t, err)
+		require.NoError(t, cmd.Start())
+		stopOnCleanup(t, cmd)
+		found := make(chan string, 1)
+		go func() {
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				line := sc.Text()
+				fmt.Fprintln(io.MultiWriter(os.Stderr, &devLogs), line)
+				if m := startedAt.FindStringSubmatch(line); m != nil {
+					select {
+					case found <- "http://" + m[1]:
+					default:
+					}
+				}
+			}
+		}()
+		var base string
+		select {
+		case base = <-found:
+		case <-time.After(60 * time.Second):
+			t.Fatalf("atlas %s did not start within 60s", name)
+		}
+		require.Eventually(t, func() bool {
+			resp, err := http.Get(base + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		}, 90*time.Second, 50*time.Millisecond, "atlas %s ready", name)
+		addrs.metrics = append(addrs.metrics, base)
+		if name == "api" {
+			addrs.api = base
+		}
+	}
+	return addrs
+}
+
 // devStack runs `atlas dev` on free ports and returns its Kafka and HTTP addresses.
 func devStack(t *testing.T) (kafka, httpBase string) {
 	cmd := exec.Command(atlasBin, "dev", "--kafka-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--partitions", "4", "--channels", "1:0,2:0")
@@ -75,19 +167,7 @@ func devStack(t *testing.T) (kafka, httpBase string) {
 	require.NoError(t, err)
 	cmd.Stderr = io.MultiWriter(os.Stderr, &devLogs)
 	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-		exited := make(chan error, 1)
-		go func() { exited <- cmd.Wait() }()
-		select {
-		case err := <-exited:
-			// SIGTERM finishes in-flight work and stops cleanly: exit status 0.
-			require.NoError(t, err, "atlas dev did not stop cleanly on SIGTERM")
-		case <-time.After(30 * time.Second):
-			_ = cmd.Process.Kill()
-			t.Fatal("atlas dev did not stop within 30s of SIGTERM")
-		}
-	})
+	stopOnCleanup(t, cmd)
 	lines := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -114,7 +194,16 @@ func devStack(t *testing.T) (kafka, httpBase string) {
 	}
 }
 
-func metricValue(t *testing.T, httpBase, name string, labels ...string) float64 {
+// metricValue sums a metric's series that carry every label, over the stack's processes.
+func metricValue(t *testing.T, s stackAddrs, name string, labels ...string) float64 {
+	sum := 0.0
+	for _, base := range s.metrics {
+		sum += metricValueAt(t, base, name, labels...)
+	}
+	return sum
+}
+
+func metricValueAt(t *testing.T, httpBase, name string, labels ...string) float64 {
 	resp, err := http.Get(httpBase + "/metrics")
 	require.NoError(t, err)
 	defer resp.Body.Close()
@@ -147,13 +236,14 @@ func TestDevStackEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	kafka, httpBase := devStack(t)
+	stack := startStack(t)
+	kafka, httpBase := stack.kafka, stack.api
 
 	resp, err := http.Get(httpBase + "/readyz")
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	before := metricValue(t, httpBase, "atlas_messages_in_total", `group="Account Service"`, `outcome="ok"`)
+	before := metricValue(t, stack, "atlas_messages_in_total", `group="Account Service"`, `outcome="ok"`)
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka),
 		kgo.ConsumeTopics("EVENT_TOPIC_ACCOUNT_STATUS", "EVENT_TOPIC_ACCOUNT_SESSION_STATUS"),
@@ -228,18 +318,18 @@ func TestDevStackEndToEnd(t *testing.T) {
 		return code == http.StatusOK && strings.Contains(body, `"loggedIn":true`)
 	}, 30*time.Second, 50*time.Millisecond, "the registry group saw LOGGED_IN")
 
-	after := metricValue(t, httpBase, "atlas_messages_in_total", `group="Account Service"`, `outcome="ok"`)
+	after := metricValue(t, stack, "atlas_messages_in_total", `group="Account Service"`, `outcome="ok"`)
 	require.GreaterOrEqual(t, after-before, 2.0, "the ingress counted the two commands")
-	require.Greater(t, metricValue(t, httpBase, "atlas_bcrypt_seconds_count"), 0.0, "bcrypt time is measured")
-	require.Greater(t, metricValue(t, httpBase, "atlas_messages_out_total", `topic="EVENT_TOPIC_ACCOUNT_STATUS"`), 0.0)
+	require.Greater(t, metricValue(t, stack, "atlas_bcrypt_seconds_count"), 0.0, "bcrypt time is measured")
+	require.Greater(t, metricValue(t, stack, "atlas_messages_out_total", `topic="EVENT_TOPIC_ACCOUNT_STATUS"`), 0.0)
 	// A wrong password too, so the failure path is scanned as well.
 	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "COMMAND_TOPIC_ACCOUNT_SESSION", Key: []byte(codecs.IDKey(0)),
 		Value: []byte(fmt.Sprintf(`{"sessionId":%q,"accountId":0,"author":"LOGIN","type":"CREATE","body":{"accountName":"e2e-bob","password":%q,"ipAddress":"10.1.2.3"}}`,
 			uuid.New(), e2eWrongPassword)), Headers: hdrs}).FirstErr())
 	require.Eventually(t, func() bool {
-		return metricValue(t, httpBase, "atlas_account_outcomes_total", `outcome="INCORRECT_PASSWORD"`) >= 1
+		return metricValue(t, stack, "atlas_account_outcomes_total", `outcome="INCORRECT_PASSWORD"`) >= 1
 	}, 30*time.Second, 50*time.Millisecond)
-	assertNoPlaintext(t, kafka, httpBase, body)
+	assertNoPlaintext(t, kafka, stack, body)
 }
 
 // The passwords of the end-to-end test, distinctive so a scan cannot match anything else.
@@ -260,12 +350,15 @@ func headerMap(hs []kgo.RecordHeader) map[string][]byte {
 // carry the producers' input, and the dead-letter topic, which keeps refused input verbatim),
 // the logs, the metrics page and the HTTP answers, and finds neither password; and it checks
 // that stored hashes have the configured bcrypt cost.
-func assertNoPlaintext(t *testing.T, kafka, httpBase string, answers ...string) {
-	resp, err := http.Get(httpBase + "/metrics")
-	require.NoError(t, err)
-	metricsPage, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	texts := map[string]string{"logs": devLogs.String(), "metrics": string(metricsPage)}
+func assertNoPlaintext(t *testing.T, kafka string, stack stackAddrs, answers ...string) {
+	texts := map[string]string{"logs": devLogs.String()}
+	for _, base := range stack.metrics {
+		resp, err := http.Get(base + "/metrics")
+		require.NoError(t, err)
+		page, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		texts["metrics of "+base] = string(page)
+	}
 	for i, a := range answers {
 		texts[fmt.Sprint("HTTP answer ", i)] = a
 	}
