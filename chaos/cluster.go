@@ -115,6 +115,8 @@ func (c *cluster) start() (*instance, error) {
 		"ATLAS_CLIENT_ID="+name,
 	)
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// An instance must not outlive the run that started it, even when the run is killed.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return nil, fmt.Errorf("start %s: %w", c.bin, err)

@@ -121,6 +121,7 @@ func componentsStack(t *testing.T) stackAddrs {
 			"ATLAS_BCRYPT_COST=4", "ATLAS_LOG_LEVEL=info")
 		stderr, err := cmd.StderrPipe()
 		require.NoError(t, err)
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive a killed test
 		require.NoError(t, cmd.Start())
 		stopOnCleanup(t, cmd)
 		found := make(chan string, 1)
@@ -166,6 +167,7 @@ func devStack(t *testing.T) (kafka, httpBase string) {
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = io.MultiWriter(os.Stderr, &devLogs)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive a killed test
 	require.NoError(t, cmd.Start())
 	stopOnCleanup(t, cmd)
 	lines := make(chan string)
