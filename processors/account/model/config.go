@@ -18,9 +18,7 @@ type Config struct {
 	FailedLoginWindow time.Duration
 	TransitionTimeout time.Duration
 	// TimerShards rows per timer slot; TickInterval is the slot length and how often the
-	// ticker visits the slots that ended. An add rewrites its row, so rows must stay short at
-	// the highest transition rate: 256 rows hold 10,000 transitions a second at about 40 per
-	// row, for 256 tick messages a second.
+	// ticker visits the slots that ended.
 	TimerShards  int
 	TickInterval time.Duration
 	// Clock is the wall clock of the timers stage (nil: time.Now); tests drive it. Decisions
@@ -44,7 +42,7 @@ func DefaultConfig() Config {
 		MaxFailedLogins:   5,
 		FailedLoginWindow: 10 * time.Minute,
 		TransitionTimeout: 5 * time.Second,
-		TimerShards:       256,
+		TimerShards:       64,
 		TickInterval:      time.Second,
 	}
 }
