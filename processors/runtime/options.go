@@ -49,7 +49,7 @@ func DefaultOptions(brokers ...string) Options {
 
 // OptionsFromEnv reads KAFKA_BROKERS and the ATLAS_* variables documented in the README.
 func OptionsFromEnv() (Options, error) {
-	o := DefaultOptions(splitList(os.Getenv("KAFKA_BROKERS"))...)
+	o := DefaultOptions(ParseBrokers(os.Getenv("KAFKA_BROKERS"))...)
 	var errs []string
 	if v := os.Getenv("ATLAS_STORAGE_DIR"); v != "" {
 		o.StorageDir = v
@@ -93,7 +93,8 @@ func OptionsFromEnv() (Options, error) {
 	return o, nil
 }
 
-func splitList(s string) []string {
+// ParseBrokers reads a comma-separated broker list (the form of KAFKA_BROKERS), dropping blanks.
+func ParseBrokers(s string) []string {
 	var out []string
 	for _, p := range strings.Split(s, ",") {
 		if p = strings.TrimSpace(p); p != "" {

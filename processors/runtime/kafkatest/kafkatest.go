@@ -36,7 +36,7 @@ import (
 func Broker(t testing.TB, partitions int) runtime.Options {
 	t.Helper()
 	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
-		brokers := splitBrokers(b)
+		brokers := runtime.ParseBrokers(b)
 		hold(t)
 		start := time.Now()
 		groups, topics, err := reset(brokers)
@@ -72,7 +72,7 @@ func ForMain(partitions int) (o runtime.Options, release func(), err error) {
 		o.Partitions = partitions
 		return o, c.Close, nil
 	}
-	brokers := splitBrokers(b)
+	brokers := runtime.ParseBrokers(b)
 	turn <- struct{}{}
 	unlock, err := lockBroker(b)
 	if err != nil {
@@ -100,16 +100,6 @@ func ForMain(partitions int) (o runtime.Options, release func(), err error) {
 
 // mainHolder holds the broker for a package's TestMain (ForMain).
 const mainHolder = "TestMain"
-
-func splitBrokers(b string) []string {
-	var brokers []string
-	for _, s := range strings.Split(b, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			brokers = append(brokers, s)
-		}
-	}
-	return brokers
-}
 
 // The real broker is one shared state: one test at a time uses it.
 var (
