@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -17,14 +18,16 @@ type gokaStats struct {
 	mu         sync.Mutex
 	processors []*Running
 	views      []*RunningView
-	// seq numbers the components, so that two runs of one group or two views of one table in a
-	// process (tests, the dev stack) export distinct series.
-	seq map[any]string
-	n   int
 }
 
+// instances numbers the components, so that two runs of one group or two views of one table
+// in a process (tests, the dev stack) export distinct series.
+var instances atomic.Int64
+
+func nextInstance() string { return strconv.FormatInt(instances.Add(1), 10) }
+
 var (
-	statsCollector = &gokaStats{seq: map[any]string{}}
+	statsCollector = &gokaStats{}
 
 	lagDesc = prometheus.NewDesc("atlas_consumer_lag",
 		"Messages of an input partition not yet processed (Goka's offset lag).",
@@ -39,34 +42,17 @@ var (
 
 func init() { prometheus.MustRegister(statsCollector) }
 
-func (s *gokaStats) addProcessor(r *Running) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.processors = append(s.processors, r)
-	s.n++
-	s.seq[r] = strconv.Itoa(s.n)
+// track adds a component to one of the collector's lists until untrack removes it.
+func track[T comparable](list *[]T, x T) {
+	statsCollector.mu.Lock()
+	defer statsCollector.mu.Unlock()
+	*list = append(*list, x)
 }
 
-func (s *gokaStats) addView(r *RunningView) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.views = append(s.views, r)
-	s.n++
-	s.seq[r] = strconv.Itoa(s.n)
-}
-
-func (s *gokaStats) removeProcessor(r *Running) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.processors = without(s.processors, r)
-	delete(s.seq, r)
-}
-
-func (s *gokaStats) removeView(r *RunningView) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.views = without(s.views, r)
-	delete(s.seq, r)
+func untrack[T comparable](list *[]T, x T) {
+	statsCollector.mu.Lock()
+	defer statsCollector.mu.Unlock()
+	*list = without(*list, x)
 }
 
 func without[T comparable](list []T, x T) []T {
@@ -89,10 +75,6 @@ func (s *gokaStats) Collect(ch chan<- prometheus.Metric) {
 	s.mu.Lock()
 	procs := append([]*Running(nil), s.processors...)
 	views := append([]*RunningView(nil), s.views...)
-	seq := make(map[any]string, len(s.seq))
-	for k, v := range s.seq {
-		seq[k] = v
-	}
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -108,10 +90,10 @@ func (s *gokaStats) Collect(ch chan<- prometheus.Metric) {
 		for part, pp := range st.Group {
 			ps := strconv.Itoa(int(part))
 			for topic, in := range pp.Input {
-				ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(in.OffsetLag), r.Name, seq[r], topic, ps)
+				ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(in.OffsetLag), r.Name, r.instance, topic, ps)
 			}
 			if pp.TableStats != nil {
-				tableMetrics(ch, r.Name, seq[r], string(goka.GroupTable(goka.Group(r.Name))), ps, pp.TableStats)
+				tableMetrics(ch, r.Name, r.instance, string(goka.GroupTable(goka.Group(r.Name))), ps, pp.TableStats)
 			}
 		}
 	}
@@ -125,7 +107,7 @@ func (s *gokaStats) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		for part, ts := range st.Partitions {
-			tableMetrics(ch, r.Name, seq[r], string(r.Table), strconv.Itoa(int(part)), ts)
+			tableMetrics(ch, r.Name, r.instance, string(r.Table), strconv.Itoa(int(part)), ts)
 		}
 	}
 }
