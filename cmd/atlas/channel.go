@@ -44,12 +44,11 @@ func startChannel(ctx context.Context, opts runtime.Options, cfg channel.Config)
 // devChannelConfig is the channel instance of `atlas dev`: the channel environment where set
 // (README of processors/channel), else a random service id, tenant
 // 00000000-0000-4000-8000-000000000001 GMS 83.1, world 0, channels 1 and 2 on 127.0.0.1:7575
-// and :7576.
+// and :7576 (channels, from `atlas dev --channels`).
 func devChannelConfig(channels string) (channel.Config, error) {
 	defaults := map[string]string{
 		"SERVICE_ID":          uuid.NewString(),
 		"CHANNEL_TENANT_ID":   "00000000-0000-4000-8000-000000000001",
-		"CHANNEL_CHANNELS":    channels,
 		"CHANNEL_LISTEN_HOST": "127.0.0.1",
 	}
 	return channel.ParseConfig(func(name string) string {
