@@ -11,10 +11,10 @@ import (
 // Running is a supervised Goka processor: the current instance (replaced on each restart) and
 // whether it has recovered its table and is processing.
 type Running struct {
-	Name     string
-	instance string // the metrics' instance label
-	proc     atomic.Pointer[goka.Processor]
-	done     chan struct{}
+	Name      string
+	component string // the metrics' component label, set while the collector tracks it
+	proc      atomic.Pointer[goka.Processor]
+	done      chan struct{}
 }
 
 // Ready reports whether the current instance has recovered and runs.
@@ -32,11 +32,11 @@ func (r *Running) Done() <-chan struct{} { return r.done }
 // StartProcessor runs the group graph under a supervisor until ctx ends. Streams start at
 // initialOffset when the group has no committed offset yet.
 func (o Options) StartProcessor(ctx context.Context, gg *goka.GroupGraph, initialOffset int64, extra ...goka.ProcessorOption) *Running {
-	r := &Running{Name: string(gg.Group()), instance: nextInstance(), done: make(chan struct{})}
-	track(&statsCollector.processors, r)
+	r := &Running{Name: string(gg.Group()), done: make(chan struct{})}
+	track(&statsCollector.processors, r, r.Name, &r.component)
 	go func() {
 		defer close(r.done)
-		defer untrack(&statsCollector.processors, r)
+		defer untrack(&statsCollector.processors, r, r.component)
 		Supervise(ctx, r.Name, func(ctx context.Context) error {
 			opts := append(o.ProcessorOptions(gg.Group(), initialOffset), extra...)
 			p, err := goka.NewProcessor(o.Brokers, gg, opts...)
@@ -53,11 +53,11 @@ func (o Options) StartProcessor(ctx context.Context, gg *goka.GroupGraph, initia
 
 // RunningView is a supervised Goka view.
 type RunningView struct {
-	Name     string
-	Table    goka.Table
-	instance string // the metrics' instance label
-	view     atomic.Pointer[goka.View]
-	done     chan struct{}
+	Name      string
+	Table     goka.Table
+	component string // the metrics' component label, set while the collector tracks it
+	view      atomic.Pointer[goka.View]
+	done      chan struct{}
 }
 
 // Ready reports whether the view has recovered the whole table.
@@ -74,11 +74,11 @@ func (r *RunningView) Done() <-chan struct{} { return r.done }
 
 // StartView runs a view of table under a supervisor until ctx ends.
 func (o Options) StartView(ctx context.Context, table goka.Table, c goka.Codec) *RunningView {
-	r := &RunningView{Name: "view " + string(table), Table: table, instance: nextInstance(), done: make(chan struct{})}
-	track(&statsCollector.views, r)
+	r := &RunningView{Name: "view " + string(table), Table: table, done: make(chan struct{})}
+	track(&statsCollector.views, r, r.Name, &r.component)
 	go func() {
 		defer close(r.done)
-		defer untrack(&statsCollector.views, r)
+		defer untrack(&statsCollector.views, r, r.component)
 		Supervise(ctx, r.Name, func(ctx context.Context) error {
 			v, err := goka.NewView(o.Brokers, table, c, o.ViewOptions(table)...)
 			if err != nil {

@@ -71,11 +71,13 @@ func TestStatsExportLagAndTableState(t *testing.T) {
 	defer cancel()
 	r := o.StartProcessor(ctx, gg, sarama.OffsetOldest)
 	v := o.StartView(ctx, goka.GroupTable(group), new(codec.String))
-	require.Eventually(t, func() bool { return r.Ready() && v.Ready() }, 60*time.Second, 20*time.Millisecond)
+	v2 := o.StartView(ctx, goka.GroupTable(group), new(codec.String)) // a second view of one table, as in the dev stack
+	require.Eventually(t, func() bool { return r.Ready() && v.Ready() && v2.Ready() }, 60*time.Second, 20*time.Millisecond)
 
 	mfs, err := prometheus.DefaultGatherer.Gather()
-	require.NoError(t, err)
+	require.NoError(t, err, "no two components export the same series")
 	found := map[string]int{}
+	components := map[string]bool{}
 	for _, mf := range mfs {
 		for _, m := range mf.GetMetric() {
 			labels := map[string]string{}
@@ -84,6 +86,9 @@ func TestStatsExportLagAndTableState(t *testing.T) {
 			}
 			if labels["group"] == string(group) || labels["table"] == string(goka.GroupTable(group)) {
 				found[mf.GetName()]++
+				require.NotContains(t, labels, "instance", "%s: Prometheus owns the instance label", mf.GetName())
+				require.NotEmpty(t, labels["component"], mf.GetName())
+				components[labels["component"]] = true
 				if mf.GetName() == "atlas_table_partition_running" {
 					require.EqualValues(t, 1, m.GetGauge().GetValue(), "recovered partitions report running")
 				}
@@ -91,8 +96,9 @@ func TestStatsExportLagAndTableState(t *testing.T) {
 		}
 	}
 	require.Equal(t, 2, found["atlas_consumer_lag"], "one lag per input partition: %v", found)
-	require.Equal(t, 4, found["atlas_table_partition_running"], "two partitions each of the group table and the view: %v", found)
+	require.Equal(t, 6, found["atlas_table_partition_running"], "two partitions each of the group table and the two views: %v", found)
+	require.Equal(t, map[string]bool{string(group): true, "view " + string(goka.GroupTable(group)): true, "view " + string(goka.GroupTable(group)) + "#2": true}, components,
+		"a component is labelled by its name, suffixed only when the name is taken")
 	cancel()
-	<-r.Done()
-	<-v.Done()
+	runtime.WaitAll(r.Done(), v.Done(), v2.Done())
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/lovoo/goka"
@@ -18,41 +17,46 @@ type gokaStats struct {
 	mu         sync.Mutex
 	processors []*Running
 	views      []*RunningView
+	components map[string]bool // component labels in use
 }
 
-// instances numbers the components, so that two runs of one group or two views of one table
-// in a process (tests, the dev stack) export distinct series.
-var instances atomic.Int64
-
-func nextInstance() string { return strconv.FormatInt(instances.Add(1), 10) }
-
 var (
-	statsCollector = &gokaStats{}
+	statsCollector = &gokaStats{components: map[string]bool{}}
 
 	lagDesc = prometheus.NewDesc("atlas_consumer_lag",
 		"Messages of an input partition not yet processed (Goka's offset lag).",
-		[]string{"group", "instance", "topic", "partition"}, nil)
+		[]string{"group", "component", "topic", "partition"}, nil)
 	tableStateDesc = prometheus.NewDesc("atlas_table_partition_running",
 		"1 when a table partition has recovered and runs, 0 while it connects, recovers or prepares.",
-		[]string{"component", "instance", "table", "partition"}, nil)
+		[]string{"component", "table", "partition"}, nil)
 	recoveryLagDesc = prometheus.NewDesc("atlas_table_recovery_lag",
 		"Records of a table partition still to recover (high-water mark minus recovered offset).",
-		[]string{"component", "instance", "table", "partition"}, nil)
+		[]string{"component", "table", "partition"}, nil)
 )
 
 func init() { prometheus.MustRegister(statsCollector) }
 
-// track adds a component to one of the collector's lists until untrack removes it.
-func track[T comparable](list *[]T, x T) {
+// track adds a component to one of the collector's lists until untrack removes it, and sets its
+// `component` label before Collect can see it: its name (the one its restarts are counted
+// under), with a "#n" suffix only while another component of that name runs in this process
+// (tests, the dev stack), so that their series stay distinct. The label is not called
+// `instance`: Prometheus sets that one on every scraped series to name the target.
+func track[T comparable](list *[]T, x T, name string, label *string) {
 	statsCollector.mu.Lock()
 	defer statsCollector.mu.Unlock()
+	*label = name
+	for n := 2; statsCollector.components[*label]; n++ {
+		*label = name + "#" + strconv.Itoa(n)
+	}
+	statsCollector.components[*label] = true
 	*list = append(*list, x)
 }
 
-func untrack[T comparable](list *[]T, x T) {
+func untrack[T comparable](list *[]T, x T, label string) {
 	statsCollector.mu.Lock()
 	defer statsCollector.mu.Unlock()
 	*list = without(*list, x)
+	delete(statsCollector.components, label)
 }
 
 func without[T comparable](list []T, x T) []T {
@@ -90,10 +94,10 @@ func (s *gokaStats) Collect(ch chan<- prometheus.Metric) {
 		for part, pp := range st.Group {
 			ps := strconv.Itoa(int(part))
 			for topic, in := range pp.Input {
-				ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(in.OffsetLag), r.Name, r.instance, topic, ps)
+				ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, float64(in.OffsetLag), r.Name, r.component, topic, ps)
 			}
 			if pp.TableStats != nil {
-				tableMetrics(ch, r.Name, r.instance, string(goka.GroupTable(goka.Group(r.Name))), ps, pp.TableStats)
+				tableMetrics(ch, r.component, string(goka.GroupTable(goka.Group(r.Name))), ps, pp.TableStats)
 			}
 		}
 	}
@@ -107,23 +111,23 @@ func (s *gokaStats) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		for part, ts := range st.Partitions {
-			tableMetrics(ch, r.Name, r.instance, string(r.Table), strconv.Itoa(int(part)), ts)
+			tableMetrics(ch, r.component, string(r.Table), strconv.Itoa(int(part)), ts)
 		}
 	}
 }
 
-func tableMetrics(ch chan<- prometheus.Metric, component, instance, table, partition string, ts *TableStats) {
+func tableMetrics(ch chan<- prometheus.Metric, component, table, partition string, ts *TableStats) {
 	running := 0.0
 	if ts.Status == goka.PartitionRunning {
 		running = 1
 	}
-	ch <- prometheus.MustNewConstMetric(tableStateDesc, prometheus.GaugeValue, running, component, instance, table, partition)
+	ch <- prometheus.MustNewConstMetric(tableStateDesc, prometheus.GaugeValue, running, component, table, partition)
 	if ts.Recovery != nil {
 		lag := ts.Recovery.Hwm - ts.Recovery.Offset - 1
 		if lag < 0 {
 			lag = 0
 		}
-		ch <- prometheus.MustNewConstMetric(recoveryLagDesc, prometheus.GaugeValue, float64(lag), component, instance, table, partition)
+		ch <- prometheus.MustNewConstMetric(recoveryLagDesc, prometheus.GaugeValue, float64(lag), component, table, partition)
 	}
 }
 
