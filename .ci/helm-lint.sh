@@ -93,6 +93,10 @@ if helm template "$RELEASE" "$CHART" -f "$CHART/ci/scaled-values.yaml" >"$R"; th
 	has "scaled: channel w0-b channels" "$R" Deployment ci-atlas-channel-w0-b "              value: 3:7575"
 	has "scaled: channel w0-a Service port" "$R" Service ci-atlas-channel-w0-a "      port: 7576"
 	has "scaled: channel w0-b Service type" "$R" Service ci-atlas-channel-w0-b "  type: NodePort"
+	has "scaled: channel verify keys from the chart's Secret" "$R" Deployment ci-atlas-channel-w0-a "                  name: ci-atlas-ticket-keys"
+	has "scaled: the chart's ticket-key Secret" "$R" Secret ci-atlas-ticket-keys "type: Opaque"
+	has "scaled: channel transfer key" "$R" Deployment ci-atlas-channel-w0-b "                  name: atlas-channel-transfer"
+	has "scaled: channel connection limit" "$R" Deployment ci-atlas-channel-w0-a '              value: "5000"'
 	has "scaled: renamed topic" "$R" ConfigMap ci-atlas-config '  COMMAND_TOPIC_ACCOUNT_SESSION: "prod.account.session.commands"'
 	has "scaled: partitions" "$R" ConfigMap ci-atlas-config '  ATLAS_PARTITIONS: "24"'
 	has "scaled: hook sees the renamed topic" "$R" Job ci-atlas-topics '              value: "prod.atlas.dead-letter"'
@@ -137,6 +141,8 @@ refuse "a port used twice in an instance" "want a free port" --set "channels[0].
 refuse "a channel without a tenant" "tenant id" --set "channel.tenant.id="
 refuse "a seal key that is not 32 bytes" "exactly 32 bytes" --set "passwordSealKeys.keys[0]=c2hvcnQta2V5LXNob3J0LWtleS1zaG9ydC1rZXktMw=="
 refuse "keys and existingSecret together" "not both" --set "passwordSealKeys.existingSecret=x"
+refuse "channels without ticket verify keys" "entry tickets" --set "channel.tickets.verifyKeys=null"
+refuse "ticket keys from two places" "not both" --set "channel.tickets.existingSecret=x"
 refuse "a negative replica count" "account.replicas" --set "account.replicas=-1"
 
 # --- the chart packages -------------------------------------------------------------------

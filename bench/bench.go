@@ -51,14 +51,14 @@ type Report struct {
 }
 
 type sizes struct {
-	players, throughput, steadySeconds, logins, storm, isolationRate, recovery, fanoutEvents int
+	players, throughput, steadySeconds, logins, storm, isolationRate, recovery, fanoutEvents, entries int
 }
 
 func (o Options) sizes() sizes {
 	if o.Quick {
-		return sizes{players: 500, throughput: 20000, steadySeconds: 4, logins: 48, storm: 64, isolationRate: 500, recovery: 200000, fanoutEvents: 2000}
+		return sizes{players: 500, throughput: 20000, steadySeconds: 4, logins: 48, storm: 64, isolationRate: 500, recovery: 200000, fanoutEvents: 2000, entries: 1000}
 	}
-	return sizes{players: 2000, throughput: 100000, steadySeconds: 15, logins: 200, storm: 200, isolationRate: 500, recovery: 1000000, fanoutEvents: 10000}
+	return sizes{players: 2000, throughput: 100000, steadySeconds: 15, logins: 200, storm: 200, isolationRate: 500, recovery: 1000000, fanoutEvents: 10000, entries: 5000}
 }
 
 // Run runs every figure and writes the report.
@@ -169,6 +169,20 @@ func Run(o Options) (*Report, error) {
 	}
 	rep.add(Figure{Name: "fanout_deliveries", Value: fo, Unit: "deliveries/s", Baseline: 100000, Against: "target 100,000 deliveries/s",
 		Ratio: fo / 100000, Target: ">= 100000 deliveries/s", Met: fo >= 100000})
+
+	logf("7. channel entry: %d ticket checks, then %d entries over WebSocket", z.entries*4, z.entries)
+	checks, bare, err := ticketChecks(z.entries * 4)
+	if err != nil {
+		return nil, err
+	}
+	rep.add(Figure{Name: "ticket_checks", Value: checks, Unit: "checks/s (one core)", Baseline: bare, Against: "bare Ed25519 verifications/s of the same bytes",
+		Ratio: checks / bare, Target: ">= 0.5", Met: checks/bare >= 0.5})
+	ent, err := entries(z.entries, 8)
+	if err != nil {
+		return nil, err
+	}
+	rep.add(Figure{Name: "entries", Value: ent, Unit: "entries/s (dial, ticket, entered)", Baseline: checks, Against: "ticket checks/s on one core",
+		Ratio: ent / checks, Target: "<= 0.5 (the ticket check is not the bottleneck)", Met: ent/checks <= 0.5})
 
 	logf("5. recovery of a %d-account table", z.recovery)
 	rr, err := recovery(s, z.recovery)

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"sync/atomic"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/channel"
 	"github.com/atlasstreams/atlas/processors/channel/sessions"
+	"github.com/atlasstreams/atlas/processors/ticket"
 	"github.com/google/uuid"
 )
 
@@ -46,6 +48,11 @@ func fanOut(s *stack, players, events int) (perSecond float64, err error) {
 	cfg.ServiceID, cfg.Tenant = uuid.New(), tenant
 	cfg.Channels = []channel.Listen{{Channel: 1, Addr: "127.0.0.1:0"}}
 	cfg.HeartbeatInterval = time.Hour
+	key, err := ticket.GenerateKey()
+	if err != nil {
+		return 0, err
+	}
+	cfg.VerifyKeys = []ed25519.PublicKey{key.Public().(ed25519.PublicKey)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	r, err := channel.Service{Options: s.opts, Config: cfg, Accounts: everyoneLoggedIn{}}.Start(ctx)

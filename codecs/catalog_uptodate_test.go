@@ -7,12 +7,22 @@ import (
 	"testing"
 
 	"github.com/atlasstreams/atlas/codecs/internal/codegen"
+	"github.com/atlasstreams/atlas/codecs/internal/policy"
 )
 
 // TestCatalogGeneratedUpToDate regenerates from contracts/*.yaml into a temporary directory and
-// compares with the committed files, so a catalog edit without `go generate ./codecs` fails.
+// compares with the committed files, so a catalog or client policy edit without `go generate ./codecs` fails.
 func TestCatalogGeneratedUpToDate(t *testing.T) {
-	out, err := codegen.Generate(loadCatalog(t))
+	c := loadCatalog(t)
+	out, err := codegen.Generate(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := policy.Load(c, contractsDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol, err := policy.Generate(entries)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,6 +33,7 @@ func TestCatalogGeneratedUpToDate(t *testing.T) {
 	}{
 		{codegen.CodecsFile, codegen.CodecsFile, out.Codecs},
 		{filepath.Join("..", codegen.TopicsFile), codegen.TopicsFile, out.Topics},
+		{policy.OutFile, policy.OutFile, pol},
 	} {
 		fresh := filepath.Join(dir, f.name)
 		if err := os.WriteFile(fresh, f.src, 0o644); err != nil {

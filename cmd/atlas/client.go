@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,57 +15,79 @@ import (
 
 	"github.com/atlasstreams/atlas/processors/channel/protocol"
 	"github.com/coder/websocket"
-	"github.com/google/uuid"
 )
 
-// runClient enters a channel as a player over WebSocket and prints every frame it receives
-// as a JSON line. With -stdin it sends each line of standard input as a frame (an action,
-// a change_channel). A move frame makes it reconnect to the named channel with a new session
-// id, as a game client does.
+// runClient enters a channel as a player over WebSocket with an entry ticket (`atlas login`
+// prints one) and prints every frame it receives as a JSON line. With -stdin it sends each
+// line of standard input as a frame (an action, a change_channel). A move frame makes it
+// reconnect where it says with the ticket it carries, as a game client does.
 func runClient(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atlas client", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:7575", "channel gateway, host:port or ws:// URL")
-	session := fs.String("session", "", "session id (uuid; default: a new one)")
-	account := fs.Uint("account", 0, "account id (required; the account must be in transition toward a channel)")
-	character := fs.Uint("character", 0, "character id (required)")
+	tk := fs.String("ticket", "", "entry ticket from the login server (required unless --login; env ATLAS_TICKET)")
+	login := fs.String("login", "", "the JSON line `atlas login` printed (or - to read it from standard input): address and ticket")
 	stdin := fs.Bool("stdin", false, "send each line of standard input as a frame")
 	follow := fs.Bool("follow", true, "on a move frame, reconnect where it says")
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: atlas client -account N -character N [flags]")
+		fmt.Fprintln(fs.Output(), "usage: atlas client --addr host:port --ticket T [flags]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *account == 0 || *character == 0 || *account > 1<<32-1 || *character > 1<<32-1 {
-		fs.Usage()
-		return errors.New("-account and -character are required uint32 ids")
-	}
-	sid := uuid.New()
-	if *session != "" {
-		var err error
-		if sid, err = uuid.Parse(*session); err != nil {
-			return fmt.Errorf("-session: %w", err)
+	if *login != "" {
+		res, err := readLogin(*login)
+		if err != nil {
+			return err
 		}
+		*addr, *tk = res.Address, res.Ticket
+	}
+	if *tk == "" {
+		*tk = os.Getenv("ATLAS_TICKET")
+	}
+	if *tk == "" {
+		fs.Usage()
+		return errors.New("--ticket is required: `atlas login` prints one")
 	}
 	var lines <-chan string
 	if *stdin {
 		lines = readLines(os.Stdin)
 	}
-	target := *addr
+	target, ticket := *addr, *tk
 	for {
-		move, err := playSession(ctx, target, sid, uint32(*account), uint32(*character), lines, os.Stdout)
-		if err != nil || move == "" || !*follow {
+		move, err := playSession(ctx, target, ticket, lines, os.Stdout)
+		if err != nil || move.addr == "" || !*follow {
 			return err
 		}
-		// A new connection is a new session: the old one's close must not log the new one out.
-		target, sid = move, uuid.New()
+		if move.ticket == "" {
+			return fmt.Errorf("moved to %s without a ticket: log in again for that channel", move.addr)
+		}
+		target, ticket = move.addr, move.ticket
 	}
 }
 
+// readLogin reads `atlas login`'s line: the text itself, or - for standard input.
+func readLogin(text string) (loginResult, error) {
+	if text == "-" {
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return loginResult{}, fmt.Errorf("--login -: %w", err)
+		}
+		text = line
+	}
+	var res loginResult
+	if err := json.Unmarshal([]byte(text), &res); err != nil || res.Ticket == "" || res.Address == "" {
+		return loginResult{}, errors.New("--login: not the JSON line `atlas login` prints (it needs ticket and address)")
+	}
+	return res, nil
+}
+
+// moveTo is where a move frame sends the client, and the ticket to enter there.
+type moveTo struct{ addr, ticket string }
+
 // playSession runs one connection: enter, then frames both ways until the connection ends.
-// It returns the address of a move frame, if one came.
-func playSession(ctx context.Context, addr string, sid uuid.UUID, account, character uint32, lines <-chan string, out io.Writer) (move string, err error) {
+// It returns the target of a move frame, if one came.
+func playSession(ctx context.Context, addr, ticket string, lines <-chan string, out io.Writer) (move moveTo, err error) {
 	url := addr
 	if !strings.HasPrefix(url, "ws://") && !strings.HasPrefix(url, "wss://") {
 		url = "ws://" + url
@@ -73,13 +96,13 @@ func playSession(ctx context.Context, addr string, sid uuid.UUID, account, chara
 	ws, _, err := websocket.Dial(dialCtx, url, nil)
 	cancel()
 	if err != nil {
-		return "", fmt.Errorf("connect to %s: %w", url, err)
+		return move, fmt.Errorf("connect to %s: %w", url, err)
 	}
 	defer ws.CloseNow()
 	ws.SetReadLimit(16 << 20)
-	enter := fmt.Sprintf(`{"op":%q,"sessionId":%q,"accountId":%d,"characterId":%d}`, protocol.OpEnter, sid, account, character)
-	if err := ws.Write(ctx, websocket.MessageText, []byte(enter)); err != nil {
-		return "", err
+	enter, _ := json.Marshal(protocol.ClientFrame{Op: protocol.OpEnter, Ticket: ticket})
+	if err := ws.Write(ctx, websocket.MessageText, enter); err != nil {
+		return move, err
 	}
 
 	// Lines wait until the entry is confirmed: an action before it would only be refused.
@@ -102,7 +125,7 @@ func playSession(ctx context.Context, addr string, sid uuid.UUID, account, chara
 		select {
 		case <-ctx.Done():
 			_ = ws.Close(websocket.StatusNormalClosure, "client quits")
-			return "", nil
+			return move, nil
 		case line, ok := <-lines:
 			if !ok {
 				lines = nil // standard input ended; keep printing what arrives
@@ -112,7 +135,7 @@ func playSession(ctx context.Context, addr string, sid uuid.UUID, account, chara
 				continue
 			}
 			if err := ws.Write(ctx, websocket.MessageText, []byte(line)); err != nil {
-				return "", err
+				return move, err
 			}
 		case data, ok := <-frames:
 			if !ok {
@@ -122,21 +145,39 @@ func playSession(ctx context.Context, addr string, sid uuid.UUID, account, chara
 				}
 				return move, err
 			}
-			fmt.Fprintln(out, string(data))
 			f, err := protocol.ParseServerFrame(data)
 			if err != nil {
+				fmt.Fprintln(out, string(data))
 				continue
 			}
+			fmt.Fprintln(out, string(printable(f, data)))
 			switch f.Op {
 			case protocol.OpEntered:
 				lines = pending
 			case protocol.OpMove:
-				move = f.IPAddress + ":" + strconv.Itoa(int(f.Port))
+				move = moveTo{addr: f.IPAddress + ":" + strconv.Itoa(int(f.Port)), ticket: f.Ticket}
 				_ = ws.Close(websocket.StatusNormalClosure, "moving")
 				return move, nil
 			}
 		}
 	}
+}
+
+// printable is a frame as printed: a move's ticket is a credential, so it is not shown.
+func printable(f protocol.ServerFrame, data []byte) []byte {
+	if f.Ticket == "" {
+		return data
+	}
+	var m map[string]json.RawMessage
+	if json.Unmarshal(data, &m) != nil {
+		return data
+	}
+	m["ticket"] = json.RawMessage(`"(hidden)"`)
+	b, err := json.Marshal(m)
+	if err != nil {
+		return data
+	}
+	return b
 }
 
 // readLines delivers the lines of r until it ends.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"flag"
 	"fmt"
 	"net"
@@ -12,9 +13,12 @@ import (
 
 	"github.com/atlasstreams/atlas/processors/account"
 	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/atlasstreams/atlas/processors/channel"
 	"github.com/atlasstreams/atlas/processors/registry"
 	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/atlasstreams/atlas/processors/ticket"
 	"github.com/atlasstreams/atlas/views"
+	"github.com/sirupsen/logrus"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -54,6 +58,11 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	if os.Getenv("ATLAS_TRANSITION_TIMEOUT") == "" {
+		// A person types the login and the client by hand: keep the session in transition as
+		// long as its entry ticket is valid.
+		cfg.TransitionTimeout = ticket.DefaultLifetime
+	}
 	pw, err := account.PasswordsFromEnv(cfg.BcryptCost, true)
 	if err != nil {
 		return err
@@ -75,6 +84,9 @@ func runDev(ctx context.Context, args []string) error {
 	}
 	chCfg, err := devChannelConfig(*channels)
 	if err != nil {
+		return err
+	}
+	if err := devTicketKeys(&chCfg); err != nil {
 		return err
 	}
 	ch, err := startChannel(ctx, opts, chCfg)
@@ -114,14 +126,41 @@ func startBroker(addr string) (*kfake.Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka listen port %q: %w", portText, err)
 	}
+	// Guarded: kfake's accept loop ends on the first accept error (out of file descriptors).
 	listen := func(network, _ string) (net.Listener, error) {
-		return net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+		ln, err := net.Listen(network, net.JoinHostPort(host, strconv.Itoa(port)))
+		if err != nil {
+			return nil, err
+		}
+		return runtime.GuardListener(ln, "kafka", nil), nil
 	}
 	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.Ports(port), kfake.ListenFn(listen))
 	if err != nil {
 		return nil, fmt.Errorf("embedded broker on %s: %w", addr, err)
 	}
 	return c, nil
+}
+
+// devTicketKeys gives the dev channel the development ticket key pair, created on first use
+// under the storage dir, where `atlas login` finds it: the channel verifies with its public
+// key and mints channel-change tickets with it.
+func devTicketKeys(cfg *channel.Config) error {
+	path := devKeyFile()
+	if len(cfg.VerifyKeys) > 0 {
+		return nil // the operator gave keys; use them
+	}
+	priv, created, err := ticket.LoadOrCreateKeyFile(path)
+	if err != nil {
+		return fmt.Errorf("development ticket key: %w", err)
+	}
+	cfg.VerifyKeys = []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}
+	if cfg.TransferKey == nil {
+		cfg.TransferKey = priv
+	}
+	logrus.WithFields(logrus.Fields{"file": path, "created": created}).Warn(
+		"development ticket key pair: whoever reads this file can enter as any player; outside `atlas dev`, " +
+			"give channels CHANNEL_TICKET_VERIFY_KEYS and keep the signing key with the login server")
+	return nil
 }
 
 // waitReady polls until every component has recovered; it reports progress every 10 s so a

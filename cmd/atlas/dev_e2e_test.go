@@ -163,7 +163,11 @@ func componentsStack(t *testing.T) stackAddrs {
 // devStack runs `atlas dev` on free ports and returns its Kafka and HTTP addresses.
 func devStack(t *testing.T) (kafka, httpBase string) {
 	cmd := exec.Command(atlasBin, "dev", "--kafka-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--partitions", "4", "--channels", "1:0,2:0")
-	cmd.Env = append(os.Environ(), "ATLAS_BCRYPT_COST=4", "ATLAS_LOG_LEVEL=info")
+	devDir := os.Getenv("ATLAS_DEV_DIR")
+	if devDir == "" {
+		devDir = t.TempDir() // the development ticket key goes there, not into the source tree
+	}
+	cmd.Env = append(os.Environ(), "ATLAS_BCRYPT_COST=4", "ATLAS_LOG_LEVEL=info", "ATLAS_DEV_DIR="+devDir)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = io.MultiWriter(os.Stderr, &devLogs)

@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/channel/gateway"
+	"github.com/atlasstreams/atlas/processors/ticket"
 	"github.com/google/uuid"
 )
 
@@ -40,6 +42,15 @@ type Config struct {
 	Peers map[uint8]gateway.Address
 	// OriginPatterns let browser pages of these origins connect.
 	OriginPatterns []string
+	// VerifyKeys check entry tickets (required: a channel admits players only with a ticket
+	// from the login side). Several keys allow a rotation.
+	VerifyKeys []ed25519.PublicKey
+	// TransferKey, optional, mints the ticket a client changing channel presents to the next
+	// channel; its public key must be among every channel's VerifyKeys. Without it a channel
+	// change sends the client back to the login server for a new ticket.
+	TransferKey ed25519.PrivateKey
+	// Limits bound each client (connections, entry time, silence, frame rate and size).
+	Limits gateway.Limits
 }
 
 // DefaultConfig has the defaults of every setting but the identity (service id, tenant).
@@ -51,6 +62,7 @@ func DefaultConfig() Config {
 		MaxCapacity:       1000,
 		SendQueue:         256,
 		Peers:             map[uint8]gateway.Address{},
+		Limits:            gateway.DefaultLimits(),
 	}
 }
 
@@ -130,15 +142,112 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	if text, err := secretVar(getenv, "CHANNEL_TICKET_VERIFY_KEYS"); err != nil {
+		errs = append(errs, err)
+	} else if text != "" {
+		keys, err := ticket.ParsePublicKeys(text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CHANNEL_TICKET_VERIFY_KEYS: %v", err))
+		}
+		c.VerifyKeys = keys
+	}
+	if text, err := secretVar(getenv, "CHANNEL_TRANSFER_KEY"); err != nil {
+		errs = append(errs, err)
+	} else if text != "" {
+		key, err := ticket.ParsePrivateKey(text)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("CHANNEL_TRANSFER_KEY: %v", err))
+		}
+		c.TransferKey = key
+	}
+	errs = append(errs, parseLimits(getenv, &c.Limits)...)
 	if err := errors.Join(errs...); err != nil {
 		return c, fmt.Errorf("channel configuration: %w", err)
 	}
-	return c, c.Validate()
+	return c, c.validateSettings()
 }
 
-// Validate checks what the environment cannot get wrong alone: at least one channel, no
-// channel twice.
+// secretVar reads a variable that may hold a secret or key: NAME itself, or the file NAME_FILE
+// names (a mounted Kubernetes secret). Errors never quote the value.
+func secretVar(getenv func(string) string, name string) (string, error) {
+	v, file := getenv(name), getenv(name+"_FILE")
+	switch {
+	case v != "" && file != "":
+		return "", fmt.Errorf("%s and %s_FILE are both set: give one", name, name)
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s_FILE: %v", name, err)
+		}
+		return string(b), nil
+	}
+	return v, nil
+}
+
+// parseLimits reads the CHANNEL_* limit variables into l.
+func parseLimits(getenv func(string) string, l *gateway.Limits) []error {
+	var errs []error
+	durations := []struct {
+		name string
+		dst  *time.Duration
+	}{
+		{"CHANNEL_ENTER_TIMEOUT", &l.EnterTimeout},
+		{"CHANNEL_PING_INTERVAL", &l.PingInterval},
+		{"CHANNEL_PONG_TIMEOUT", &l.PongTimeout},
+	}
+	for _, d := range durations {
+		if v := getenv(d.name); v != "" {
+			got, err := time.ParseDuration(v)
+			if err != nil || got <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a positive duration such as 10s", d.name, v))
+			}
+			*d.dst = got
+		}
+	}
+	ints := []struct {
+		name string
+		dst  *int
+	}{
+		{"CHANNEL_MAX_CONNECTIONS", &l.MaxConnections},
+		{"CHANNEL_FRAME_BURST", &l.FrameBurst},
+		{"CHANNEL_STRIKE_BURST", &l.StrikeBurst},
+		{"CHANNEL_MAX_FRAME_BYTES", &l.MaxFrameBytes},
+	}
+	for _, n := range ints {
+		if v := getenv(n.name); v != "" {
+			got, err := strconv.Atoi(v)
+			if err != nil || got < 1 {
+				errs = append(errs, fmt.Errorf("%s=%q: want a whole number of at least 1", n.name, v))
+			}
+			*n.dst = got
+		}
+	}
+	if v := getenv("CHANNEL_FRAME_RATE"); v != "" {
+		got, err := strconv.ParseFloat(v, 64)
+		if err != nil || got <= 0 {
+			errs = append(errs, fmt.Errorf("CHANNEL_FRAME_RATE=%q: want frames per second above 0", v))
+		}
+		l.FrameRate = got
+	}
+	if err := l.Validate(); err != nil && len(errs) == 0 {
+		errs = append(errs, err)
+	}
+	return errs
+}
+
+// Validate checks a configuration before a channel starts: its settings, and verify keys,
+// without which it would admit anyone.
 func (c Config) Validate() error {
+	if len(c.VerifyKeys) == 0 {
+		return errors.New("channel configuration: no ticket verify key; set CHANNEL_TICKET_VERIFY_KEYS " +
+			"(the login side's public keys) so that only players with an entry ticket get in")
+	}
+	return c.validateSettings()
+}
+
+// validateSettings checks what the environment cannot get wrong alone: at least one channel,
+// no channel twice, limits.
+func (c Config) validateSettings() error {
 	if len(c.Channels) == 0 {
 		return errors.New("channel configuration: no channel to serve")
 	}
@@ -151,6 +260,9 @@ func (c Config) Validate() error {
 	}
 	if c.HeartbeatInterval <= 0 {
 		return errors.New("channel configuration: heartbeat interval must be positive")
+	}
+	if err := c.Limits.Validate(); err != nil {
+		return fmt.Errorf("channel configuration: %w", err)
 	}
 	return nil
 }

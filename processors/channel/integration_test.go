@@ -20,6 +20,7 @@ import (
 	"github.com/atlasstreams/atlas/processors/registry"
 	"github.com/atlasstreams/atlas/processors/runtime"
 	"github.com/atlasstreams/atlas/processors/runtime/kafkatest"
+	"github.com/atlasstreams/atlas/processors/ticket"
 	"github.com/atlasstreams/atlas/views"
 	"github.com/google/uuid"
 	"github.com/lovoo/goka"
@@ -89,6 +90,8 @@ func startStack(t *testing.T) *stack {
 		c.Channels = []channel.Listen{{Channel: ch, Addr: "127.0.0.1:0"}}
 		c.HeartbeatInterval = 500 * time.Millisecond
 		c.Peers = peers
+		c.VerifyKeys = channeltest.VerifyKeys()
+		c.TransferKey = channeltest.SigningKey()
 		r, err := channel.Service{Options: opts, Config: c, Accounts: s.registry}.Start(ctx)
 		require.NoError(t, err)
 		return r
@@ -160,8 +163,13 @@ type player struct {
 }
 
 // login logs an account in as the login server does (auto-registering it), moves it into
-// transition toward the channel, and enters channel 1 over WebSocket.
+// transition toward the channel, mints its entry ticket and enters channel 1 over WebSocket.
 func (s *stack) login(t *testing.T, name string, character uint32) *player {
+	return s.loginWith(t, name, character, nil)
+}
+
+// loginWith is login with a step between the transition and the entry.
+func (s *stack) loginWith(t *testing.T, name string, character uint32, beforeEnter func(*player)) *player {
 	loginSession := uuid.New()
 	s.produce(t, atlas.CommandTopicAccountSession, 0, &codecs.AccountSessionCommand{
 		SessionID: loginSession, Author: model.IssuerLogin, Type: codecs.AccountSessionCommandTypeCreate,
@@ -171,7 +179,7 @@ func (s *stack) login(t *testing.T, name string, character uint32) *player {
 		return err == nil && e.Name == name && e.Status == codecs.AccountStatusEventStatusCreated
 	})
 	e, _ := codecs.DecodeAccountStatusEvent(created.Value)
-	p := &player{name: name, account: e.AccountID, character: character, session: uuid.New()}
+	p := &player{name: name, account: e.AccountID, character: character, session: loginSession}
 
 	params, _ := json.Marshal(map[string]any{"ipAddress": "127.0.0.1", "port": 1, "characterId": character})
 	s.produce(t, atlas.CommandTopicAccountSession, p.account, &codecs.AccountSessionCommand{
@@ -182,8 +190,11 @@ func (s *stack) login(t *testing.T, name string, character uint32) *player {
 		return err == nil && e.SessionID == loginSession && e.Type == codecs.AccountSessionStatusEventTypeStateChanged
 	})
 
+	if beforeEnter != nil {
+		beforeEnter(p)
+	}
 	p.client = channeltest.Dial(t, s.a.Addr(1))
-	p.client.Enter(p.session, p.account, character)
+	p.client.Enter(channeltest.Ticket(t, tenant, 0, 1, p.account, character, p.session))
 	entered := p.client.NextOp(protocol.OpEntered)
 	require.Equal(t, p.session, entered.SessionID)
 	require.Equal(t, uint8(1), entered.ChannelID)
@@ -213,7 +224,30 @@ func TestChannelOnKafka(t *testing.T) {
 		t.Skip("integration test")
 	}
 	s := startStack(t)
-	alice := s.login(t, "alice", 42)
+	// While alice's session is in transition, an attacker who knows her account id (the HTTP
+	// API shows it) tries to enter as her: with a ticket of a key the channel does not know,
+	// with one minted for channel 2, and with no ticket. Each is refused and asks nothing of
+	// the account service, so alice's own entry goes through.
+	alice := s.loginWith(t, "alice", 42, func(p *player) {
+		forger, err := ticket.GenerateKey()
+		require.NoError(t, err)
+		forged, _, err := ticket.NewSigner(forger).Mint(ticket.Grant{Tenant: ticket.TenantOf(tenant), ChannelID: 1,
+			AccountID: p.account, CharacterID: 99, SessionID: uuid.New()})
+		require.NoError(t, err)
+		attacker := channeltest.Dial(t, s.a.Addr(1))
+		for _, c := range []struct {
+			frame string
+			code  protocol.Code
+		}{
+			{channeltest.EnterFrame(forged), protocol.Code(ticket.BadSignature)},
+			{channeltest.EnterFrame(channeltest.Ticket(t, tenant, 0, 2, p.account, 99, uuid.New())), protocol.Code(ticket.WrongChannel)},
+			{fmt.Sprintf(`{"op":"enter","sessionId":%q,"accountId":%d,"characterId":99}`, uuid.New(), p.account), protocol.Code(ticket.Missing)},
+		} {
+			attacker.Send(c.frame)
+			attacker.ExpectCode(c.code)
+		}
+		require.Zero(t, s.a.Sessions.Count(1), "no session for a refused entry")
+	})
 	bob := s.login(t, "bob", 43)
 	carol := s.login(t, "carol", 44)
 	for _, p := range []*player{alice, bob, carol} {
@@ -268,11 +302,15 @@ func TestChannelOnKafka(t *testing.T) {
 		bob.client.Send(`{"op":"change_channel","channelId":2}`)
 		move := bob.client.NextOp(protocol.OpMove)
 		require.Equal(t, s.b.Addr(2), fmt.Sprintf("%s:%d", move.IPAddress, move.Port))
+		require.NotEmpty(t, move.Ticket, "channel 1 mints the ticket channel 2 admits")
 
-		moved := &player{name: "bob", account: bob.account, character: bob.character, session: uuid.New()}
+		moved := &player{name: "bob", account: bob.account, character: bob.character}
 		moved.client = channeltest.Dial(t, s.b.Addr(2))
-		moved.client.Enter(moved.session, bob.account, bob.character)
-		require.Equal(t, uint8(2), moved.client.NextOp(protocol.OpEntered).ChannelID)
+		moved.client.Enter(move.Ticket)
+		entered := moved.client.NextOp(protocol.OpEntered)
+		require.Equal(t, uint8(2), entered.ChannelID)
+		require.Equal(t, bob.character, entered.CharacterID)
+		moved.session = entered.SessionID
 		require.NoError(t, bob.client.WS.CloseNow()) // the old connection goes away
 		s.waitRecord(t, string(atlas.EventTopicSessionStatus), "bob's old session destroyed", func(r kafkatest.Record) bool {
 			e, err := codecs.DecodeSessionStatusEvent(r.Value)

@@ -27,6 +27,8 @@ import (
 	"github.com/atlasstreams/atlas/processors/channel/route"
 	"github.com/atlasstreams/atlas/processors/channel/sessions"
 	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/atlasstreams/atlas/processors/ticket"
+	"github.com/google/uuid"
 	"github.com/lovoo/goka"
 	"github.com/sirupsen/logrus"
 )
@@ -102,7 +104,16 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 		return nil, fmt.Errorf("channel: no account registry")
 	}
 	group := atlas.ChannelGroup(cfg.ServiceID.String())
-	listeners, err := listen(cfg.Channels)
+	// One replay memory for the instance: a ticket names one channel, which one instance serves.
+	verifier, err := ticket.NewVerifier(cfg.VerifyKeys, ticket.VerifierOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("channel: %w", err)
+	}
+	limits := cfg.Limits
+	if limits.MaxConnections == 0 {
+		limits.MaxConnections = gateway.DefaultLimits().MaxConnections
+	}
+	listeners, err := listen(cfg.Channels, runtime.NewConnLimit(limits.MaxConnections))
 	if err != nil {
 		return nil, err
 	}
@@ -115,11 +126,14 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 	emitter := commands.New(producer, cfg.Tenant, string(group))
 	reg := sessions.NewRegistry()
 	mgr := sessions.NewManager(reg, emitter)
+	directory := map[uint8]gateway.Address{}
+	if cfg.TransferKey != nil {
+		mgr.MoveTicket = transferTickets(cfg, ticket.NewSigner(cfg.TransferKey), directory)
+	}
 	r := &Running{Sessions: reg, Presence: events.NewPresence(), addrs: map[uint8]string{}, done: make(chan struct{})}
 
 	scope := route.Scope{World: cfg.World, Channels: map[uint8]bool{}}
 	var announced []heartbeat.Channel
-	directory := map[uint8]gateway.Address{}
 	for ch, a := range cfg.Peers {
 		directory[ch] = a
 	}
@@ -143,11 +157,15 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 
 	var gateways []*gateway.Gateway
 	for _, l := range cfg.Channels {
-		gw := gateway.New(gateway.Config{
+		gw, err := gateway.New(gateway.Config{
 			Tenant: cfg.Tenant, World: cfg.World, Channel: l.Channel, Capacity: cfg.MaxCapacity,
 			SendQueue: cfg.SendQueue, Ready: r.Ready, OriginPatterns: cfg.OriginPatterns,
+			Tickets: verifier, Limits: limits,
 			Directory: func(ch uint8) (gateway.Address, bool) { a, ok := directory[ch]; return a, ok },
 		}, mgr, emitter, s.Accounts)
+		if err != nil {
+			return nil, err // checked by cfg.Validate already; nothing has started
+		}
 		gateways = append(gateways, gw)
 		go func(ln net.Listener, ch uint8) {
 			if err := gw.Serve(ln); err != nil {
@@ -188,7 +206,9 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 	return r, nil
 }
 
-func listen(ls []Listen) (map[uint8]net.Listener, error) {
+// listen opens the client ports, guarded: the instance's channels share one connection limit
+// and their accept loops survive running out of file descriptors.
+func listen(ls []Listen, limit *runtime.ConnLimit) (map[uint8]net.Listener, error) {
 	out := map[uint8]net.Listener{}
 	for _, l := range ls {
 		ln, err := net.Listen("tcp", l.Addr)
@@ -196,9 +216,28 @@ func listen(ls []Listen) (map[uint8]net.Listener, error) {
 			closeAll(out)
 			return nil, fmt.Errorf("channel %d: listen on %s: %w", l.Channel, l.Addr, err)
 		}
-		out[l.Channel] = ln
+		out[l.Channel] = runtime.GuardListener(ln, "gateway", limit)
 	}
 	return out, nil
+}
+
+// transferTickets mints, for a session told to move to ip:port, the ticket the channel there
+// admits: same tenant, world, account and character, a new session id (the old connection's
+// close must not end the new one). The directory is read when a move happens, after Start
+// filled it.
+func transferTickets(cfg Config, signer *ticket.Signer, directory map[uint8]gateway.Address) func(sessions.Session, string, uint16) (string, error) {
+	return func(s sessions.Session, ip string, port uint16) (string, error) {
+		for ch, a := range directory {
+			if a.Host == ip && a.Port == port {
+				t, _, err := signer.Mint(ticket.Grant{
+					Tenant: ticket.TenantOf(cfg.Tenant), WorldID: cfg.World, ChannelID: ch,
+					AccountID: s.AccountID, CharacterID: s.CharacterID, SessionID: uuid.New(),
+				})
+				return t, err
+			}
+		}
+		return "", fmt.Errorf("%s:%d is no channel of world %d this instance knows", ip, port, cfg.World)
+	}
 }
 
 func closeAll(ls map[uint8]net.Listener) {

@@ -119,6 +119,11 @@ Shared configuration as "NAME: value" lines: the ConfigMap's data, and the topic
 {{- end -}}
 {{- end }}
 
+{{/* The Secret holding CHANNEL_TICKET_VERIFY_KEYS: the user's, or the chart's own. */}}
+{{- define "atlas.ticketSecretName" -}}
+{{- .Values.channel.tickets.existingSecret | default (include "atlas.resourceName" (dict "root" . "part" "ticket-keys")) -}}
+{{- end }}
+
 {{/* Checks of values that a schema cannot express; fails the render with a clear message. */}}
 {{- define "atlas.validate" -}}
 {{- $v := .Values -}}
@@ -131,6 +136,14 @@ Shared configuration as "NAME: value" lines: the ConfigMap's data, and the topic
 {{- range $i, $k := $v.passwordSealKeys.keys -}}
 {{- if ne (len (b64dec (toString $k))) 32 -}}
 {{- fail (printf "passwordSealKeys.keys[%d]: want base64 of exactly 32 bytes (openssl rand -base64 32)" $i) -}}
+{{- end -}}
+{{- end -}}
+{{- if $v.channels -}}
+{{- if and $v.channel.tickets.existingSecret $v.channel.tickets.verifyKeys -}}
+{{- fail "channel.tickets: set existingSecret or verifyKeys, not both" -}}
+{{- end -}}
+{{- if not (or $v.channel.tickets.existingSecret $v.channel.tickets.verifyKeys) -}}
+{{- fail "channel.tickets: channels admit players only with entry tickets; set existingSecret or verifyKeys (the login server's public keys)" -}}
 {{- end -}}
 {{- end -}}
 {{- $uuid := "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$" -}}

@@ -23,6 +23,7 @@ const (
 	OutcomeUnknownName    = model.CodeNotRegistered
 	OutcomeWrongPassword  = model.CodeIncorrectPassword
 	OutcomeRegistering    = "registration_in_flight"
+	OutcomeLoginAwaitsID  = "login_awaits_id"
 	OutcomeUnsealable     = "unsealable_password"
 	OutcomeHashFailed     = "hash_failed"
 	OutcomeUnknownCommand = "unknown_command"
@@ -158,21 +159,10 @@ func (d *decision) login(l *accountpb.LoginAttempt) {
 		return
 	}
 	if e.AccountId == 0 {
-		// The name was registered a moment ago and its id is not back yet.
-		d.emit(model.SessionError(sid, 0, model.CodeSystemError, 0, 0))
-		d.outcome = OutcomeRegistering
+		d.awaitRegistration(l)
 		return
 	}
-	plain, ok := d.open(l)
-	if !ok {
-		return
-	}
-	match := d.pw.Matches(e.PasswordHash, plain)
-	model.Wipe(plain)
-	if !match {
-		d.countFailure()
-		d.emit(model.SessionError(sid, e.AccountId, model.CodeIncorrectPassword, 0, 0))
-		d.outcome = OutcomeWrongPassword
+	if !d.checkPassword(l) {
 		return
 	}
 	e.FailedLogins, e.FailedWindowStartMs = 0, 0
@@ -183,6 +173,43 @@ func (d *decision) login(l *accountpb.LoginAttempt) {
 	}
 	d.emit(model.ProtoOut(atlas.AccountCommands, model.AccountKeyFor(d.key, e.AccountId), fwd))
 	d.outcome = OutcomeVerified
+}
+
+// awaitRegistration handles a login for a name registered a moment ago whose id is not back
+// yet: a login with the right password waits in the registration and goes on once the id is
+// bound (bind forwards it with the create), so a client that logs in right after creating
+// its account is not refused. The wait is bounded: a registration older than the transition
+// timeout, or one that already holds a waiting login, answers SYSTEM_ERROR.
+func (d *decision) awaitRegistration(l *accountpb.LoginAttempt) {
+	sid, e := l.GetSessionId(), d.entry
+	reg := e.GetRegistration()
+	if reg.GetLogin() != nil || d.now-reg.GetMeta().GetTimestampMs() > d.cfg.TransitionTimeout.Milliseconds() {
+		d.emit(model.SessionError(sid, 0, model.CodeSystemError, 0, 0))
+		d.outcome = OutcomeRegistering
+		return
+	}
+	if !d.checkPassword(l) {
+		return
+	}
+	reg.Login = &accountpb.LoginAttempt{SessionId: sid, IpAddress: l.GetIpAddress(), Author: l.GetAuthor()}
+	d.outcome = OutcomeLoginAwaitsID
+}
+
+// checkPassword compares the login's password with the entry's hash; a mismatch is counted
+// and answered INCORRECT_PASSWORD, a seal that does not open SYSTEM_ERROR.
+func (d *decision) checkPassword(l *accountpb.LoginAttempt) bool {
+	plain, ok := d.open(l)
+	if !ok {
+		return false
+	}
+	match := d.pw.Matches(d.entry.PasswordHash, plain)
+	model.Wipe(plain)
+	if !match {
+		d.countFailure()
+		d.emit(model.SessionError(l.GetSessionId(), d.entry.AccountId, model.CodeIncorrectPassword, 0, 0))
+		d.outcome = OutcomeWrongPassword
+	}
+	return match
 }
 
 func (d *decision) open(l *accountpb.LoginAttempt) ([]byte, bool) {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
+	"google.golang.org/protobuf/proto"
 )
 
 var tenant = codecs.Tenant{ID: uuid.MustParse("11111111-2222-4333-8444-555555555555"), Region: "GMS", Major: 83, Minor: 1}
@@ -42,14 +43,44 @@ func sessionError(t *testing.T, outs []model.Out) *codecs.AccountSessionStatusEv
 	return body
 }
 
+// A login right after its account's create, while the id is in flight, waits in the
+// registration and goes on with the create once the id is bound.
 func TestLoginWhileRegistrationWaitsForItsID(t *testing.T) {
 	pw := passwords(t)
 	key := model.NameKey(tenant, "bob")
 	hash, _ := pw.Hash([]byte("pw"))
-	pending := &accountpb.NameEntry{Name: "bob", PasswordHash: hash, Registration: &accountpb.PendingRegistration{}}
-	res := Decide(model.DefaultConfig(), pw, key, pending, loginCmd(pw, key, 1, "pw", time.Now()))
-	require.Equal(t, OutcomeRegistering, res.Outcome)
-	require.Equal(t, model.CodeSystemError, sessionError(t, res.Outs).Code)
+	now := time.Now()
+	createID := &accountpb.CommandID{Topic: "COMMAND_TOPIC_CREATE_ACCOUNT", Offset: 9}
+	pending := &accountpb.NameEntry{Name: "bob", PasswordHash: hash, Registration: &accountpb.PendingRegistration{
+		Meta: &accountpb.Meta{Command: createID, Tenant: tenant.String(), TimestampMs: now.UnixMilli()}}}
+
+	res := Decide(model.DefaultConfig(), pw, key, pending, loginCmd(pw, key, 1, "pw", now))
+	require.Equal(t, OutcomeLoginAwaitsID, res.Outcome)
+	require.Empty(t, res.Outs, "no answer yet: the login waits")
+	require.NotNil(t, res.Entry.GetRegistration().GetLogin())
+	require.Nil(t, pending.GetRegistration().GetLogin(), "Decide never mutates its input")
+
+	// A second login meanwhile is refused, as is a wrong password.
+	second := Decide(model.DefaultConfig(), pw, key, res.Entry, loginCmd(pw, key, 2, "pw", now))
+	require.Equal(t, model.CodeSystemError, sessionError(t, second.Outs).Code)
+	wrong := Decide(model.DefaultConfig(), pw, key, pending, loginCmd(pw, key, 3, "nope", now))
+	require.Equal(t, model.CodeIncorrectPassword, sessionError(t, wrong.Outs).Code)
+
+	// The id comes back: the create carries the waiting login to the accounts stage.
+	bound := Decide(model.DefaultConfig(), pw, key, res.Entry, &accountpb.NameCommand{
+		Meta: &accountpb.Meta{Command: &accountpb.CommandID{Topic: "atlas-account-id-answers", Offset: 1}, Tenant: tenant.String(), TimestampMs: now.UnixMilli()},
+		Name: "bob",
+		Kind: &accountpb.NameCommand_IdAssigned{IdAssigned: &accountpb.IDAssigned{ForCommand: createID, AccountId: 5}},
+	})
+	require.Equal(t, OutcomeBound, bound.Outcome)
+	require.Len(t, bound.Outs, 1)
+	var cmd accountpb.AccountCommand
+	require.NoError(t, proto.Unmarshal(bound.Outs[0].Value, &cmd))
+	require.NotNil(t, cmd.GetCreate().GetLogin(), "the create logs the waiting session in")
+
+	// A registration stuck longer than the transition timeout does not hold logins.
+	late := Decide(model.DefaultConfig(), pw, key, pending, loginCmd(pw, key, 4, "pw", now.Add(model.DefaultConfig().TransitionTimeout+time.Second)))
+	require.Equal(t, model.CodeSystemError, sessionError(t, late.Outs).Code)
 }
 
 func TestLoginSealedForAnotherCommandIsRefused(t *testing.T) {

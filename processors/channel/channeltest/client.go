@@ -10,7 +10,6 @@ import (
 
 	"github.com/atlasstreams/atlas/processors/channel/protocol"
 	"github.com/coder/websocket"
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 )
 
@@ -84,7 +83,21 @@ func (c *Client) ExpectError(contains string) {
 	require.Contains(c.t, f.Reason, contains)
 }
 
-// Enter sends the enter frame.
-func (c *Client) Enter(sid uuid.UUID, account, character uint32) {
-	c.Send(fmt.Sprintf(`{"op":"enter","sessionId":"%s","accountId":%d,"characterId":%d}`, sid, account, character))
+// ExpectCode reads the error frame a refused frame gets and checks its code.
+func (c *Client) ExpectCode(code protocol.Code) protocol.ServerFrame {
+	c.t.Helper()
+	f := c.Next()
+	require.Equal(c.t, protocol.OpError, f.Op, "frame %+v", f)
+	require.Equal(c.t, code, f.Code, "frame %+v", f)
+	return f
+}
+
+// Enter sends the enter frame with a ticket.
+func (c *Client) Enter(ticket string) {
+	c.Send(EnterFrame(ticket))
+}
+
+// EnterFrame is the enter frame of a ticket.
+func EnterFrame(ticket string) string {
+	return fmt.Sprintf(`{"op":"enter","ticket":%q}`, ticket)
 }

@@ -155,7 +155,7 @@ func sessionRefused(c effectContext) {
 		return
 	}
 	if s, held := c.h.Sessions.Registry().Get(m.SessionID); held {
-		s.Conn.Send(protocol.ErrorFrame("account service refused the session: " + b.Code))
+		s.Conn.Send(protocol.ErrorFrame(protocol.CodeAccountRefused, "account service refused the session: "+b.Code))
 		c.h.Sessions.Close(m.SessionID, "account service: "+b.Code, c.trace)
 	}
 }

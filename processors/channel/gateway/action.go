@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/atlasstreams/atlas/codecs"
@@ -11,64 +13,28 @@ import (
 	"github.com/google/uuid"
 )
 
-// reserved are topics the channel produces for itself: a client's entry, channel changes and
-// presence are the gateway's to announce, never a client's.
-var reserved = map[string]bool{
-	"COMMAND_TOPIC_ACCOUNT_SESSION": true,
-	"COMMAND_TOPIC_CHANNEL_STATUS":  true,
-	"EVENT_TOPIC_SESSION_STATUS":    true,
-}
-
-// fill gives a key's value from the session.
-type fill func(s sessions.Session) any
-
-var (
-	fillWorld     fill = func(s sessions.Session) any { return s.Field.World }
-	fillChannel   fill = func(s sessions.Session) any { return s.Field.Channel }
-	fillMap       fill = func(s sessions.Session) any { return s.Field.Map }
-	fillCharacter fill = func(s sessions.Session) any { return s.CharacterID }
-	fillAccount   fill = func(s sessions.Session) any { return s.AccountID }
-)
-
-// topFills are the top-level keys the session fills whenever the message has them: where the
-// character is and who it is. A client cannot speak for another character.
-var topFills = map[string]fill{
-	"worldId":     fillWorld,
-	"channelId":   fillChannel,
-	"mapId":       fillMap,
-	"characterId": fillCharacter,
-	"actorId":     fillCharacter,
-	"observerId":  fillCharacter,
-	"accountId":   fillAccount,
-}
-
-// bodyFills are the body keys the session fills: the character's location and account (a
-// body's characterId is usually another character: the buddy added, the member invited).
-var bodyFills = map[string]fill{
-	"worldId":   fillWorld,
-	"channelId": fillChannel,
-	"mapId":     fillMap,
-	"accountId": fillAccount,
-}
-
-// topicFills adds keys the session fills in one topic only.
-var topicFills = map[string]map[string]fill{
-	// "objectId and observerId are both the moving character's id."
-	"COMMAND_TOPIC_CHARACTER_MOVEMENT": {"objectId": fillCharacter},
-}
-
-// clientOwned are filled keys a client may set itself in one type ("TOPIC TYPE key"), because
-// the catalog gives them another meaning there; without a client value the session's is used.
-var clientOwned = map[string]bool{
-	// "For PET the envelope actorId holds the pet id."
-	"COMMAND_TOPIC_CHARACTER_CHAT PET actorId": true,
-	// "For an expel the envelope characterId is the expelled member, not the actor."
-	"COMMAND_TOPIC_GUILD LEAVE characterId": true,
+// sessionValue gives a key's value from the session.
+func sessionValue(v codecs.SessionValue, s sessions.Session) any {
+	switch v {
+	case codecs.SessionCharacter:
+		return s.CharacterID
+	case codecs.SessionAccount:
+		return s.AccountID
+	case codecs.SessionWorld:
+		return s.Field.World
+	case codecs.SessionChannel:
+		return s.Field.Channel
+	case codecs.SessionMap:
+		return s.Field.Map
+	case codecs.SessionInstance:
+		return s.Field.Instance
+	}
+	panic(fmt.Sprintf("gateway: session value %d has no source", v))
 }
 
 // shape is the set of keys a message type writes when its optional fields are unset. Only
-// those are filled: optional fields (`since: newer` ones among them) are left out, as the
-// contract asks of this project's producers.
+// those, and the contract era's optional keys the policy lists, may come from a client:
+// `since: newer` fields are left out, as the contract asks of this project's producers.
 type shape struct {
 	top, body map[string]bool
 }
@@ -130,45 +96,74 @@ func keys(m map[string]json.RawMessage) map[string]bool {
 	return out
 }
 
-// buildCommand turns an action frame into a catalog message for session s: the client's body
-// and fields, the session's identity and location over them, validated by the catalog.
+func badAction(format string, args ...any) error {
+	return protocol.Refuse(protocol.CodeBadAction, fmt.Sprintf(format, args...))
+}
+
+// buildCommand turns an action frame into a catalog message for session s. The client policy
+// (codecs.ClientPolicyFor, default deny) decides whether a client may send the type at all;
+// the client gives only keys of the type (no unknown key, no case variant); the session's
+// identity and location are written over every key the policy names; the catalog validates
+// the result.
 func buildCommand(f protocol.ClientFrame, s sessions.Session) (any, error) {
 	cat, ok := codecs.LookupCatalogTopic(f.Topic)
-	if !ok || !cat.ProducedBy("channel") || reserved[f.Topic] {
-		return nil, fmt.Errorf("topic %.64q is not a command a client may send", f.Topic)
+	if !ok || !cat.ProducedBy("channel") {
+		return nil, badAction("topic %.64q is not a command topic of the channel", f.Topic)
 	}
 	if cat.Discriminator == "" && (f.Type != "" || len(f.Body) > 0) {
-		return nil, fmt.Errorf("%s has no type and no body: give its keys in fields", cat.Name)
+		return nil, badAction("%s has no type and no body: give its keys in fields", cat.Name)
 	}
 	var ct *codecs.CatalogType
 	if cat.Discriminator != "" {
 		if ct, ok = cat.Type(f.Type); !ok || ct.Newer {
-			return nil, fmt.Errorf("%s has no type %.64q this channel produces", cat.Name, f.Type)
+			return nil, badAction("%s has no type %.64q this channel produces", cat.Name, f.Type)
 		}
+	}
+	pol := codecs.ClientPolicyFor(cat.Name, f.Type)
+	if !pol.Allowed {
+		return nil, protocol.Refuse(protocol.CodeNotAllowed, fmt.Sprintf("%s %s is server-only: %s", cat.Name, f.Type, pol.Reason))
 	}
 	sh, ok := shapeOf(cat, f.Type)
 	if !ok {
-		return nil, fmt.Errorf("%s %s cannot be produced", cat.Name, f.Type)
+		return nil, badAction("%s %s cannot be produced", cat.Name, f.Type)
+	}
+	optional := map[string]bool{}
+	for _, p := range pol.Optional {
+		optional[p] = true
 	}
 
 	top := map[string]json.RawMessage{}
 	for k, v := range f.Fields {
+		if k == cat.Discriminator || k == "body" || !(sh.top[k] || optional[k]) {
+			return nil, badAction("fields: %.64q is not a key of %s %s", k, cat.Name, f.Type)
+		}
 		top[k] = v
 	}
-	owned := func(key string) bool {
-		_, given := top[key]
-		return given && clientOwned[cat.Name+" "+f.Type+" "+key]
+	body := map[string]json.RawMessage{}
+	if ct != nil && len(f.Body) > 0 && string(f.Body) != "null" {
+		if err := json.Unmarshal(f.Body, &body); err != nil {
+			return nil, badAction("body is not a JSON object: %v", err)
+		}
+		for k := range body {
+			if !(sh.body[k] || optional["body."+k]) {
+				return nil, badAction("body: %.64q is not a key of %s %s", k, cat.Name, f.Type)
+			}
+		}
 	}
-	fills := map[string]fill{}
-	for k, fl := range topFills {
-		fills[k] = fl
+	if err := checkRequire(pol.Require, top, body); err != nil {
+		return nil, err
 	}
-	for k, fl := range topicFills[cat.Name] {
-		fills[k] = fl
-	}
-	for k, fl := range fills {
-		if sh.top[k] && !owned(k) {
-			top[k] = mustJSON(fl(s))
+	// Who acts and where is the session's: written over the client's value where the type has
+	// the key, removed where it is optional.
+	for path, v := range pol.Session {
+		dst, key, has := top, path, sh.top
+		if k, inBody := strings.CutPrefix(path, "body."); inBody {
+			dst, key, has = body, k, sh.body
+		}
+		if has[key] {
+			dst[key] = mustJSON(sessionValue(v, s))
+		} else {
+			delete(dst, key)
 		}
 	}
 	// A transaction id the client did not give is a fresh one, as upstream makes them.
@@ -177,23 +172,11 @@ func buildCommand(f protocol.ClientFrame, s sessions.Session) (any, error) {
 			top["transactionId"] = mustJSON(uuid.New())
 		}
 	}
-
 	if ct != nil {
-		body := map[string]json.RawMessage{}
-		if len(f.Body) > 0 && string(f.Body) != "null" {
-			if err := json.Unmarshal(f.Body, &body); err != nil {
-				return nil, fmt.Errorf("body is not a JSON object: %v", err)
-			}
-		}
-		for k, fl := range bodyFills {
-			if sh.body[k] {
-				body[k] = mustJSON(fl(s))
-			}
-		}
 		raw := mustJSON(body)
 		if ct.DecodeBody != nil {
 			if _, err := ct.DecodeBody(raw); err != nil {
-				return nil, fmt.Errorf("body does not fit %s %s: %v", cat.Name, ct.Value, err)
+				return nil, badAction("body does not fit %s %s: %v", cat.Name, ct.Value, err)
 			}
 		}
 		top[cat.Discriminator] = mustJSON(ct.Value)
@@ -201,9 +184,40 @@ func buildCommand(f protocol.ClientFrame, s sessions.Session) (any, error) {
 	}
 	msg, err := cat.Decode(mustJSON(top))
 	if err != nil {
-		return nil, fmt.Errorf("message does not fit %s: %v", cat.Name, err)
+		return nil, badAction("message does not fit %s: %v", cat.Name, err)
 	}
 	return msg, nil
+}
+
+// checkRequire refuses a command whose key does not hold the value the policy requires; an
+// absent key holds its zero value.
+func checkRequire(req map[string]string, top, body map[string]json.RawMessage) error {
+	for path, want := range req {
+		m, key := top, path
+		if k, inBody := strings.CutPrefix(path, "body."); inBody {
+			m, key = body, k
+		}
+		got, given := m[key]
+		if !given {
+			if isZeroJSON(want) {
+				continue
+			}
+			return protocol.Refuse(protocol.CodeNotAllowed, fmt.Sprintf("%s must be %s", path, want))
+		}
+		var compact bytes.Buffer
+		if json.Compact(&compact, got) != nil || compact.String() != want {
+			return protocol.Refuse(protocol.CodeNotAllowed, fmt.Sprintf("%s must be %s for a client", path, want))
+		}
+	}
+	return nil
+}
+
+func isZeroJSON(v string) bool {
+	switch v {
+	case "false", "0", `""`, "null":
+		return true
+	}
+	return false
 }
 
 // mustJSON encodes values that always encode (numbers, uuids, strings, raw JSON maps).

@@ -66,6 +66,9 @@ func TestBuildCommandRefusals(t *testing.T) {
 		{"unknown topic", `{"op":"action","topic":"COMMAND_TOPIC_NOPE","type":"X"}`},
 		{"a topic the channel consumes", `{"op":"action","topic":"EVENT_TOPIC_CHARACTER_CHAT","type":"GENERAL","body":{}}`},
 		{"the account session is the gateway's", `{"op":"action","topic":"COMMAND_TOPIC_ACCOUNT_SESSION","type":"LOGOUT","body":{}}`},
+		{"a key the type does not have", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_CHAT","type":"GENERAL","body":{"balloonOnly":false,"volume":11}}`},
+		{"a newer optional key", `{"op":"action","topic":"COMMAND_TOPIC_MONSTER","type":"DAMAGE","body":{"characterId":42,"damage":1,"attackType":2}}`},
+		{"the discriminator among the fields", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_CHAT","type":"GENERAL","body":{},"fields":{"type":"WHISPER"}}`},
 		{"channel status is the instance's", `{"op":"action","topic":"COMMAND_TOPIC_CHANNEL_STATUS","type":"HEARTBEAT"}`},
 		{"unknown type", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_CHAT","type":"SHOUT","body":{}}`},
 		{"a flat topic has no type", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_MOVEMENT","type":"MOVE"}`},
@@ -81,10 +84,13 @@ func TestBuildCommandRefusals(t *testing.T) {
 	}
 }
 
-// Every type a client may send can be built from an empty body: the shapes are learnt for all.
-func TestEveryClientCommandHasAShape(t *testing.T) {
+// The policy table over the whole catalog: every type the channel produces is decided;
+// allowed ones build from an empty body, server-only ones are refused with their reason,
+// whatever the body.
+func TestClientPolicyOverTheCatalog(t *testing.T) {
+	allowed, serverOnly := 0, 0
 	for _, cat := range codecs.CatalogTopicList() {
-		if !cat.ProducedBy("channel") || reserved[cat.Name] {
+		if !cat.ProducedBy("channel") {
 			continue
 		}
 		types := []string{""}
@@ -99,7 +105,51 @@ func TestEveryClientCommandHasAShape(t *testing.T) {
 		for _, typ := range types {
 			raw, _ := json.Marshal(protocol.ClientFrame{Op: protocol.OpAction, Topic: cat.Name, Type: typ})
 			_, err := buildCommand(frame(t, string(raw)), player)
-			require.NoError(t, err, "%s %s", cat.Name, typ)
+			if codecs.ClientPolicyFor(cat.Name, typ).Allowed {
+				allowed++
+				require.NoError(t, err, "%s %s", cat.Name, typ)
+				continue
+			}
+			serverOnly++
+			var r *protocol.Refusal
+			require.ErrorAs(t, err, &r, "%s %s", cat.Name, typ)
+			require.Equal(t, protocol.CodeNotAllowed, r.Code, "%s %s", cat.Name, typ)
 		}
+	}
+	require.Equal(t, len(codecs.ClientPolicyTypes()), allowed+serverOnly, "the table decides exactly the produced types")
+	require.NotZero(t, serverOnly)
+}
+
+// A note goes to the recipient the client names, from the session's character: the sender
+// cannot be spoofed and the recipient is not overwritten.
+func TestNoteKeepsTheRecipientAndTakesTheSender(t *testing.T) {
+	msg, err := buildCommand(frame(t, `{"op":"action","topic":"COMMAND_TOPIC_NOTE","type":"CREATE","body":{"senderId":1,"message":"hi","flag":1},"fields":{"characterId":43}}`), player)
+	require.NoError(t, err)
+	emit := &channeltest.Emitter{}
+	require.NoError(t, emit.Send(msg, codecs.NewTrace()))
+	rec := emit.Take()[0]
+	require.Equal(t, `{"characterId":43,"type":"CREATE","body":{"senderId":42,"message":"hi","flag":1}}`, string(rec.Value))
+}
+
+// Identity keys in bodies and envelopes are the session's, in every place the policy names;
+// a guild member leaves only itself.
+func TestIdentityComesFromTheSession(t *testing.T) {
+	for _, c := range []struct{ name, frame, want string }{
+		{"a pickup is the session's character's", `{"op":"action","topic":"COMMAND_TOPIC_DROP","type":"REQUEST_RESERVATION","body":{"dropId":9,"characterId":1,"characterX":1,"characterY":2,"petSlot":-1}}`,
+			`"body":{"dropId":9,"characterId":42,`},
+		{"an invite answer is the session's character's", `{"op":"action","topic":"COMMAND_TOPIC_INVITE","type":"ACCEPT","body":{"targetId":1,"referenceId":5},"fields":{"inviteType":"PARTY"}}`,
+			`"targetId":42`},
+		{"a guild leave is the session's character's", `{"op":"action","topic":"COMMAND_TOPIC_GUILD","type":"LEAVE","body":{"guildId":5,"force":false},"fields":{"characterId":43}}`,
+			`{"characterId":42,"type":"LEAVE"`},
+		{"damage is dealt by the session's character", `{"op":"action","topic":"COMMAND_TOPIC_MONSTER","type":"DAMAGE","body":{"characterId":1,"damage":10},"fields":{"monsterId":5}}`,
+			`"body":{"characterId":42,"damage":10}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			msg, err := buildCommand(frame(t, c.frame), player)
+			require.NoError(t, err)
+			emit := &channeltest.Emitter{}
+			require.NoError(t, emit.Send(msg, codecs.NewTrace()))
+			require.Contains(t, string(emit.Take()[0].Value), c.want)
+		})
 	}
 }

@@ -15,12 +15,14 @@ const writeTimeout = 10 * time.Second
 // conn is one client connection. Frames are queued and written by one goroutine, so a sender
 // (a Kafka partition goroutine, another session's action) never waits for a client.
 type conn struct {
-	ws  *websocket.Conn
-	out chan []byte
+	ws     *websocket.Conn
+	out    chan []byte
+	remote string // the client's address, for logs
 
 	once   sync.Once
 	closed chan struct{}
 	reason string // set once, before closed is closed
+	kind   string // the disconnect reason label, set with reason
 }
 
 func newConn(ws *websocket.Conn, queue int) *conn {
@@ -39,15 +41,19 @@ func (c *conn) Send(frame []byte) bool {
 	case c.out <- frame:
 		return true
 	default:
-		c.Close("client does not read its frames fast enough")
+		c.closeAs(closedSlowReader, "client does not read its frames fast enough")
 		return false
 	}
 }
 
-// Close implements sessions.Conn.
-func (c *conn) Close(reason string) {
+// Close implements sessions.Conn: the session ended (logged out, moved, shut down).
+func (c *conn) Close(reason string) { c.closeAs(closedSession, reason) }
+
+// closeAs closes the connection once; kind is the disconnect label counted.
+func (c *conn) closeAs(kind, reason string) {
 	c.once.Do(func() {
-		c.reason = reason
+		c.reason, c.kind = reason, kind
+		disconnects.WithLabelValues(kind).Inc()
 		close(c.closed)
 	})
 }
@@ -63,7 +69,7 @@ func (c *conn) writeLoop() {
 		select {
 		case f := <-c.out:
 			if !c.write(f) {
-				c.Close("write failed")
+				c.closeAs(closedByClient, "write failed")
 				c.finish()
 				return
 			}
@@ -98,6 +104,10 @@ func (c *conn) write(f []byte) bool {
 }
 
 func (c *conn) finish() {
+	if c.kind == closedIdle {
+		_ = c.ws.CloseNow() // a peer that answers no ping will not answer a close handshake either
+		return
+	}
 	reason := c.reason
 	if len(reason) > 120 {
 		reason = reason[:120] // a close frame's reason must fit in 123 bytes

@@ -1,10 +1,13 @@
 // Package gateway is the client side of a channel: a WebSocket endpoint per channel id that
-// speaks the JSON protocol of package protocol. A client enters as a character, then sends
-// actions that become catalog commands, and receives the events routed to it.
+// speaks the JSON protocol of package protocol. A client enters with an entry ticket from the
+// login server (package ticket), then sends actions that become catalog commands, and
+// receives the events routed to it.
 //
-// Each connection has one reading goroutine (frames are handled in order, one at a time) and
-// one writing goroutine fed by a queue. A frame a client gets wrong is answered with an error
-// frame and changes nothing; it cannot reach another session, whose state it never touches.
+// Each connection has one reading goroutine (frames are handled in order, one at a time), one
+// writing goroutine fed by a queue and one pinging goroutine. A frame a client gets wrong is
+// answered with an error frame (a stable code and a reason) and changes nothing; it cannot
+// reach another session, whose state it never touches. Limits (limits.go) bound how many
+// connections, how long before entering, how quiet and how fast a client may be.
 package gateway
 
 import (
@@ -14,13 +17,16 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/channel/protocol"
 	"github.com/atlasstreams/atlas/processors/channel/sessions"
+	"github.com/atlasstreams/atlas/processors/ticket"
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/time/rate"
 )
 
 // AccountRegistry says whether an account is logged in, per tenant. The shared registry view
@@ -40,10 +46,15 @@ type Config struct {
 	Tenant  codecs.Tenant
 	World   uint8
 	Channel uint8
+	// Tickets checks entry tickets (required): the channel's verify keys and replay memory,
+	// shared by the instance's gateways.
+	Tickets *ticket.Verifier
 	// Capacity bounds the sessions of the channel (0: no bound).
 	Capacity uint32
 	// SendQueue is how many frames a connection may have queued before it is dropped.
 	SendQueue int
+	// Limits bound connections, entry time, silence and frame rate (zero fields: defaults).
+	Limits Limits
 	// Directory resolves change_channel by channel id (this world's channels).
 	Directory func(channel uint8) (Address, bool)
 	// Ready reports whether the instance consumes its topics; entries wait until it does, or
@@ -61,6 +72,7 @@ type Emitter interface {
 // Gateway serves one channel's clients.
 type Gateway struct {
 	cfg      Config
+	limits   Limits
 	sessions *sessions.Manager
 	emit     Emitter
 	accounts AccountRegistry
@@ -72,8 +84,15 @@ type Gateway struct {
 	conns  map[*conn]struct{}
 }
 
-// New returns the gateway of one channel.
-func New(cfg Config, mgr *sessions.Manager, emit Emitter, accounts AccountRegistry) *Gateway {
+// New returns the gateway of one channel. It refuses a configuration without a ticket
+// verifier: a channel that cannot check who enters admits nobody.
+func New(cfg Config, mgr *sessions.Manager, emit Emitter, accounts AccountRegistry) (*Gateway, error) {
+	if cfg.Tickets == nil {
+		return nil, errors.New("gateway: no ticket verifier (the channel needs verify keys)")
+	}
+	if err := cfg.Limits.Validate(); err != nil {
+		return nil, fmt.Errorf("gateway limits: %w", err)
+	}
 	if cfg.SendQueue <= 0 {
 		cfg.SendQueue = 256
 	}
@@ -84,12 +103,15 @@ func New(cfg Config, mgr *sessions.Manager, emit Emitter, accounts AccountRegist
 		cfg.Directory = func(uint8) (Address, bool) { return Address{}, false }
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Gateway{cfg: cfg, sessions: mgr, emit: emit, accounts: accounts, ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{}}
+	return &Gateway{cfg: cfg, limits: cfg.Limits.withDefaults(), sessions: mgr, emit: emit, accounts: accounts,
+		ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{}}, nil
 }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown. Give it a runtime.GuardListener, which
+// bounds connections and survives running out of file descriptors. Headers must arrive
+// within ten seconds, so a socket that never sends a request does not stay either.
 func (g *Gateway) Serve(ln net.Listener) error {
-	srv := &http.Server{Handler: g}
+	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
 	go func() {
 		<-g.ctx.Done()
 		_ = srv.Close()
@@ -107,13 +129,40 @@ func (g *Gateway) Shutdown() {
 	g.mu.Lock()
 	g.cancel()
 	for c := range g.conns {
-		c.Close("channel shutting down")
+		c.closeAs(closedShutdown, "channel shutting down")
 	}
 	g.mu.Unlock()
 	g.wg.Wait()
 }
 
-// ServeHTTP upgrades a request to a WebSocket connection and serves it.
+// Connections is how many WebSocket connections the gateway holds.
+func (g *Gateway) Connections() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.conns)
+}
+
+// client is what one connection's goroutines share.
+type client struct {
+	*conn
+	mu  sync.Mutex
+	sid uuid.UUID // the session this connection entered, once it did
+}
+
+func (cl *client) session() uuid.UUID {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	return cl.sid
+}
+
+func (cl *client) setSession(id uuid.UUID) {
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	cl.sid = id
+}
+
+// ServeHTTP upgrades a request to a WebSocket connection and serves it. Only the upgrade is
+// served here: /healthz, /readyz and /metrics live on the ops port, never on the client one.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	if g.ctx.Err() != nil {
@@ -128,40 +177,104 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // Accept answered the request
 	}
-	// Frames above the protocol's limit get an error frame; only absurd ones end the socket.
-	ws.SetReadLimit(16 * protocol.MaxFrameBytes)
-	c := newConn(ws, g.cfg.SendQueue)
-	if !g.track(c) {
-		c.Close("channel shutting down")
+	// Frames above the limit get an error frame; only absurd ones end the socket.
+	ws.SetReadLimit(16 * int64(g.limits.MaxFrameBytes))
+	cl := &client{conn: newConn(ws, g.cfg.SendQueue)}
+	cl.remote = r.RemoteAddr
+	if !g.track(cl.conn) {
+		cl.closeAs(closedShutdown, "channel shutting down")
 	}
-	defer g.untrack(c)
+	defer g.untrack(cl.conn)
 	writerDone := make(chan struct{})
-	go func() { defer close(writerDone); c.writeLoop() }()
+	go func() { defer close(writerDone); cl.writeLoop() }()
+	go g.keepAlive(cl)
+	enterTimer := time.AfterFunc(g.limits.EnterTimeout, func() { g.enterDeadline(cl) })
+	defer enterTimer.Stop()
 
-	var sid uuid.UUID // the session this connection entered, once it did
-	g.readLoop(c, &sid)
-	if sid != uuid.Nil {
+	g.readLoop(cl)
+	if sid := cl.session(); sid != uuid.Nil {
 		g.sessions.Close(sid, "connection closed", codecs.NewTrace())
 	}
-	c.Close("connection closed")
+	cl.closeAs(closedByClient, "connection closed")
 	<-writerDone
+}
+
+// enterDeadline closes a connection that has not entered by now: no valid ticket yet, or the
+// account service has not confirmed the entry.
+func (g *Gateway) enterDeadline(cl *client) {
+	if sid := cl.session(); sid != uuid.Nil {
+		if s, ok := g.sessions.Registry().Get(sid); !ok || s.State != sessions.Pending {
+			return // entered (or already gone)
+		}
+	}
+	g.refuse(cl.conn, protocol.Refuse(protocol.CodeEnterTimeout, fmt.Sprintf("no entry within %s", g.limits.EnterTimeout)))
+	cl.closeAs(closedEnterLate, "enter timeout")
+	if sid := cl.session(); sid != uuid.Nil {
+		g.sessions.Close(sid, "entry not confirmed in time", codecs.NewTrace())
+	}
+}
+
+// keepAlive pings the client until the connection ends; a pong that does not come in time
+// closes it. The reading goroutine receives the pongs.
+func (g *Gateway) keepAlive(cl *client) {
+	t := time.NewTicker(g.limits.PingInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-cl.Done():
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), g.limits.PongTimeout)
+		err := cl.ws.Ping(ctx)
+		cancel()
+		if err != nil {
+			select {
+			case <-cl.Done():
+			default:
+				g.refuse(cl.conn, protocol.Refuse(protocol.CodeIdleTimeout, fmt.Sprintf("no pong within %s", g.limits.PongTimeout)))
+				cl.closeAs(closedIdle, "idle timeout")
+			}
+			return
+		}
+	}
 }
 
 // readLoop reads frames until the connection ends. Closing a session closes its connection
 // from the writing side (last frames, then the WebSocket close), which ends Read here; the
 // read is never cancelled by a context, as that would drop the socket before the last frames.
-func (g *Gateway) readLoop(c *conn, sid *uuid.UUID) {
+func (g *Gateway) readLoop(cl *client) {
+	frames := rate.NewLimiter(rate.Limit(g.limits.FrameRate), g.limits.FrameBurst)
+	strikes := rate.NewLimiter(rate.Limit(g.limits.FrameRate/10), g.limits.StrikeBurst)
 	for {
-		typ, data, err := c.ws.Read(context.Background())
+		typ, data, err := cl.ws.Read(context.Background())
 		if err != nil {
 			return
 		}
-		if typ != websocket.MessageText {
-			c.Send(protocol.ErrorFrame("frames are JSON text messages"))
+		if !frames.Allow() {
+			if !strikes.Allow() {
+				g.refuse(cl.conn, protocol.Refuse(protocol.CodeRateLimited, "sustained frame rate over the limit: closing"))
+				cl.closeAs(closedRate, "rate limited")
+				return
+			}
+			g.refuse(cl.conn, protocol.Refuse(protocol.CodeRateLimited, fmt.Sprintf("more than %g frames per second: frame dropped", g.limits.FrameRate)))
 			continue
 		}
-		g.handleFrame(c, sid, data)
+		switch {
+		case typ != websocket.MessageText:
+			g.refuse(cl.conn, protocol.Refuse(protocol.CodeBadFrame, "frames are JSON text messages"))
+		case len(data) > g.limits.MaxFrameBytes:
+			g.refuse(cl.conn, protocol.Refuse(protocol.CodeFrameTooLarge, fmt.Sprintf("frame of %d bytes, limit %d", len(data), g.limits.MaxFrameBytes)))
+		default:
+			g.handleFrame(cl, data)
+		}
 	}
+}
+
+// refuse answers one client with an error frame and counts it by code.
+func (g *Gateway) refuse(c *conn, r *protocol.Refusal) {
+	errorFrames.WithLabelValues(string(r.Code)).Inc()
+	c.Send(protocol.ErrorFrame(r.Code, r.Reason))
 }
 
 // track registers a connection for Shutdown; false once shutting down.
@@ -172,82 +285,126 @@ func (g *Gateway) track(c *conn) bool {
 		return false
 	}
 	g.conns[c] = struct{}{}
+	connections.Inc()
 	return true
 }
 
 func (g *Gateway) untrack(c *conn) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	delete(g.conns, c)
+	if _, ok := g.conns[c]; ok {
+		delete(g.conns, c)
+		connections.Dec()
+	}
 }
 
 // handleFrame handles one client frame. Whatever goes wrong is answered to this client alone.
-func (g *Gateway) handleFrame(c *conn, sid *uuid.UUID, data []byte) {
+func (g *Gateway) handleFrame(cl *client, data []byte) {
 	defer func() {
 		if p := recover(); p != nil {
 			logrus.WithField("panic", fmt.Sprint(p)).Error("gateway frame handler panicked")
-			c.Send(protocol.ErrorFrame("internal error"))
+			g.refuse(cl.conn, protocol.Refuse(protocol.CodeInternal, "internal error"))
 		}
 	}()
 	f, err := protocol.ParseClientFrame(data)
-	if err != nil {
-		c.Send(protocol.ErrorFrame(err.Error()))
-		return
-	}
-	switch f.Op {
-	case protocol.OpEnter:
-		err = g.enter(c, sid, f)
-	case protocol.OpAction:
-		err = g.action(*sid, f)
-	case protocol.OpChangeChannel:
-		err = g.changeChannel(*sid, f)
+	if err == nil {
+		switch f.Op {
+		case protocol.OpEnter:
+			err = g.enter(cl, f)
+		case protocol.OpAction:
+			err = g.action(cl.session(), f)
+		case protocol.OpChangeChannel:
+			err = g.changeChannel(cl.session(), f)
+		}
 	}
 	if err != nil && !errors.Is(err, errAnswered) {
-		c.Send(protocol.ErrorFrame(err.Error()))
+		g.refuse(cl.conn, refusalOf(err))
 	}
 }
 
-func (g *Gateway) enter(c *conn, sid *uuid.UUID, f protocol.ClientFrame) error {
+// refusalOf gives the code of an error: its own, a ticket's, or one by kind.
+func refusalOf(err error) *protocol.Refusal {
+	var r *protocol.Refusal
+	if errors.As(err, &r) {
+		return r
+	}
+	if code := ticket.CodeOf(err); code != "" {
+		return protocol.Refuse(protocol.Code(code), err.Error())
+	}
 	switch {
-	case *sid != uuid.Nil:
-		return errors.New("this connection already entered")
-	case f.SessionID == uuid.Nil:
-		return errors.New("enter needs a sessionId (a uuid other than the nil uuid)")
-	case f.AccountID == 0 || f.CharacterID == 0:
-		return errors.New("enter needs an accountId and a characterId")
+	case errors.Is(err, protocol.ErrDuplicateKey):
+		return protocol.Refuse(protocol.CodeDuplicateKey, err.Error())
+	case errors.Is(err, protocol.ErrBadFrame):
+		return protocol.Refuse(protocol.CodeBadFrame, err.Error())
+	case errors.Is(err, sessions.ErrFull):
+		return protocol.Refuse(protocol.CodeFull, err.Error())
+	case errors.Is(err, sessions.ErrSessionHeld), errors.Is(err, sessions.ErrCharacterHeld):
+		return protocol.Refuse(protocol.CodeInUse, err.Error())
+	}
+	return protocol.Refuse(protocol.CodeUnavailable, err.Error())
+}
+
+// enter checks the frame's ticket and, only if it passes, registers a pending session and
+// asks the account service for the entry (PROGRESS_STATE 1), whose own transition check still
+// applies. A refused ticket produces nothing and is logged without the ticket.
+func (g *Gateway) enter(cl *client, f protocol.ClientFrame) error {
+	switch {
+	case cl.session() != uuid.Nil:
+		return protocol.Refuse(protocol.CodeAlreadyEntered, "this connection already entered")
 	case !g.cfg.Ready():
-		return errors.New("channel is starting; try again shortly")
+		return protocol.Refuse(protocol.CodeStarting, "channel is starting; try again shortly")
 	}
-	s := sessions.Session{
-		ID: f.SessionID, AccountID: f.AccountID, CharacterID: f.CharacterID,
-		Field: sessions.Field{World: g.cfg.World, Channel: g.cfg.Channel}, Conn: c,
-	}
-	if err := g.sessions.Enter(s, g.cfg.Capacity, codecs.NewTrace()); err != nil {
+	claims, err := g.cfg.Tickets.Verify(f.Ticket, ticket.Expect{
+		Tenant: ticket.TenantOf(g.cfg.Tenant), WorldID: g.cfg.World, ChannelID: g.cfg.Channel,
+		SessionID: f.SessionID, AccountID: f.AccountID, CharacterID: f.CharacterID,
+	})
+	usedTickets.Set(float64(g.cfg.Tickets.Remembered()))
+	if err != nil {
+		refusalLog.Do(func() {
+			logrus.WithFields(logrus.Fields{"code": ticket.CodeOf(err), "reason": err.Error(),
+				"remote": cl.remote, "channel": g.cfg.Channel}).Info("entry refused")
+		})
 		return err
 	}
-	*sid = f.SessionID
+	s := sessions.Session{
+		ID: claims.SessionID, AccountID: claims.AccountID, CharacterID: claims.CharacterID,
+		Field: sessions.Field{World: g.cfg.World, Channel: g.cfg.Channel}, Conn: cl.conn,
+	}
+	if err := g.sessions.Enter(s, g.cfg.Capacity, codecs.NewTrace()); err != nil {
+		// Not entered: the player may try again with the same ticket while it is valid.
+		g.cfg.Tickets.Release(claims)
+		return err
+	}
+	entries.Inc()
+	cl.setSession(claims.SessionID)
 	return nil
 }
+
+// refusalLog samples entry refusal logs: a flood of bad tickets is counted in full
+// (gateway_error_frames_total) but does not flood the log.
+var refusalLog = rate.Sometimes{First: 20, Interval: time.Second}
 
 // active returns the session of an action, checked: entered, active, and its account still
 // logged in per the registry. A logged-out account's session is closed.
 func (g *Gateway) active(sid uuid.UUID) (sessions.Session, error) {
 	if sid == uuid.Nil {
-		return sessions.Session{}, errors.New("enter first")
+		return sessions.Session{}, protocol.Refuse(protocol.CodeNotEntered, "enter first")
 	}
 	s, ok := g.sessions.Registry().Get(sid)
 	if !ok {
-		return s, errors.New("session is closed")
+		return s, protocol.Refuse(protocol.CodeNotActive, "session is closed")
 	}
 	if s.State != sessions.Active {
-		return s, fmt.Errorf("session is %s, not active", s.State)
+		return s, protocol.Refuse(protocol.CodeNotActive, fmt.Sprintf("session is %s, not active", s.State))
 	}
 	in, err := g.accounts.LoggedIn(g.cfg.Tenant, s.AccountID)
 	if err != nil {
-		return s, fmt.Errorf("account registry unavailable: %v", err)
+		return s, protocol.Refuse(protocol.CodeUnavailable, fmt.Sprintf("account registry unavailable: %v", err))
 	}
 	if !in {
-		s.Conn.Send(protocol.ErrorFrame("account is not logged in"))
+		if c, ok := s.Conn.(*conn); ok {
+			g.refuse(c, protocol.Refuse(protocol.CodeNotLoggedIn, "account is not logged in"))
+		}
 		g.sessions.Close(sid, "account is not logged in", codecs.NewTrace())
 		return s, errAnswered
 	}
@@ -280,15 +437,15 @@ func (g *Gateway) changeChannel(sid uuid.UUID, f protocol.ClientFrame) error {
 		to = Address{Host: f.IPAddress, Port: f.Port}
 	case f.ChannelID != nil:
 		if *f.ChannelID == s.Field.Channel {
-			return errors.New("already on that channel")
+			return protocol.Refuse(protocol.CodeBadChange, "already on that channel")
 		}
 		a, ok := g.cfg.Directory(*f.ChannelID)
 		if !ok {
-			return fmt.Errorf("channel %d is not known", *f.ChannelID)
+			return protocol.Refuse(protocol.CodeBadChange, fmt.Sprintf("channel %d is not known", *f.ChannelID))
 		}
 		to = a
 	default:
-		return errors.New("change_channel needs a channelId, or an ipAddress and a port")
+		return protocol.Refuse(protocol.CodeBadChange, "change_channel needs a channelId, or an ipAddress and a port")
 	}
 	return g.sessions.RequestChannelChange(sid, to.Host, to.Port, codecs.NewTrace())
 }

@@ -14,8 +14,8 @@ import (
 
 // Operations a client sends.
 const (
-	// OpEnter binds the connection to a session and asks the account service to log the
-	// character in on this channel.
+	// OpEnter binds the connection to the session an entry ticket names and asks the account
+	// service to log the character in on this channel.
 	OpEnter = "enter"
 	// OpAction produces one command of the catalog, its envelope filled from the session.
 	OpAction = "action"
@@ -45,7 +45,9 @@ const MaxFrameBytes = 64 << 10
 type ClientFrame struct {
 	Op string `json:"op"`
 
-	// enter
+	// enter: Ticket is the entry ticket from the login server (package ticket). The ids are
+	// optional; given, they must equal the ticket's.
+	Ticket      string    `json:"ticket,omitempty"`
 	SessionID   uuid.UUID `json:"sessionId,omitempty"`
 	AccountID   uint32    `json:"accountId,omitempty"`
 	CharacterID uint32    `json:"characterId,omitempty"`
@@ -69,11 +71,15 @@ type ClientFrame struct {
 var ErrBadFrame = errors.New("bad frame")
 
 // ParseClientFrame decodes one client frame strictly: unknown keys are refused, so a typo
-// gets an error frame instead of being silently ignored.
+// gets an error frame instead of being silently ignored, and so is a key given twice anywhere
+// in the frame, case variants included (ErrDuplicateKey).
 func ParseClientFrame(b []byte) (ClientFrame, error) {
 	var f ClientFrame
 	if len(b) > MaxFrameBytes {
 		return f, fmt.Errorf("%w: %d bytes, limit %d", ErrBadFrame, len(b), MaxFrameBytes)
+	}
+	if err := CheckKeys(b); err != nil {
+		return f, err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -110,16 +116,20 @@ type Event struct {
 	Message json.RawMessage `json:"message"`
 }
 
-// Move tells the client where to reconnect (a channel change).
+// Move tells the client where to reconnect (a channel change), with the entry ticket for it
+// when this channel can mint one (a transfer key); without it the client logs in again.
 type Move struct {
 	Op        string `json:"op"`
 	IPAddress string `json:"ipAddress"`
 	Port      uint16 `json:"port"`
+	Ticket    string `json:"ticket,omitempty"`
 }
 
-// Error refuses one client frame, or reports why the session is about to close.
+// Error refuses one client frame, or reports why the session is about to close. Code is
+// stable (codes.go, and TICKET_* for entry tickets); Reason is for people.
 type Error struct {
 	Op     string `json:"op"`
+	Code   Code   `json:"code"`
 	Reason string `json:"reason"`
 }
 
@@ -142,6 +152,8 @@ type ServerFrame struct {
 	Message     json.RawMessage `json:"message,omitempty"`
 	IPAddress   string          `json:"ipAddress,omitempty"`
 	Port        uint16          `json:"port,omitempty"`
+	Ticket      string          `json:"ticket,omitempty"`
+	Code        Code            `json:"code,omitempty"`
 	Reason      string          `json:"reason,omitempty"`
 }
 
@@ -159,9 +171,9 @@ func ParseServerFrame(b []byte) (ServerFrame, error) {
 // means a programming mistake; it is returned rather than hidden.
 func Marshal(v any) ([]byte, error) { return json.Marshal(v) }
 
-// ErrorFrame builds an error frame for reason.
-func ErrorFrame(reason string) []byte {
-	b, _ := json.Marshal(Error{Op: OpError, Reason: reason}) // strings always encode
+// ErrorFrame builds an error frame.
+func ErrorFrame(code Code, reason string) []byte {
+	b, _ := json.Marshal(Error{Op: OpError, Code: code, Reason: reason}) // strings always encode
 	return b
 }
 

@@ -25,6 +25,9 @@ const Author = "CHANNEL"
 type Manager struct {
 	reg  *Registry
 	emit Emitter
+	// MoveTicket, when set, mints the entry ticket a moving client presents to the channel at
+	// ip:port ("" and an error when it cannot: the client then goes back to the login server).
+	MoveTicket func(s Session, ip string, port uint16) (string, error)
 }
 
 // NewManager manages the sessions of reg and produces through emit.
@@ -102,7 +105,15 @@ func (m *Manager) Move(id uuid.UUID, ip string, port uint16) bool {
 	if !ok {
 		return false
 	}
-	if frame, err := protocol.Marshal(protocol.Move{Op: protocol.OpMove, IPAddress: ip, Port: port}); err == nil {
+	move := protocol.Move{Op: protocol.OpMove, IPAddress: ip, Port: port}
+	if m.MoveTicket != nil {
+		t, err := m.MoveTicket(s, ip, port)
+		if err != nil {
+			logrus.WithError(err).WithField("session", s.ID.String()).Warn("no ticket for the channel change; the client must log in again")
+		}
+		move.Ticket = t
+	}
+	if frame, err := protocol.Marshal(move); err == nil {
 		s.Conn.Send(frame)
 	}
 	return true
