@@ -9,21 +9,29 @@ import (
 	"github.com/lovoo/goka"
 )
 
+// NamePrefix (ATLAS_NAME_PREFIX, empty by default) goes before every topic and consumer
+// group name that its own variable does not set. Several isolated copies of the product can
+// then share one Kafka cluster: the real-Kafka test lane gives each run a random prefix and
+// deletes only the topics and groups that carry it. runtime.OptionsFromEnv checks its
+// characters.
+var NamePrefix = os.Getenv("ATLAS_NAME_PREFIX")
+
 // TopicFromEnv resolves a topic name the way every upstream service does: the environment
-// variable named env if it is set and non-empty, otherwise env itself.
+// variable named env if it is set and non-empty, otherwise env itself (after NamePrefix).
 func TopicFromEnv(env string) goka.Stream {
 	if v := os.Getenv(env); v != "" {
 		return goka.Stream(v)
 	}
-	return goka.Stream(env)
+	return goka.Stream(NamePrefix + env)
 }
 
-// envOr resolves a name of this product (not of the catalog) from its environment variable.
+// envOr resolves a name of this product (not of the catalog) from its environment variable,
+// else def after NamePrefix.
 func envOr(env, def string) string {
 	if v := os.Getenv(env); v != "" {
 		return v
 	}
-	return def
+	return NamePrefix + def
 }
 
 // Consumer groups. Groups that keep a table or a loop name Kafka topics after themselves
@@ -47,7 +55,7 @@ var (
 // ChannelGroup is the consumer group of one channel instance: one group per instance, so that
 // every instance sees every event.
 func ChannelGroup(serviceID string) goka.Group {
-	return goka.Group("Channel Service - " + serviceID)
+	return goka.Group(NamePrefix + "Channel Service - " + serviceID)
 }
 
 // Internal and operational topics. Their values are protobuf (internal) or raw copies

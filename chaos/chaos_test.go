@@ -27,7 +27,7 @@ func TestChaosShort(t *testing.T) {
 		only = []string{v}
 	}
 	o := Options{Bin: bin, Short: true, Only: only, Log: os.Stderr}
-	if os.Getenv("KAFKA_BROKERS") != "" {
+	if kafkatest.RealBrokers() != "" {
 		// On a real broker (make test-kafka): each scenario gets it clean, through kafkatest.
 		o.Broker = func(partitions int) (runtime.Options, func(), error) { return kafkatest.ForMain(partitions) }
 	}

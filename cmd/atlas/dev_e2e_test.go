@@ -20,11 +20,13 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/seal"
 	"github.com/atlasstreams/atlas/processors/runtime/kafkatest"
 	"github.com/google/uuid"
+	"github.com/lovoo/goka"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/crypto/bcrypt"
@@ -79,10 +81,10 @@ type stackAddrs struct {
 }
 
 // startStack runs the product: `atlas dev` on free ports, or, when KAFKA_BROKERS names a real
-// broker, the components `atlas dev` runs (account, registry, api) as processes of their own
+// broker (ATLAS_TEST_KAFKA_BROKERS), the components `atlas dev` runs (account, registry, api) as processes of their own
 // against it.
 func startStack(t *testing.T) stackAddrs {
-	if os.Getenv("KAFKA_BROKERS") != "" {
+	if kafkatest.RealBrokers() != "" {
 		return componentsStack(t)
 	}
 	kafka, httpBase := devStack(t)
@@ -108,7 +110,8 @@ func stopOnCleanup(t *testing.T, cmd *exec.Cmd) {
 
 var startedAt = regexp.MustCompile(`"http":"([^"]+)".*started`)
 
-// componentsStack starts account, registry and api against KAFKA_BROKERS (wiped first).
+// componentsStack starts account, registry and api against the test broker (the run's topics
+// wiped first); the processes inherit ATLAS_NAME_PREFIX.
 func componentsStack(t *testing.T) stackAddrs {
 	o := kafkatest.Broker(t, 4)
 	_, err := o.EnsureTopics(allTopics(o))
@@ -252,7 +255,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 	before := metricValue(t, stack, "atlas_messages_in_total", `group="Account Service"`, `outcome="ok"`)
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka),
-		kgo.ConsumeTopics("EVENT_TOPIC_ACCOUNT_STATUS", "EVENT_TOPIC_ACCOUNT_SESSION_STATUS"),
+		kgo.ConsumeTopics(string(atlas.EventTopicAccountStatus), string(atlas.EventTopicAccountSessionStatus)),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	require.NoError(t, err)
 	defer cl.Close()
@@ -266,7 +269,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	sid := uuid.New()
-	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "COMMAND_TOPIC_CREATE_ACCOUNT", Key: []byte(codecs.IDKey(77)),
+	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: string(atlas.CommandTopicCreateAccount), Key: []byte(codecs.IDKey(77)),
 		Value: []byte(`{"name":"e2e-bob","password":"` + e2ePassword + `"}`), Headers: hdrs}).FirstErr())
 
 	want := map[string]bool{
@@ -290,7 +293,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 		})
 		if want[`{"account_id":1,"name":"e2e-bob","status":"CREATED"}`] && !loginSent {
 			login := fmt.Sprintf(`{"sessionId":%q,"accountId":0,"author":"LOGIN","type":"CREATE","body":{"accountName":"e2e-bob","password":%q,"ipAddress":"10.1.2.3"}}`, sid, e2ePassword)
-			require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "COMMAND_TOPIC_ACCOUNT_SESSION", Key: []byte(codecs.IDKey(0)),
+			require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: string(atlas.CommandTopicAccountSession), Key: []byte(codecs.IDKey(0)),
 				Value: []byte(login), Headers: hdrs}).FirstErr())
 			loginSent = true
 		}
@@ -327,9 +330,9 @@ func TestDevStackEndToEnd(t *testing.T) {
 	after := metricValue(t, stack, "atlas_messages_in_total", `group="Account Service"`, `outcome="ok"`)
 	require.GreaterOrEqual(t, after-before, 2.0, "the ingress counted the two commands")
 	require.Greater(t, metricValue(t, stack, "atlas_bcrypt_seconds_count"), 0.0, "bcrypt time is measured")
-	require.Greater(t, metricValue(t, stack, "atlas_messages_out_total", `topic="EVENT_TOPIC_ACCOUNT_STATUS"`), 0.0)
+	require.Greater(t, metricValue(t, stack, "atlas_messages_out_total", `topic="`+string(atlas.EventTopicAccountStatus)+`"`), 0.0)
 	// A wrong password too, so the failure path is scanned as well.
-	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "COMMAND_TOPIC_ACCOUNT_SESSION", Key: []byte(codecs.IDKey(0)),
+	require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: string(atlas.CommandTopicAccountSession), Key: []byte(codecs.IDKey(0)),
 		Value: []byte(fmt.Sprintf(`{"sessionId":%q,"accountId":0,"author":"LOGIN","type":"CREATE","body":{"accountName":"e2e-bob","password":%q,"ipAddress":"10.1.2.3"}}`,
 			uuid.New(), e2eWrongPassword)), Headers: hdrs}).FirstErr())
 	require.Eventually(t, func() bool {
@@ -382,7 +385,10 @@ func assertNoPlaintext(t *testing.T, kafka string, stack stackAddrs, answers ...
 	ends := map[string]map[int32]int64{}
 	var scanned []string
 	for _, topic := range topics {
-		if strings.HasPrefix(topic, "COMMAND_TOPIC_") || topic == "atlas-dead-letter" || strings.HasPrefix(topic, "__") {
+		// Only this run's topics (on a shared broker, nothing else is read); the command
+		// topics and the dead-letter topic hold what clients sent, plaintext included.
+		if !strings.HasPrefix(topic, atlas.NamePrefix) || strings.HasPrefix(topic, atlas.NamePrefix+"COMMAND_TOPIC_") ||
+			topic == string(atlas.DeadLetterTopic) || strings.HasPrefix(topic, "__") {
 			continue
 		}
 		parts, err := admin.Partitions(topic)
@@ -397,7 +403,7 @@ func assertNoPlaintext(t *testing.T, kafka string, stack stackAddrs, answers ...
 		}
 		scanned = append(scanned, topic)
 	}
-	require.Contains(t, scanned, "atlas-account-name-commands", "the internal topics are scanned")
+	require.Contains(t, scanned, string(atlas.AccountNameCommands), "the internal topics are scanned")
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka), kgo.ConsumeTopics(scanned...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	require.NoError(t, err)
 	defer cl.Close()
@@ -415,7 +421,7 @@ func assertNoPlaintext(t *testing.T, kafka string, stack stackAddrs, answers ...
 			for _, pw := range []string{e2ePassword, e2eWrongPassword} {
 				require.NotContains(t, data, pw, "a password in topic %s", r.Topic)
 			}
-			if r.Topic == "atlas-account-names-table" && len(r.Value) > 0 {
+			if r.Topic == string(goka.GroupTable(atlas.AccountNamesGroup)) && len(r.Value) > 0 {
 				var e accountpb.NameEntry
 				require.NoError(t, proto.Unmarshal(r.Value, &e))
 				cost, err := bcrypt.Cost(e.PasswordHash)

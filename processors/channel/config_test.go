@@ -1,10 +1,14 @@
 package channel
 
 import (
+	"crypto/ed25519"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/atlasstreams/atlas/processors/channel/gateway"
+	"github.com/atlasstreams/atlas/processors/ticket"
 	"github.com/stretchr/testify/require"
 )
 
@@ -69,4 +73,45 @@ func TestDefaults(t *testing.T) {
 	require.Equal(t, 10*time.Second, c.HeartbeatInterval)
 	require.Equal(t, uint32(1000), c.MaxCapacity)
 	require.Equal(t, []Listen{{0, ":7575"}}, c.Channels)
+}
+
+// Ticket keys and limits come from the environment; a channel without verify keys does not
+// start (Validate), and a secret's value never appears in an error.
+func TestTicketKeysAndLimits(t *testing.T) {
+	priv, err := ticket.GenerateKey()
+	require.NoError(t, err)
+	pub := ticket.PublicKeyBase64(priv.Public().(ed25519.PublicKey))
+	keyFile := filepath.Join(t.TempDir(), "transfer.pem")
+	require.NoError(t, os.WriteFile(keyFile, ticket.PrivateKeyPEM(priv), 0o600))
+	base := map[string]string{
+		"SERVICE_ID": "5b0e2b8c-1c2d-4e3f-8a9b-0c1d2e3f4a5b", "CHANNEL_TENANT_ID": "11111111-2222-4333-8444-555555555555",
+	}
+	c, err := ParseConfig(env(base))
+	require.NoError(t, err)
+	require.ErrorContains(t, c.Validate(), "CHANNEL_TICKET_VERIFY_KEYS", "no verify keys: the channel refuses to start")
+	require.Equal(t, gateway.DefaultLimits(), c.Limits)
+
+	with := map[string]string{
+		"CHANNEL_TICKET_VERIFY_KEYS": pub, "CHANNEL_TRANSFER_KEY_FILE": keyFile,
+		"CHANNEL_MAX_CONNECTIONS": "500", "CHANNEL_ENTER_TIMEOUT": "5s", "CHANNEL_PING_INTERVAL": "30s",
+		"CHANNEL_PONG_TIMEOUT": "5s", "CHANNEL_FRAME_RATE": "12.5", "CHANNEL_FRAME_BURST": "25",
+	}
+	for k, v := range base {
+		with[k] = v
+	}
+	c, err = ParseConfig(env(with))
+	require.NoError(t, err)
+	require.NoError(t, c.Validate())
+	require.Equal(t, []ed25519.PublicKey{priv.Public().(ed25519.PublicKey)}, c.VerifyKeys)
+	require.True(t, priv.Equal(c.TransferKey))
+	require.Equal(t, 500, c.Limits.MaxConnections)
+	require.Equal(t, 5*time.Second, c.Limits.EnterTimeout)
+	require.Equal(t, 12.5, c.Limits.FrameRate)
+
+	with["CHANNEL_ENTER_TIMEOUT"] = "1m"
+	with["CHANNEL_TRANSFER_KEY"] = "c2VjcmV0LXZhbHVlLW5vdC1hLWtleQ=="
+	_, err = ParseConfig(env(with))
+	require.ErrorContains(t, err, "enter timeout")
+	require.ErrorContains(t, err, "CHANNEL_TRANSFER_KEY and CHANNEL_TRANSFER_KEY_FILE are both set")
+	require.NotContains(t, err.Error(), "c2VjcmV0", "errors never quote a key")
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/atlasstreams/atlas"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
 )
@@ -51,6 +52,9 @@ func DefaultOptions(brokers ...string) Options {
 func OptionsFromEnv() (Options, error) {
 	o := DefaultOptions(ParseBrokers(os.Getenv("KAFKA_BROKERS"))...)
 	var errs []string
+	if p := atlas.NamePrefix; strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") != "" || len(p) > 100 {
+		errs = append(errs, fmt.Sprintf("ATLAS_NAME_PREFIX=%q: want at most 100 of the characters Kafka topic names allow (letters, digits, . _ -)", p))
+	}
 	if v := os.Getenv("ATLAS_STORAGE_DIR"); v != "" {
 		o.StorageDir = v
 	}

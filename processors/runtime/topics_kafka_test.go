@@ -119,11 +119,11 @@ func createTopic(t *testing.T, brokers []string, name string, partitions int32, 
 }
 
 // The topics EnsureTopics creates have the shape the product relies on, on the broker in use
-// (kfake, or a real Kafka with KAFKA_BROKERS): tables compacted, streams not, partitions as
+// (kfake, or the real Kafka of ATLAS_TEST_KAFKA_BROKERS): tables compacted, streams not, partitions as
 // configured; and its mismatch report sees partitions and compaction as the broker has them.
 func TestEnsureTopicsOnBroker(t *testing.T) {
 	o := kafkatest.Broker(t, 3)
-	stream, table := goka.Stream("rtk-stream"), goka.GroupTable("rtk-group")
+	stream, table := goka.Stream(kafkatest.Name("rtk-stream")), goka.GroupTable(goka.Group(kafkatest.Name("rtk-group")))
 	specs := append(o.Streams(stream), o.Tables(table)...)
 
 	mism, err := o.EnsureTopics(specs)

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the integration suites against a real Apache Kafka broker: starts one with kafka.sh
 # (fetching Kafka first if it is not cached), runs every package whose tests use
-# processors/runtime/kafkatest with KAFKA_BROKERS pointing at it, one package at a time, and
+# processors/runtime/kafkatest with ATLAS_TEST_KAFKA_BROKERS pointing at it and a random
+# ATLAS_NAME_PREFIX for the run, one package at a time, and
 # stops the broker on the way out, whatever happens.
 #
 #   test/kafka/integration.sh [go test flags...]     e.g. -run TestAccountServiceOnKafka -v
@@ -75,10 +76,15 @@ else
 fi
 brokers="$(tail -n 1 <<<"$out")"
 [[ "$brokers" == KAFKA_BROKERS=* ]] || { say "kafka.sh start said: $out"; exit 1; }
-export KAFKA_BROKERS="${brokers#KAFKA_BROKERS=}"
+# The tests reach the broker through their own variable, never the product's KAFKA_BROKERS, and
+# every topic and group they make carries this run's random prefix: the resets between tests
+# delete only those, so a broker shared with anything else loses nothing.
+unset KAFKA_BROKERS
+export ATLAS_TEST_KAFKA_BROKERS="${brokers#KAFKA_BROKERS=}"
+export ATLAS_NAME_PREFIX="${ATLAS_NAME_PREFIX:-atlas-test-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')-}"
 
-say "KAFKA_BROKERS=$KAFKA_BROKERS; packages: ${pkgs[*]}"
+say "ATLAS_TEST_KAFKA_BROKERS=$ATLAS_TEST_KAFKA_BROKERS ATLAS_NAME_PREFIX=$ATLAS_NAME_PREFIX; packages: ${pkgs[*]}"
 t0=$SECONDS
-# -p 1: one package at a time, since every test wipes the broker before it starts.
+# -p 1: one package at a time, since every test wipes the run's topics before it starts.
 "$GO" test -p 1 -count=1 -timeout "${ATLAS_KAFKA_TEST_TIMEOUT:-20m}" "$@" "${pkgs[@]}"
 say "fetch ${t_fetch}s, broker start ${t_start}s, tests $((SECONDS - t0))s"

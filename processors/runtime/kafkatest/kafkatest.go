@@ -1,5 +1,12 @@
 // Package kafkatest gives integration tests a Kafka-protocol broker and plain clients: an
-// in-process kfake cluster, or the real broker named by KAFKA_BROKERS when it is set.
+// in-process kfake cluster, or, only when ATLAS_TEST_KAFKA_BROKERS is set, that real broker.
+// KAFKA_BROKERS is the product's variable and changes nothing here: a shell pointed at a
+// shared cluster runs `make test` on kfake as anywhere else.
+//
+// On a real broker every name is the run's: ATLAS_NAME_PREFIX must be set (test/kafka
+// gives each run a random one), the product puts it before every topic and group it uses,
+// tests name their own topics with Name, and the reset between tests deletes only topics and
+// groups that carry the prefix. Nothing else on the cluster is read, written or deleted.
 package kafkatest
 
 import (
@@ -13,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/runtime"
 	"github.com/stretchr/testify/require"
@@ -25,17 +33,20 @@ import (
 // Broker starts a broker for the test and returns runtime options for it with the given
 // partition count.
 //
-// With KAFKA_BROKERS set, that broker is used instead, and since the product's topic names are
-// fixed, it is wiped first: every consumer group and every topic whose name does not start
-// with "__" is deleted, and Broker returns once the broker no longer lists them. Tests that
-// call Broker take turns, within a package (a parallel test waits until the one holding the
-// broker has finished and cleaned up) and across the test processes of one machine (a lock
-// file per KAFKA_BROKERS value); still, run packages one at a time (go test -p 1), or their
+// With ATLAS_TEST_KAFKA_BROKERS set, that broker is used instead, and since the product's topic
+// names are fixed within a run, the run's own topics and groups (ATLAS_NAME_PREFIX) are deleted
+// first, and Broker returns once the broker no longer lists them. Tests that call Broker take
+// turns, within a package (a parallel test waits until the one holding the broker has finished
+// and cleaned up) and across the test processes of one machine (a lock file per broker list);
+// still, run packages one at a time (go test -p 1), or their
 // tests wait for each other's and count that waiting against their own timeouts. A test calls
 // Broker once: a subtest cannot get a broker of its own while its parent holds it.
 func Broker(t testing.TB, partitions int) runtime.Options {
 	t.Helper()
-	if b := os.Getenv("KAFKA_BROKERS"); b != "" {
+	if b := RealBrokers(); b != "" {
+		if err := checkPrefix(); err != nil {
+			t.Fatal(err)
+		}
 		brokers := runtime.ParseBrokers(b)
 		hold(t)
 		start := time.Now()
@@ -58,11 +69,16 @@ func Broker(t testing.TB, partitions int) runtime.Options {
 }
 
 // ForMain is Broker for a TestMain whose tests share one broker state, set up once before
-// m.Run: a new kfake cluster, or the broker in KAFKA_BROKERS, reset as Broker resets it and
+// m.Run: a new kfake cluster, or the broker in ATLAS_TEST_KAFKA_BROKERS, reset as Broker resets it and
 // held against other test processes until release is called (after m.Run). The package's tests
 // then must not call Broker themselves.
 func ForMain(partitions int) (o runtime.Options, release func(), err error) {
-	b := os.Getenv("KAFKA_BROKERS")
+	b := RealBrokers()
+	if b != "" {
+		if err := checkPrefix(); err != nil {
+			return o, nil, err
+		}
+	}
 	if b == "" {
 		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(time.Second))
 		if err != nil {
@@ -98,6 +114,25 @@ func ForMain(partitions int) (o runtime.Options, release func(), err error) {
 	return o, release, nil
 }
 
+// RealBrokersEnv names the real broker of the Kafka test lane.
+const RealBrokersEnv = "ATLAS_TEST_KAFKA_BROKERS"
+
+// RealBrokers is the real broker tests run against, "" for kfake.
+func RealBrokers() string { return os.Getenv(RealBrokersEnv) }
+
+// Name is a topic or group name of a test: the run's prefix, then name.
+func Name(name string) string { return atlas.NamePrefix + name }
+
+// checkPrefix refuses a real broker without a run prefix: the reset would have no way to tell
+// the run's topics from anyone else's.
+func checkPrefix() error {
+	if atlas.NamePrefix == "" {
+		return fmt.Errorf("kafkatest: %s is set but ATLAS_NAME_PREFIX is not: give the run a prefix of its own "+
+			"(test/kafka/integration.sh makes a random one); only topics and groups with it are ever deleted", RealBrokersEnv)
+	}
+	return nil
+}
+
 // mainHolder holds the broker for a package's TestMain (ForMain).
 const mainHolder = "TestMain"
 
@@ -114,13 +149,13 @@ func hold(t testing.TB) {
 	h := holderNow
 	holderMu.Unlock()
 	if h == mainHolder {
-		t.Fatalf("kafkatest: TestMain holds the broker in KAFKA_BROKERS (ForMain); this package's tests share it and cannot call Broker")
+		t.Fatalf("kafkatest: TestMain holds the broker (ForMain); this package's tests share it and cannot call Broker")
 	}
 	if h != "" && (h == t.Name() || strings.HasPrefix(t.Name(), h+"/")) {
-		t.Fatalf("kafkatest: %s already holds the broker in KAFKA_BROKERS; call Broker once per test, not again in a subtest", h)
+		t.Fatalf("kafkatest: %s already holds the broker; call Broker once per test, not again in a subtest", h)
 	}
 	turn <- struct{}{}
-	unlock, err := lockBroker(os.Getenv("KAFKA_BROKERS"))
+	unlock, err := lockBroker(RealBrokers())
 	if err != nil {
 		<-turn
 		t.Fatalf("kafkatest: locking the broker against other test processes: %v", err)
@@ -142,8 +177,8 @@ func hold(t testing.TB) {
 // did not stop it) can be deleted only when their session times out.
 const resetTimeout = 2 * time.Minute
 
-// reset deletes every consumer group and every topic not starting with "__" on the cluster at
-// brokers, and waits until the cluster no longer lists any of them. Kafka deletes topics
+// reset deletes the run's consumer groups and topics (those starting with ATLAS_NAME_PREFIX) on
+// the cluster at brokers, and waits until the cluster no longer lists any of them. Kafka deletes topics
 // asynchronously: a topic of the same name created before then could fail or, worse, be the
 // old one. It returns how many groups and topics it found to delete.
 func reset(brokers []string) (groups, topics int, err error) {
@@ -196,7 +231,9 @@ func listGroups(ctx context.Context, cl *kgo.Client) ([]string, error) {
 			return nil, fmt.Errorf("list groups: %w", err)
 		}
 		for _, g := range resp.Groups {
-			groups = append(groups, g.Group)
+			if ours(g.Group) {
+				groups = append(groups, g.Group)
+			}
 		}
 	}
 	sort.Strings(groups)
@@ -240,7 +277,12 @@ func deleteGroups(ctx context.Context, cl *kgo.Client) (int, error) {
 	return len(seen), err
 }
 
-// userTopics lists the topics whose names do not start with "__".
+// ours reports whether a topic or group belongs to this run; never one of Kafka's own.
+func ours(name string) bool {
+	return atlas.NamePrefix != "" && strings.HasPrefix(name, atlas.NamePrefix) && !strings.HasPrefix(name, "__")
+}
+
+// userTopics lists the run's topics.
 func userTopics(ctx context.Context, cl *kgo.Client) ([]string, error) {
 	req := kmsg.NewPtrMetadataRequest() // no topics: all of them
 	resp, err := req.RequestWith(ctx, cl)
@@ -249,7 +291,7 @@ func userTopics(ctx context.Context, cl *kgo.Client) ([]string, error) {
 	}
 	var topics []string
 	for _, tp := range resp.Topics {
-		if tp.Topic == nil || strings.HasPrefix(*tp.Topic, "__") || tp.IsInternal {
+		if tp.Topic == nil || tp.IsInternal || !ours(*tp.Topic) {
 			continue
 		}
 		topics = append(topics, *tp.Topic)

@@ -10,7 +10,7 @@ import (
 )
 
 // lockBroker takes an exclusive lock shared by every test process of this machine that uses
-// the same KAFKA_BROKERS, so that packages run in parallel (go test without -p 1) take turns
+// the same ATLAS_TEST_KAFKA_BROKERS, so that packages run in parallel (go test without -p 1) take turns
 // instead of wiping each other's topics. It blocks until the lock is free.
 func lockBroker(brokers string) (unlock func(), err error) {
 	name := strings.Map(func(r rune) rune {
