@@ -3,6 +3,7 @@
 package metrics
 
 import (
+	"github.com/atlasstreams/atlas/codecs"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 )
@@ -41,6 +42,13 @@ var (
 		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
 	}, []string{"op"})
 
+	// SystemErrors counts SYSTEM_ERROR answers by stage and cause (a closed set of names the
+	// stages define: registration_in_flight, unsealable_password, ...).
+	SystemErrors = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "atlas", Name: "account_system_errors_total",
+		Help: "SYSTEM_ERROR answers of the account service, by group and cause.",
+	}, []string{"group", "cause"})
+
 	// AccountOutcomes counts decisions of the account service by kind and result, for
 	// instance create/duplicate_name or login/INCORRECT_PASSWORD.
 	AccountOutcomes = promauto.NewCounterVec(prometheus.CounterOpts{
@@ -48,3 +56,46 @@ var (
 		Help: "Decisions of the account service, by command and outcome.",
 	}, []string{"command", "outcome"})
 )
+
+// OtherType is the type label of a message whose type its contract does not name: labels come
+// from closed sets only, so a producer that writes a thousand made-up types adds one series,
+// not a thousand.
+const OtherType = "other"
+
+// catalogTypes holds every discriminator value of the catalog.
+var catalogTypes = func() map[string]bool {
+	m := map[string]bool{}
+	for _, t := range codecs.CatalogTopicList() {
+		for _, ty := range t.Types {
+			m[ty.Value] = true
+		}
+	}
+	return m
+}()
+
+// TypeLabel is the type label of a consumed message: typ when the catalog (or the caller's
+// own closed set, extra) names it, "" as "none", anything else OtherType.
+func TypeLabel(typ string, extra ...string) string {
+	switch {
+	case typ == "":
+		return "none"
+	case catalogTypes[typ]:
+		return typ
+	}
+	for _, e := range extra {
+		if typ == e {
+			return typ
+		}
+	}
+	return OtherType
+}
+
+// DeclareIn creates the MessagesIn series of a group's topic at 0, for each type (and
+// OtherType) and outcome, so that dashboards and alerts see them before the first message.
+func DeclareIn(group, topic string, types []string, outcomes ...string) {
+	for _, typ := range append(append([]string{}, types...), OtherType) {
+		for _, o := range outcomes {
+			MessagesIn.WithLabelValues(group, topic, typ, o)
+		}
+	}
+}

@@ -246,7 +246,7 @@ func consume(ctx goka.Context, msg interface{}) {
 			return
 		}
 		ctx.Loopback(d.Key, b)
-		metrics.MessagesIn.WithLabelValues(group, topic, d.Status, "ok").Inc()
+		metrics.MessagesIn.WithLabelValues(group, topic, statusLabel(d.Status), "ok").Inc()
 		metrics.MessagesOut.WithLabelValues(group, string(loopTopic)).Inc()
 	}
 }

@@ -109,7 +109,7 @@ func (d *decision) login(l *accountpb.Login) {
 	if d.acc == nil {
 		// The names stage knew the account but this stage does not: its create is still on the
 		// way or was lost. The login server may retry.
-		d.emit(model.SessionError(sid, d.cmd.GetAccountId(), model.CodeSystemError, 0, 0))
+		d.emit(model.SystemError(sid, d.cmd.GetAccountId(), "account_not_created_yet"))
 		return
 	}
 	if b := d.acc.GetBan(); b != nil && (b.UntilMs == 0 || d.now < b.UntilMs) {
@@ -135,7 +135,7 @@ func (d *decision) progressState(p *accountpb.ProgressState) {
 		return
 	}
 	if model.State(d.acc) == model.StateNotLoggedIn {
-		d.emit(model.SessionError(sid, d.acc.Id, model.CodeSystemError, 0, 0))
+		d.emit(model.SystemError(sid, d.acc.Id, "progress_while_logged_out"))
 		return
 	}
 	switch p.GetState() {
@@ -143,18 +143,18 @@ func (d *decision) progressState(p *accountpb.ProgressState) {
 		d.logout(sid, issuer)
 	case model.StateLoggedIn:
 		if !model.Login(d.acc, sid, issuer, d.now) {
-			d.emit(model.SessionError(sid, d.acc.Id, model.CodeSystemError, 0, 0))
+			d.emit(model.SystemError(sid, d.acc.Id, "login_not_in_transition"))
 			return
 		}
 		d.emit(model.StatusEvent(d.acc.Id, d.acc.Name, codecs.AccountStatusEventStatusLoggedIn))
 	case model.StateTransition:
 		if !model.Transition(d.acc, sid, issuer, d.now) {
-			d.emit(model.SessionError(sid, d.acc.Id, model.CodeSystemError, 0, 0))
+			d.emit(model.SystemError(sid, d.acc.Id, "transition_of_unknown_session"))
 			return
 		}
 		d.scheduleExpiry(sid, issuer)
 	default:
-		d.emit(model.SessionError(sid, d.acc.Id, model.CodeSystemError, 0, 0))
+		d.emit(model.SystemError(sid, d.acc.Id, "unknown_state"))
 		return
 	}
 	d.emit(model.SessionStateChanged(sid, d.acc.Id, uint8(p.GetState()), p.GetParams()))

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/atlasstreams/atlas"
+	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/model"
 	"github.com/atlasstreams/atlas/processors/deadletter"
 	"github.com/atlasstreams/atlas/processors/metrics"
@@ -11,9 +12,28 @@ import (
 	"github.com/lovoo/goka/codec"
 )
 
+// adminTypes and ownTypes are the type labels of this stage besides the catalog's.
+var (
+	adminTypes = []string{"BAN", "UNBAN", "SET_TOS"}
+	ownTypes   = append([]string{"CREATE_ACCOUNT", "unknown"}, adminTypes...)
+)
+
+// typeLabel keeps the type label of a command in a closed set: a made-up type is "other".
+func typeLabel(typ string) string { return metrics.TypeLabel(typ, ownTypes...) }
+
 // Group defines the ingress stage. It keeps no table: its state is the topics it writes.
 func Group(pw model.Passwords) *goka.GroupGraph {
 	p := &processor{pw: pw}
+	group := string(atlas.AccountIngressGroup)
+	sessionTypes := []string{"unknown"}
+	if t, ok := codecs.LookupCatalogTopic("COMMAND_TOPIC_ACCOUNT_SESSION"); ok {
+		for _, ty := range t.Types {
+			sessionTypes = append(sessionTypes, ty.Value)
+		}
+	}
+	metrics.DeclareIn(group, string(atlas.CommandTopicCreateAccount), []string{"CREATE_ACCOUNT", "unknown"}, "ok", "dead_letter")
+	metrics.DeclareIn(group, string(atlas.CommandTopicAccountSession), sessionTypes, "ok", "dead_letter")
+	metrics.DeclareIn(group, string(atlas.AccountAdminTopic), append([]string{"unknown"}, adminTypes...), "ok", "dead_letter")
 	return goka.DefineGroup(atlas.AccountIngressGroup,
 		goka.Input(atlas.CommandTopicCreateAccount, new(codec.Bytes), p.process),
 		goka.Input(atlas.CommandTopicAccountSession, new(codec.Bytes), p.process),
@@ -40,12 +60,12 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 	})
 	if err != nil {
 		deadletter.Send(ctx, raw, err)
-		metrics.MessagesIn.WithLabelValues(group, topic, d.Type, "dead_letter").Inc()
+		metrics.MessagesIn.WithLabelValues(group, topic, typeLabel(d.Type), "dead_letter").Inc()
 		return
 	}
 	model.EmitOuts(ctx, d.Meta, d.Outs)
 	for _, o := range d.Outs {
 		metrics.MessagesOut.WithLabelValues(group, string(o.Topic)).Inc()
 	}
-	metrics.MessagesIn.WithLabelValues(group, topic, d.Type, "ok").Inc()
+	metrics.MessagesIn.WithLabelValues(group, topic, typeLabel(d.Type), "ok").Inc()
 }

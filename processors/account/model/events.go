@@ -52,6 +52,14 @@ func SessionError(sessionID []byte, accountID uint32, code string, reason uint8,
 		&codecs.AccountSessionStatusEventErrorBody{Code: code, Reason: reason, Until: codecs.Uint64OrTime{Uint64: untilMs}})
 }
 
+// SystemError is a SessionStatusEvent ERROR SYSTEM_ERROR with its cause, a short closed-set
+// name (a metric label), which the stage emitting it logs and counts.
+func SystemError(sessionID []byte, accountID uint32, cause string) Out {
+	o := SessionError(sessionID, accountID, CodeSystemError, 0, 0)
+	o.Cause = cause
+	return o
+}
+
 // SessionCreated is a SessionStatusEvent CREATED (empty body).
 func SessionCreated(sessionID []byte, accountID uint32) Out {
 	return sessionEvent(sessionID, accountID, codecs.AccountSessionStatusEventTypeCreated,

@@ -23,6 +23,9 @@ type Out struct {
 	Topic goka.Stream
 	Key   string
 	Value []byte
+	// Cause, on a SYSTEM_ERROR answer, says what went wrong inside: the stage logs and counts
+	// it (the answer itself carries only the code). Never written to a topic.
+	Cause string
 }
 
 // ProtoOut encodes an internal message for an internal topic.

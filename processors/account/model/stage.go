@@ -8,6 +8,7 @@ import (
 	"github.com/atlasstreams/atlas/processors/deadletter"
 	"github.com/atlasstreams/atlas/processors/metrics"
 	"github.com/lovoo/goka"
+	"github.com/sirupsen/logrus"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -57,6 +58,12 @@ func (s Stage) Emit(ctx goka.Context, kind string, m *accountpb.Meta, outs []Out
 	EmitOuts(ctx, m, outs)
 	for _, o := range outs {
 		metrics.MessagesOut.WithLabelValues(s.Group, string(o.Topic)).Inc()
+		if o.Cause != "" {
+			metrics.SystemErrors.WithLabelValues(s.Group, o.Cause).Inc()
+			logrus.WithFields(logrus.Fields{"group": s.Group, "command": kind, "cause": o.Cause,
+				"topic": m.GetCommand().GetTopic(), "partition": m.GetCommand().GetPartition(),
+				"offset": m.GetCommand().GetOffset()}).Warn("answered SYSTEM_ERROR")
+		}
 	}
 	metrics.MessagesIn.WithLabelValues(s.Group, string(ctx.Topic()), kind, "ok").Inc()
 }

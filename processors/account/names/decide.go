@@ -148,7 +148,7 @@ func (d *decision) login(l *accountpb.LoginAttempt) {
 		hash, err := d.pw.Hash(plain)
 		model.Wipe(plain)
 		if err != nil {
-			d.emit(model.SessionError(sid, 0, model.CodeSystemError, 0, 0))
+			d.emit(model.SystemError(sid, 0, "hash_failed"))
 			d.outcome = OutcomeHashFailed
 			return
 		}
@@ -184,7 +184,7 @@ func (d *decision) awaitRegistration(l *accountpb.LoginAttempt) {
 	sid, e := l.GetSessionId(), d.entry
 	reg := e.GetRegistration()
 	if reg.GetLogin() != nil || d.now-reg.GetMeta().GetTimestampMs() > d.cfg.TransitionTimeout.Milliseconds() {
-		d.emit(model.SessionError(sid, 0, model.CodeSystemError, 0, 0))
+		d.emit(model.SystemError(sid, 0, "registration_in_flight"))
 		d.outcome = OutcomeRegistering
 		return
 	}
@@ -216,7 +216,7 @@ func (d *decision) open(l *accountpb.LoginAttempt) ([]byte, bool) {
 	plain, err := d.pw.Open(l.GetSealedPassword(), model.SealContext(d.key, d.cmd.GetMeta().GetCommand()))
 	if err != nil {
 		// Sealed with a key this process lacks (a misconfigured instance): not the user's fault.
-		d.emit(model.SessionError(l.GetSessionId(), d.entry.GetAccountId(), model.CodeSystemError, 0, 0))
+		d.emit(model.SystemError(l.GetSessionId(), d.entry.GetAccountId(), "unsealable_password"))
 		d.outcome = OutcomeUnsealable
 		return nil, false
 	}

@@ -63,6 +63,7 @@ func TestLoginWhileRegistrationWaitsForItsID(t *testing.T) {
 	// A second login meanwhile is refused, as is a wrong password.
 	second := Decide(model.DefaultConfig(), pw, key, res.Entry, loginCmd(pw, key, 2, "pw", now))
 	require.Equal(t, model.CodeSystemError, sessionError(t, second.Outs).Code)
+	require.Equal(t, OutcomeRegistering, second.Outs[0].Cause, "a SYSTEM_ERROR carries its cause for the log and the metric")
 	wrong := Decide(model.DefaultConfig(), pw, key, pending, loginCmd(pw, key, 3, "nope", now))
 	require.Equal(t, model.CodeIncorrectPassword, sessionError(t, wrong.Outs).Code)
 

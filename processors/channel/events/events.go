@@ -65,6 +65,11 @@ func (h *Handler) Graphs(group goka.Group) []*goka.GroupGraph {
 	var out []*goka.GroupGraph
 	for _, t := range Consumed() {
 		t := t
+		var types []string
+		for _, ty := range t.Catalog.Types {
+			types = append(types, ty.Value)
+		}
+		metrics.DeclareIn(string(group), t.Catalog.Name, types, outcomeOK, outcomeIgnored, outcomeDeadLetter)
 		out = append(out, goka.DefineGroup(group,
 			goka.Input(t.Stream, new(codec.Bytes), func(ctx goka.Context, msg any) {
 				raw, _ := msg.([]byte)
@@ -93,7 +98,7 @@ func ConsumerGroupBuilder(o runtime.Options) goka.ConsumerGroupBuilder {
 func (h *Handler) consume(ctx goka.Context, topic *codecs.CatalogTopic, raw []byte) {
 	start := time.Now()
 	typ, outcome := h.handle(ctx, topic, raw)
-	metrics.MessagesIn.WithLabelValues(string(ctx.Group()), topic.Name, typ, outcome).Inc()
+	metrics.MessagesIn.WithLabelValues(string(ctx.Group()), topic.Name, metrics.TypeLabel(typ), outcome).Inc()
 	metrics.ProcessingSeconds.WithLabelValues(string(ctx.Group()), topic.Name).Observe(time.Since(start).Seconds())
 }
 
@@ -140,7 +145,7 @@ func (h *Handler) handle(ctx goka.Context, topic *codecs.CatalogTopic, raw []byt
 // refuse ignores an unknown type (the contract says so) and dead-letters anything else.
 func (h *Handler) refuse(ctx goka.Context, raw []byte, typ string, err error) (string, string) {
 	if errors.Is(err, codecs.ErrUnknownType) {
-		return typ, outcomeIgnored
+		return metrics.OtherType, outcomeIgnored // a type the contract does not name
 	}
 	deadletter.Send(ctx, raw, err)
 	return typ, outcomeDeadLetter

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
@@ -17,6 +18,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/tester"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 )
 
@@ -277,4 +279,45 @@ func TestPresence(t *testing.T) {
 	h.send("EVENT_TOPIC_SESSION_STATUS", &channeltest.Tenant, status("DESTROYED", sid, 5))
 	_, ok = h.presence.Of(42)
 	require.False(t, ok)
+}
+
+// seriesWith lists the messages_in_total series of a group whose type label is typ.
+func seriesWith(t *testing.T, group, typ string) (n int, total float64) {
+	t.Helper()
+	mfs, err := prometheus.DefaultGatherer.Gather()
+	require.NoError(t, err)
+	for _, mf := range mfs {
+		if mf.GetName() != "atlas_messages_in_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			if labels["group"] == group && labels["type"] == typ {
+				n++
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return n, total
+}
+
+// A producer's made-up types never become label values: they count as "other", and every
+// known label of the group exists at 0 before the first message.
+func TestTypeLabelsAreAClosedSet(t *testing.T) {
+	h := newHarness(t)
+	group := string(atlas.ChannelGroup("tester"))
+	n, total := seriesWith(t, group, "REQUEST_LICENSE_AGREEMENT")
+	require.Positive(t, n, "declared at 0 from the start")
+	require.Zero(t, total)
+	_, before := seriesWith(t, group, "other")
+	for i := 0; i < 50; i++ {
+		h.send("EVENT_TOPIC_CHARACTER_CHAT", &channeltest.Tenant,
+			fmt.Sprintf(`{"worldId":0,"channelId":1,"mapId":100000000,"actorId":42,"message":"x","type":"MADE_UP_%d","body":{}}`, i))
+	}
+	require.Eventually(t, func() bool { _, after := seriesWith(t, group, "other"); return after == before+50 }, 10*time.Second, 5*time.Millisecond)
+	n, _ = seriesWith(t, group, "MADE_UP_7")
+	require.Zero(t, n, "no series for a made-up type")
 }
