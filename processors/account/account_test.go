@@ -442,3 +442,41 @@ func TestBadInputIsDeadLetteredAndProcessingGoesOn(t *testing.T) {
 	h.Create("bob", "secret")
 	require.Equal(t, []string{"STATUS 1 CREATED bob"}, h.EventStrings(), "the processor goes on")
 }
+
+// Name uniqueness folds compatibility forms and case (NFKC + full case folding); a name of
+// characters outside the allowed set, or sent as invalid UTF-8, is refused, not replaced.
+func TestNamesFoldAndCharset(t *testing.T) {
+	t.Run("ascii, the default", func(t *testing.T) {
+		h := accounttest.New(t)
+		h.Create("bob", "secret")
+		require.Equal(t, []string{"STATUS 1 CREATED bob"}, h.EventStrings())
+		for _, c := range []struct{ name, raw string }{
+			{"fullwidth", `{"name":"ｂｏｂ","password":"x"}`},
+			{"Cyrillic look-alike", `{"name":"b\u043eb","password":"x"}`},
+			{"combining mark", `{"name":"bo\u0301b","password":"x"}`},
+			{"dotless i", `{"name":"b\u0131b","password":"x"}`},
+			{"sharp s", `{"name":"stra\u00dfe","password":"x"}`},
+			{"invalid UTF-8", "{\"name\":\"b\xffb\",\"password\":\"x\"}"},
+			{"a lone surrogate (decoded as U+FFFD)", `{"name":"b\udc00b","password":"x"}`},
+		} {
+			h.Produce(atlas.CommandTopicCreateAccount, "k", []byte(c.raw), nil)
+			dl := h.DeadLetters()
+			require.Len(t, dl, 1, c.name)
+			require.Empty(t, h.EventStrings(), c.name)
+		}
+	})
+	t.Run("unicode", func(t *testing.T) {
+		h := accounttest.New(t, func(c *model.Config) { c.NameCharset = model.NameCharsetUnicode })
+		h.Create("Straße", "secret")
+		h.Create("Café", "secret")
+		require.Equal(t, []string{"STATUS 1 CREATED Straße", "STATUS 2 CREATED Café"}, h.EventStrings())
+		for _, same := range []string{"STRASSE", "ｓｔｒａｓｓｅ", "CAFE\u0301", "café"} {
+			h.Create(same, "other")
+			require.Empty(t, h.EventStrings(), "%q is the same name", same)
+		}
+		h.Create("b\u043eb", "x") // Cyrillic о: another script, another name
+		require.Equal(t, []string{"STATUS 3 CREATED b\u043eb"}, h.EventStrings())
+		h.Produce(atlas.CommandTopicCreateAccount, "k", []byte(`{"name":"bob\u2603","password":"x"}`), nil)
+		require.Len(t, h.DeadLetters(), 1, "a symbol is not a name character")
+	})
+}

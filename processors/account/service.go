@@ -65,7 +65,7 @@ func PasswordsFromEnv(cost int, allowRandom bool) (model.Passwords, error) {
 // Graphs are the service's five group graphs.
 func (s Service) Graphs() []*goka.GroupGraph {
 	return []*goka.GroupGraph{
-		ingress.Group(s.Passwords),
+		ingress.Group(s.Passwords, s.Config.NameCharset),
 		names.Group(s.Config, s.Passwords),
 		ids.Group(),
 		accounts.Group(s.Config),

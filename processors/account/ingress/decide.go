@@ -49,10 +49,12 @@ type Decision struct {
 	Meta *accountpb.Meta
 	Outs []model.Out
 	Type string
+
+	names model.NameCharset
 }
 
 // Decide turns one public command into internal commands, or returns why it is refused.
-func Decide(pw model.Passwords, m Message) (Decision, error) {
+func Decide(pw model.Passwords, names model.NameCharset, m Message) (Decision, error) {
 	tenant, err := codecs.TenantFromHeaders(m.Headers)
 	if err != nil {
 		return Decision{Type: "unknown"}, err
@@ -68,7 +70,13 @@ func Decide(pw model.Passwords, m Message) (Decision, error) {
 		Traceparent: trace.ParentString(), Tracestate: trace.State,
 		TimestampMs: ts.UnixMilli(),
 	}
-	d := Decision{Meta: meta}
+	d := Decision{Meta: meta, names: names}
+	if !utf8.Valid(m.Value) {
+		// encoding/json would replace the bad bytes with U+FFFD and carry on: a name sent
+		// with invalid UTF-8 must not become another valid one.
+		d.Type = "unknown"
+		return d, fmt.Errorf("%w: the message is not valid UTF-8", ErrInvalid)
+	}
 	switch goka.Stream(m.Topic) {
 	case atlas.CommandTopicCreateAccount:
 		d.Type = "CREATE_ACCOUNT"
@@ -89,7 +97,7 @@ func (d *Decision) createAccount(pw model.Passwords, t codecs.Tenant, value []by
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if err := validName(cmd.Name); err != nil {
+	if err := d.validName(cmd.Name); err != nil {
 		return err
 	}
 	if err := validPassword(cmd.Password); err != nil {
@@ -118,7 +126,7 @@ func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, value []b
 	switch body := cmd.Body.(type) {
 	case *codecs.AccountSessionCommandCreateBody:
 		// A login attempt. accountId and author are not used to decide (the contract).
-		if err := validName(body.AccountName); err != nil {
+		if err := d.validName(body.AccountName); err != nil {
 			return err
 		}
 		if err := validPassword(body.Password); err != nil {
@@ -168,7 +176,7 @@ func issuerOf(author string) (string, error) {
 	return issuer, nil
 }
 
-func validName(name string) error {
+func (d *Decision) validName(name string) error {
 	if len(name) == 0 || len(name) > MaxNameBytes {
 		return fmt.Errorf("%w: name must have 1 to %d bytes, has %d", ErrInvalid, MaxNameBytes, len(name))
 	}
@@ -179,6 +187,9 @@ func validName(name string) error {
 		if !unicode.IsPrint(r) {
 			return fmt.Errorf("%w: name has the unprintable character %U", ErrInvalid, r)
 		}
+	}
+	if err := d.names.Check(name); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
 	return nil
 }

@@ -22,8 +22,8 @@ var (
 func typeLabel(typ string) string { return metrics.TypeLabel(typ, ownTypes...) }
 
 // Group defines the ingress stage. It keeps no table: its state is the topics it writes.
-func Group(pw model.Passwords) *goka.GroupGraph {
-	p := &processor{pw: pw}
+func Group(pw model.Passwords, names model.NameCharset) *goka.GroupGraph {
+	p := &processor{pw: pw, names: names}
 	group := string(atlas.AccountIngressGroup)
 	sessionTypes := []string{"unknown"}
 	if t, ok := codecs.LookupCatalogTopic("COMMAND_TOPIC_ACCOUNT_SESSION"); ok {
@@ -45,7 +45,8 @@ func Group(pw model.Passwords) *goka.GroupGraph {
 }
 
 type processor struct {
-	pw model.Passwords
+	pw    model.Passwords
+	names model.NameCharset
 }
 
 func (p *processor) process(ctx goka.Context, msg interface{}) {
@@ -54,7 +55,7 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 	group, topic := string(atlas.AccountIngressGroup), string(ctx.Topic())
 	defer func() { metrics.ProcessingSeconds.WithLabelValues(group, topic).Observe(time.Since(start).Seconds()) }()
 
-	d, err := Decide(p.pw, Message{
+	d, err := Decide(p.pw, p.names, Message{
 		Topic: topic, Partition: ctx.Partition(), Offset: ctx.Offset(), Key: ctx.Key(),
 		Value: raw, Headers: ctx.Headers(), Timestamp: ctx.Timestamp(),
 	})

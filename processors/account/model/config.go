@@ -21,6 +21,8 @@ type Config struct {
 	// ticker visits the slots that ended.
 	TimerShards  int
 	TickInterval time.Duration
+	// NameCharset is what account names may be made of (ATLAS_NAME_CHARSET).
+	NameCharset NameCharset
 	// Clock is the wall clock of the timers stage (nil: time.Now); tests drive it. Decisions
 	// about commands never read it: they use the command's timestamp.
 	Clock func() time.Time
@@ -42,6 +44,7 @@ func DefaultConfig() Config {
 		MaxFailedLogins:   5,
 		FailedLoginWindow: 10 * time.Minute,
 		TransitionTimeout: 5 * time.Second,
+		NameCharset:       NameCharsetASCII,
 		TimerShards:       64,
 		TickInterval:      time.Second,
 	}
@@ -87,6 +90,11 @@ func FromEnv() (Config, error) {
 	durVar("ATLAS_TRANSITION_TIMEOUT", &c.TransitionTimeout)
 	intVar("ATLAS_TIMER_SHARDS", &c.TimerShards, 1, 1000)
 	durVar("ATLAS_TIMER_TICK", &c.TickInterval)
+	if cs, err := NameCharsetFromEnv(); err != nil {
+		errs = append(errs, err)
+	} else {
+		c.NameCharset = cs
+	}
 	if len(errs) > 0 {
 		return c, fmt.Errorf("account configuration: %v", errs)
 	}

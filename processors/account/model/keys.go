@@ -26,9 +26,10 @@ func AccountKey(t codecs.Tenant, id uint32) string {
 // AccountKeyPrefix is the common prefix of every account key of a tenant.
 func AccountKeyPrefix(t codecs.Tenant) string { return t.String() + accountInfix }
 
-// NameKey is the names table key of a name: uniqueness is case-insensitive.
+// NameKey is the names table key of a name: uniqueness is up to compatibility forms and case
+// (NameFold).
 func NameKey(t codecs.Tenant, name string) string {
-	return t.String() + nameInfix + strings.ToLower(name)
+	return t.String() + nameInfix + NameFold(name)
 }
 
 // ParseAccountKey splits an accounts table key.
