@@ -17,6 +17,8 @@ type ClientPolicy struct {
 	// Optional lists the optional key paths of the contract era a client may give; the
 	// required ones are what the type's codec writes.
 	Optional []string
+	// Values maps key paths to the closed set of JSON values (compact) the catalog allows.
+	Values map[string][]string
 }
 
 // SessionValue is a value the gateway knows from the session.

@@ -14,6 +14,7 @@ import (
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
 )
 
@@ -42,6 +43,8 @@ type API struct {
 	routes   []string
 	// Now is the clock that tells whether a ban is still in force.
 	Now func() time.Time
+	// Access authenticates and rate-limits requests (nil: open and unlimited, for tests).
+	Access *Access
 }
 
 // NewAPI serves the accounts table (values *accountpb.Account), the names table
@@ -103,9 +106,28 @@ func notFound(format string, args ...any) error {
 func (a *API) handle(pattern string, h func(r *http.Request, t codecs.Tenant) (any, error)) {
 	a.routes = append(a.routes, pattern)
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		var scope uuid.UUID
+		if a.Access != nil {
+			var err error
+			if scope, err = a.Access.check(r); err != nil {
+				if errors.Is(err, errUnauthenticated) {
+					w.Header().Set("WWW-Authenticate", `Bearer realm="atlas"`)
+					err = &httpError{http.StatusUnauthorized, "a bearer token is required (Authorization: Bearer <token>)"}
+				} else {
+					w.Header().Set("Retry-After", a.Access.retryAfter())
+				}
+				writeError(w, r, err)
+				return
+			}
+		}
 		t, err := codecs.TenantFromText(r.Header.Get)
 		if err != nil {
 			writeError(w, r, &httpError{http.StatusBadRequest, err.Error()})
+			return
+		}
+		if scope != uuid.Nil && scope != t.ID {
+			apiRefusals.WithLabelValues("forbidden_tenant").Inc()
+			writeError(w, r, &httpError{http.StatusForbidden, "this token may not read that tenant"})
 			return
 		}
 		doc, err := h(r, t)

@@ -54,6 +54,8 @@ type Entry struct {
 	// Optional lists the optional keys of the contract era (not `since: newer`) a client may
 	// give; required keys are known from the codecs.
 	Optional []string
+	// Values maps a key path to the closed set of JSON values the catalog allows there.
+	Values map[string][]string
 }
 
 // Build joins the policy text with the catalog. It refuses entries for types the catalog does
@@ -90,7 +92,7 @@ func Build(c *catalog.Catalog, text []byte) ([]Entry, error) {
 			}
 		}
 		for _, typ := range types {
-			top, body, optional := fieldsOf(c, t, typ)
+			top, body, optional, values := fieldsOf(c, t, typ)
 			e := Entry{Topic: t.Name, Type: typ, Reason: DefaultReason}
 			raw, ok := d.Topics[t.Name][typ]
 			if ok {
@@ -99,7 +101,7 @@ func Build(c *catalog.Catalog, text []byte) ([]Entry, error) {
 					return nil, fmt.Errorf("policy: %s %s: %w", t.Name, typ, err)
 				}
 				if e.Allowed {
-					e.Optional = optional
+					e.Optional, e.Values = optional, values
 				}
 			}
 			out = append(out, e)
@@ -185,15 +187,21 @@ func producedByChannel(t *catalog.Topic) bool {
 	return false
 }
 
-// fieldsOf gives the top-level and body keys a type may carry (optional ones included), and
-// the paths of its optional keys of the contract era.
-func fieldsOf(c *catalog.Catalog, t *catalog.Topic, typ string) (top, body map[string]bool, optional []string) {
-	top, body = map[string]bool{}, map[string]bool{}
+// fieldsOf gives the top-level and body keys a type may carry (optional ones included), the
+// paths of its optional keys of the contract era, and the closed value sets of its keys.
+func fieldsOf(c *catalog.Catalog, t *catalog.Topic, typ string) (top, body map[string]bool, optional []string, values map[string][]string) {
+	top, body, values = map[string]bool{}, map[string]bool{}, map[string][]string{}
 	add := func(dst map[string]bool, prefix string, fs []*catalog.Field) {
 		for _, f := range c.Flatten(fs) {
 			dst[f.JSON] = true
 			if f.Optional && !f.Newer() {
 				optional = append(optional, prefix+f.JSON)
+			}
+			for _, v := range f.Values {
+				b, err := json.Marshal(v)
+				if err == nil && !f.Newer() {
+					values[prefix+f.JSON] = append(values[prefix+f.JSON], string(b))
+				}
 			}
 		}
 	}
@@ -213,7 +221,7 @@ func fieldsOf(c *catalog.Catalog, t *catalog.Topic, typ string) (top, body map[s
 		}
 	}
 	sort.Strings(optional)
-	return top, body, optional
+	return top, body, optional, values
 }
 
 // Generate writes the Go source of the table.
@@ -247,6 +255,13 @@ func Generate(entries []Entry) ([]byte, error) {
 		}
 		if len(e.Optional) > 0 {
 			fmt.Fprintf(&b, ", Optional: %#v", e.Optional)
+		}
+		if len(e.Values) > 0 {
+			b.WriteString(", Values: map[string][]string{")
+			for _, k := range keysOf(e.Values) {
+				fmt.Fprintf(&b, "%q: %#v, ", k, e.Values[k])
+			}
+			b.WriteString("}")
 		}
 		b.WriteString("},\n")
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -153,6 +154,9 @@ func buildCommand(f protocol.ClientFrame, s sessions.Session) (any, error) {
 	if err := checkRequire(pol.Require, top, body); err != nil {
 		return nil, err
 	}
+	if err := checkValues(pol.Values, top, body); err != nil {
+		return nil, err
+	}
 	// Who acts and where is the session's: written over the client's value where the type has
 	// the key, removed where it is optional.
 	for path, v := range pol.Session {
@@ -166,11 +170,10 @@ func buildCommand(f protocol.ClientFrame, s sessions.Session) (any, error) {
 			delete(dst, key)
 		}
 	}
-	// A transaction id the client did not give is a fresh one, as upstream makes them.
+	// A transaction id is always a fresh one, as upstream makes them: a client reusing
+	// another transaction's id could interfere with it.
 	if sh.top["transactionId"] {
-		if _, given := top["transactionId"]; !given {
-			top["transactionId"] = mustJSON(uuid.New())
-		}
+		top["transactionId"] = mustJSON(uuid.New())
 	}
 	if ct != nil {
 		raw := mustJSON(body)
@@ -207,6 +210,25 @@ func checkRequire(req map[string]string, top, body map[string]json.RawMessage) e
 		var compact bytes.Buffer
 		if json.Compact(&compact, got) != nil || compact.String() != want {
 			return protocol.Refuse(protocol.CodeNotAllowed, fmt.Sprintf("%s must be %s for a client", path, want))
+		}
+	}
+	return nil
+}
+
+// checkValues refuses a given value outside the catalog's closed set for its key.
+func checkValues(sets map[string][]string, top, body map[string]json.RawMessage) error {
+	for path, allowed := range sets {
+		m, key := top, path
+		if k, inBody := strings.CutPrefix(path, "body."); inBody {
+			m, key = body, k
+		}
+		got, given := m[key]
+		if !given {
+			continue // the codec writes the zero value, which the service reads as none
+		}
+		var compact bytes.Buffer
+		if json.Compact(&compact, got) != nil || !slices.Contains(allowed, compact.String()) {
+			return badAction("%s must be one of %s", path, strings.Join(allowed, ", "))
 		}
 	}
 	return nil

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/atlasstreams/atlas/codecs"
@@ -103,7 +104,23 @@ func TestClientPolicyOverTheCatalog(t *testing.T) {
 			}
 		}
 		for _, typ := range types {
-			raw, _ := json.Marshal(protocol.ClientFrame{Op: protocol.OpAction, Topic: cat.Name, Type: typ})
+			// Empty but for the values the policy requires.
+			f := protocol.ClientFrame{Op: protocol.OpAction, Topic: cat.Name, Type: typ}
+			body := map[string]json.RawMessage{}
+			for path, v := range codecs.ClientPolicyFor(cat.Name, typ).Require {
+				if k, inBody := strings.CutPrefix(path, "body."); inBody {
+					body[k] = json.RawMessage(v)
+				} else {
+					if f.Fields == nil {
+						f.Fields = map[string]json.RawMessage{}
+					}
+					f.Fields[path] = json.RawMessage(v)
+				}
+			}
+			if len(body) > 0 {
+				f.Body, _ = json.Marshal(body)
+			}
+			raw, _ := json.Marshal(f)
 			_, err := buildCommand(frame(t, string(raw)), player)
 			if codecs.ClientPolicyFor(cat.Name, typ).Allowed {
 				allowed++
@@ -152,4 +169,38 @@ func TestIdentityComesFromTheSession(t *testing.T) {
 			require.Contains(t, string(emit.Take()[0].Value), c.want)
 		})
 	}
+}
+
+// The catalog's closed value sets and documented constants of client-settable keys are
+// enforced (fame: values [1, -1]; SP: "amount is always 1"): a client cannot ask for +127 fame
+// on anyone or spend 127 SP at once.
+func TestContractValueSetsAreEnforced(t *testing.T) {
+	for _, c := range []struct{ name, frame string }{
+		{"fame +127 to another character", `{"op":"action","topic":"COMMAND_TOPIC_FAME","type":"REQUEST_CHANGE","body":{"channelId":2,"mapId":1,"targetId":43,"amount":127}}`},
+		{"fame -128", `{"op":"action","topic":"COMMAND_TOPIC_FAME","type":"REQUEST_CHANGE","body":{"channelId":2,"mapId":1,"targetId":43,"amount":-128}}`},
+		{"SP amount 127 (always 1 upstream)", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER","type":"REQUEST_DISTRIBUTE_SP","body":{"skilId":1001004,"amount":127}}`},
+		{"invite type outside the set", `{"op":"action","topic":"COMMAND_TOPIC_INVITE","type":"ACCEPT","body":{"targetId":1,"referenceId":5},"fields":{"inviteType":"ALLIANCE_ADMIN"}}`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := buildCommand(frame(t, c.frame), player)
+			var r *protocol.Refusal
+			require.ErrorAs(t, err, &r, "a value outside the contract's set was accepted")
+		})
+	}
+	_, err := buildCommand(frame(t, `{"op":"action","topic":"COMMAND_TOPIC_FAME","type":"REQUEST_CHANGE","body":{"targetId":43,"amount":-1}}`), player)
+	require.NoError(t, err, "a value of the set passes")
+	_, err = buildCommand(frame(t, `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER","type":"REQUEST_DISTRIBUTE_SP","body":{"skilId":1001004,"amount":1}}`), player)
+	require.NoError(t, err)
+}
+
+// COMPARTMENT_TRANSFER names compartments and inventory types the client would choose: it is
+// server-only, so a player cannot move an asset out of storage (or anyone's compartment).
+func TestCompartmentTransferIsServerOnly(t *testing.T) {
+	_, err := buildCommand(frame(t, `{"op":"action","topic":"COMMAND_TOPIC_COMPARTMENT_TRANSFER","fields":{
+		"assetId":70012,"referenceId":70012,"templateId":1302000,"referenceType":"EQUIPABLE","slot":1,
+		"fromCompartmentId":"0b9c8d7e-6f50-4a41-b2c3-d4e5f6a7b8c9","fromCompartmentType":1,"fromInventoryType":"STORAGE",
+		"toCompartmentId":"1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5","toCompartmentType":1,"toInventoryType":"CHARACTER"}}`), player)
+	var r *protocol.Refusal
+	require.ErrorAs(t, err, &r, "a client moved an asset out of storage without the storage flow")
+	require.Equal(t, protocol.CodeNotAllowed, r.Code)
 }

@@ -112,6 +112,9 @@ func New(cfg Config, mgr *sessions.Manager, emit Emitter, accounts AccountRegist
 // within ten seconds, so a socket that never sends a request does not stay either.
 func (g *Gateway) Serve(ln net.Listener) error {
 	srv := &http.Server{Handler: g, ReadHeaderTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
+	// The port serves upgrades only: a plain request is answered and its socket closed, so no
+	// idle keep-alive connection can sit on a connection slot outside the WebSocket limits.
+	srv.SetKeepAlivesEnabled(false)
 	go func() {
 		<-g.ctx.Done()
 		_ = srv.Close()
@@ -142,11 +145,16 @@ func (g *Gateway) Connections() int {
 	return len(g.conns)
 }
 
+// MaxTicketRefusals is how many refused tickets a connection may present before it is
+// closed: each costs a signature check, and a player with a real ticket needs one.
+const MaxTicketRefusals = 3
+
 // client is what one connection's goroutines share.
 type client struct {
 	*conn
-	mu  sync.Mutex
-	sid uuid.UUID // the session this connection entered, once it did
+	mu       sync.Mutex
+	sid      uuid.UUID // the session this connection entered, once it did
+	refusals int       // refused tickets (the reading goroutine's alone)
 }
 
 func (cl *client) session() uuid.UUID {
@@ -341,7 +349,8 @@ func refusalOf(err error) *protocol.Refusal {
 	case errors.Is(err, sessions.ErrSessionHeld), errors.Is(err, sessions.ErrCharacterHeld):
 		return protocol.Refuse(protocol.CodeInUse, err.Error())
 	}
-	return protocol.Refuse(protocol.CodeUnavailable, err.Error())
+	logrus.WithError(err).Warn("gateway: a frame failed")
+	return protocol.Refuse(protocol.CodeUnavailable, "the channel cannot do that right now; try again")
 }
 
 // enter checks the frame's ticket and, only if it passes, registers a pending session and
@@ -364,6 +373,11 @@ func (g *Gateway) enter(cl *client, f protocol.ClientFrame) error {
 			logrus.WithFields(logrus.Fields{"code": ticket.CodeOf(err), "reason": err.Error(),
 				"remote": cl.remote, "channel": g.cfg.Channel}).Info("entry refused")
 		})
+		if cl.refusals++; cl.refusals >= MaxTicketRefusals {
+			g.refuse(cl.conn, refusalOf(err))
+			cl.closeAs(closedBadTickets, "too many refused tickets")
+			return errAnswered
+		}
 		return err
 	}
 	s := sessions.Session{
@@ -399,7 +413,8 @@ func (g *Gateway) active(sid uuid.UUID) (sessions.Session, error) {
 	}
 	in, err := g.accounts.LoggedIn(g.cfg.Tenant, s.AccountID)
 	if err != nil {
-		return s, protocol.Refuse(protocol.CodeUnavailable, fmt.Sprintf("account registry unavailable: %v", err))
+		logrus.WithError(err).Warn("gateway: the account registry cannot answer")
+		return s, protocol.Refuse(protocol.CodeUnavailable, "account registry unavailable; try again")
 	}
 	if !in {
 		if c, ok := s.Conn.(*conn); ok {

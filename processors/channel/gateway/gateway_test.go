@@ -217,6 +217,7 @@ func TestTicketRefusals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			was := counter(t, "atlas_gateway_error_frames_total", "code", string(tc.code))
+			c := f.dial(t) // a connection is closed after a few refused tickets
 			c.Send(tc.frame)
 			got := c.ExpectCode(protocol.Code(tc.code))
 			require.NotContains(t, got.Reason, "eyJ", "the reason never quotes a ticket")

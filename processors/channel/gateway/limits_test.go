@@ -1,8 +1,13 @@
 package gateway_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -10,6 +15,7 @@ import (
 	"github.com/atlasstreams/atlas/processors/channel/channeltest"
 	"github.com/atlasstreams/atlas/processors/channel/gateway"
 	"github.com/atlasstreams/atlas/processors/channel/protocol"
+	"github.com/atlasstreams/atlas/processors/ticket"
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
@@ -187,4 +193,55 @@ func TestPlayerGetsInDuringAFloodOfIdleSockets(t *testing.T) {
 	require.Eventually(t, func() bool { return f.emit.Len() == 1 }, time.Second, time.Millisecond,
 		"the entry was not asked of the account service within a second")
 	t.Logf("entry asked %s after dialing, beside %d idle sockets", time.Since(start).Round(time.Millisecond), idle)
+}
+
+// The client port answers a plain HTTP request and closes its socket: no idle keep-alive
+// connection sits on a connection slot outside the WebSocket limits.
+func TestPlainRequestsDoNotHoldAConnection(t *testing.T) {
+	f := newFixtureWith(t, gateway.Limits{MaxConnections: 1})
+	raw, err := net.Dial("tcp", strings.TrimPrefix(f.url, "ws://"))
+	require.NoError(t, err)
+	defer raw.Close()
+	_, err = raw.Write([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"))
+	require.NoError(t, err)
+	br := bufio.NewReader(raw)
+	resp, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	_, err = io.Copy(io.Discard, resp.Body)
+	require.NoError(t, err)
+	require.NoError(t, resp.Body.Close())
+	require.NotEqual(t, http.StatusSwitchingProtocols, resp.StatusCode)
+	require.NoError(t, raw.SetReadDeadline(time.Now().Add(channeltest.FrameTimeout)))
+	_, err = br.ReadByte()
+	require.ErrorIs(t, err, io.EOF, "the server closes the socket after answering")
+	require.Eventually(t, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		ws, _, err := websocket.Dial(ctx, f.url, nil)
+		if err == nil {
+			_ = ws.CloseNow()
+		}
+		return err == nil
+	}, 10*time.Second, 10*time.Millisecond, "the slot is free for a player")
+}
+
+// A connection that keeps presenting refused tickets is closed after MaxTicketRefusals: each
+// costs a signature check, and a player with a real ticket needs one.
+func TestRefusedTicketsCloseTheConnection(t *testing.T) {
+	f := newFixture(t)
+	was := counter(t, "atlas_gateway_disconnects_total", "reason", "bad_tickets")
+	other, err := ticket.GenerateKey()
+	require.NoError(t, err)
+	c := f.dial(t)
+	for i := 0; i < gateway.MaxTicketRefusals; i++ {
+		tk, _, err := ticket.NewSigner(other).Mint(ticket.Grant{Tenant: ticket.TenantOf(channeltest.Tenant), ChannelID: 1,
+			AccountID: 7, CharacterID: 42, SessionID: uuid.New()})
+		require.NoError(t, err)
+		c.Enter(tk)
+	}
+	frames := untilClosed(t, c)
+	require.Len(t, codes(frames), gateway.MaxTicketRefusals, "each refusal is answered")
+	require.Equal(t, "too many refused tickets", frames[len(frames)-1].Reason)
+	require.Equal(t, was+1, counter(t, "atlas_gateway_disconnects_total", "reason", "bad_tickets"))
+	require.Empty(t, f.emit.Take())
 }

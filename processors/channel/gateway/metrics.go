@@ -16,6 +16,7 @@ const (
 	closedSlowReader = "slow_reader"
 	closedSession    = "session_closed"
 	closedShutdown   = "shutdown"
+	closedBadTickets = "bad_tickets"
 )
 
 var (
@@ -49,7 +50,7 @@ func init() {
 	for _, c := range ticket.Codes() {
 		errorFrames.WithLabelValues(string(c))
 	}
-	for _, r := range []string{closedByClient, closedEnterLate, closedIdle, closedRate, closedSlowReader, closedSession, closedShutdown} {
+	for _, r := range []string{closedByClient, closedEnterLate, closedIdle, closedRate, closedSlowReader, closedSession, closedShutdown, closedBadTickets} {
 		disconnects.WithLabelValues(r)
 	}
 }
