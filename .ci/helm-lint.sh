@@ -73,6 +73,8 @@ if helm template "$RELEASE" "$CHART" >"$R"; then
 	has "default: storage dir" "$R" Deployment ci-atlas-account '              value: "/var/lib/atlas"'
 	has "default: hook" "$R" Job ci-atlas-topics "    helm.sh/hook: pre-install,pre-upgrade"
 	has "default: brokers" "$R" ConfigMap ci-atlas-config '  KAFKA_BROKERS: "kafka:9092"'
+	has "default: the api reads its bearer tokens" "$R" Deployment ci-atlas-api "                  name: ci-atlas-api-tokens"
+	has "default: a generated api token is kept" "$R" Secret ci-atlas-api-tokens "    helm.sh/resource-policy: keep"
 else
 	bad "template (default values)"
 fi

@@ -151,3 +151,43 @@ func remoteHost(r *http.Request) string {
 func (a *Access) retryAfter() string {
 	return strconv.Itoa(int(max(time.Second, time.Duration(float64(time.Second)/float64(a.rate))).Seconds()))
 }
+
+// AccessFromEnv reads ATLAS_API_TOKENS (or the file ATLAS_API_TOKENS_FILE names) and
+// ATLAS_API_RATE / ATLAS_API_BURST (requests per second and burst per client). required:
+// no token is an error (every command but `atlas dev`).
+func AccessFromEnv(getenv func(string) string, readFile func(string) ([]byte, error), required bool) (*Access, error) {
+	text := getenv("ATLAS_API_TOKENS")
+	if file := getenv("ATLAS_API_TOKENS_FILE"); file != "" {
+		if text != "" {
+			return nil, errors.New("ATLAS_API_TOKENS and ATLAS_API_TOKENS_FILE are both set: give one")
+		}
+		b, err := readFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("ATLAS_API_TOKENS_FILE: %w", err)
+		}
+		text = string(b)
+	}
+	tokens, err := ParseTokens(text)
+	if err != nil {
+		return nil, err
+	}
+	if required && len(tokens) == 0 {
+		return nil, errors.New("ATLAS_API_TOKENS is not set: the query API serves only bearer-token holders " +
+			"(tokens of at least 24 characters, TENANT_UUID=TOKEN to scope one to a tenant); only `atlas dev` runs without")
+	}
+	perSecond, burst := 0.0, 0
+	if v := getenv("ATLAS_API_RATE"); v != "" {
+		if perSecond, err = strconv.ParseFloat(v, 64); err != nil || perSecond <= 0 {
+			return nil, fmt.Errorf("ATLAS_API_RATE=%q: want requests per second above 0", v)
+		}
+	}
+	if v := getenv("ATLAS_API_BURST"); v != "" {
+		if burst, err = strconv.Atoi(v); err != nil || burst < 1 {
+			return nil, fmt.Errorf("ATLAS_API_BURST=%q: want a whole number of at least 1", v)
+		}
+	}
+	return NewAccess(tokens, perSecond, burst), nil
+}
+
+// Open reports whether the guard admits requests without a token.
+func (a *Access) Open() bool { return len(a.tokens) == 0 }

@@ -78,3 +78,19 @@ func TestRateLimitPerClient(t *testing.T) {
 	require.Equal(t, "1", w.Header().Get("Retry-After"))
 	require.Equal(t, http.StatusOK, serve(a, http.MethodGet, "/api/accounts/7", withToken(oneTenant)).Code, "another client has its own bucket")
 }
+
+func TestAccessFromEnv(t *testing.T) {
+	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+	noFile := func(string) ([]byte, error) { t.Fatal("no file expected"); return nil, nil }
+	_, err := AccessFromEnv(env(nil), noFile, true)
+	require.ErrorContains(t, err, "ATLAS_API_TOKENS is not set", "atlas api refuses to start open")
+	a, err := AccessFromEnv(env(nil), noFile, false)
+	require.NoError(t, err)
+	require.True(t, a.Open(), "atlas dev may run open")
+	a, err = AccessFromEnv(env(map[string]string{"ATLAS_API_TOKENS_FILE": "/run/secrets/tokens", "ATLAS_API_RATE": "5"}),
+		func(name string) ([]byte, error) { return []byte(allTenants + "\n"), nil }, true)
+	require.NoError(t, err)
+	require.False(t, a.Open())
+	_, err = AccessFromEnv(env(map[string]string{"ATLAS_API_TOKENS": allTenants, "ATLAS_API_RATE": "-1"}), noFile, true)
+	require.ErrorContains(t, err, "ATLAS_API_RATE")
+}

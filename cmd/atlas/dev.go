@@ -78,9 +78,17 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	access, err := views.AccessFromEnv(os.Getenv, os.ReadFile, false)
+	if err != nil {
+		return err
+	}
 	vs, err := views.Start(ctx, opts)
 	if err != nil {
 		return err
+	}
+	vs.API().Access = access
+	if access.Open() {
+		logrus.Warn("the query API is open to anyone who reaches it (atlas dev without ATLAS_API_TOKENS); every other command requires tokens")
 	}
 	chCfg, err := devChannelConfig(*channels)
 	if err != nil {

@@ -87,7 +87,7 @@ func startStack(t *testing.T) stackAddrs {
 	if kafkatest.RealBrokers() != "" {
 		return componentsStack(t)
 	}
-	kafka, httpBase := devStack(t)
+	kafka, httpBase := devStack(t, "ATLAS_API_TOKENS="+e2eAPIToken)
 	return stackAddrs{kafka: kafka, api: httpBase, metrics: []string{httpBase}}
 }
 
@@ -108,6 +108,9 @@ func stopOnCleanup(t *testing.T, cmd *exec.Cmd) {
 	})
 }
 
+// e2eAPIToken is the query API's bearer token in these tests (ATLAS_API_TOKENS).
+const e2eAPIToken = "e2e-api-token-0123456789abcdef"
+
 var startedAt = regexp.MustCompile(`"http":"([^"]+)".*started`)
 
 // componentsStack starts account, registry and api against the test broker (the run's topics
@@ -121,7 +124,7 @@ func componentsStack(t *testing.T) stackAddrs {
 	for _, name := range []string{"account", "registry", "api"} {
 		cmd := exec.Command(atlasBin, name, "--http-listen", "127.0.0.1:0")
 		cmd.Env = append(os.Environ(), "KAFKA_BROKERS="+strings.Join(o.Brokers, ","), "ATLAS_PASSWORD_SEAL_KEYS="+key,
-			"ATLAS_BCRYPT_COST=4", "ATLAS_LOG_LEVEL=info")
+			"ATLAS_BCRYPT_COST=4", "ATLAS_LOG_LEVEL=info", "ATLAS_API_TOKENS="+e2eAPIToken)
 		stderr, err := cmd.StderrPipe()
 		require.NoError(t, err)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive a killed test
@@ -163,14 +166,15 @@ func componentsStack(t *testing.T) stackAddrs {
 	return addrs
 }
 
-// devStack runs `atlas dev` on free ports and returns its Kafka and HTTP addresses.
-func devStack(t *testing.T) (kafka, httpBase string) {
+// devStack runs `atlas dev` on free ports, with env added to its environment, and returns its
+// Kafka and HTTP addresses.
+func devStack(t *testing.T, env ...string) (kafka, httpBase string) {
 	cmd := exec.Command(atlasBin, "dev", "--kafka-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--partitions", "4", "--channels", "1:0,2:0")
 	devDir := os.Getenv("ATLAS_DEV_DIR")
 	if devDir == "" {
 		devDir = t.TempDir() // the development ticket key goes there, not into the source tree
 	}
-	cmd.Env = append(os.Environ(), "ATLAS_BCRYPT_COST=4", "ATLAS_LOG_LEVEL=info", "ATLAS_DEV_DIR="+devDir)
+	cmd.Env = append(append(os.Environ(), "ATLAS_BCRYPT_COST=4", "ATLAS_LOG_LEVEL=info", "ATLAS_DEV_DIR="+devDir), env...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	cmd.Stderr = io.MultiWriter(os.Stderr, &devLogs)
@@ -299,8 +303,9 @@ func TestDevStackEndToEnd(t *testing.T) {
 		}
 	}
 	// The account, queried over HTTP with the tenant headers as decimal text.
-	get := func(path string, h codecs.Tenant) (int, string) {
+	get := func(path string, h codecs.Tenant, token ...string) (int, string) {
 		req, _ := http.NewRequest(http.MethodGet, httpBase+path, nil)
+		req.Header.Set("Authorization", "Bearer "+append(token, e2eAPIToken)[0])
 		req.Header.Set(codecs.HeaderTenantID, h.ID.String())
 		req.Header.Set(codecs.HeaderRegion, h.Region)
 		req.Header.Set(codecs.HeaderMajorVersion, strconv.Itoa(int(h.Major)))
@@ -317,6 +322,9 @@ func TestDevStackEndToEnd(t *testing.T) {
 	}, 30*time.Second, 50*time.Millisecond, "the account is served over HTTP once logged in")
 	code, body := get("/api/accounts?name=E2E-BOB", tenant)
 	require.Equal(t, http.StatusOK, code, body)
+	code, body = get("/api/accounts/1", tenant, "not-the-token-0123456789abcdef")
+	require.Equal(t, http.StatusUnauthorized, code, "no account without the bearer token")
+	require.NotContains(t, body, "e2e-bob")
 	require.NotContains(t, body, "$2a$", "never the password hash")
 	other := tenant
 	other.ID = uuid.New()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"net/http"
+	"os"
 
 	"github.com/atlasstreams/atlas/processors/registry"
 	"github.com/atlasstreams/atlas/processors/runtime"
@@ -83,9 +84,14 @@ func runAPI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	access, err := views.AccessFromEnv(os.Getenv, os.ReadFile, true)
+	if err != nil {
+		return err
+	}
 	v, err := views.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
+	v.API().Access = access
 	return serveUntilDone(ctx, httpListen, "api", httpHandler(v.Ready, v.API()), opts.Brokers, v)
 }

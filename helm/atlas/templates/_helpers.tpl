@@ -119,6 +119,30 @@ Shared configuration as "NAME: value" lines: the ConfigMap's data, and the topic
 {{- end -}}
 {{- end }}
 
+{{/* The Secret holding ATLAS_API_TOKENS: the user's, or the chart's own. */}}
+{{- define "atlas.apiTokensSecretName" -}}
+{{- .Values.api.tokens.existingSecret | default (include "atlas.resourceName" (dict "root" . "part" "api-tokens")) -}}
+{{- end }}
+
+{{/* The value of ATLAS_API_TOKENS in the chart's own Secret: the configured tokens; else the
+one generated before (lookup), else a new random one. */}}
+{{- define "atlas.apiTokensValue" -}}
+{{- if .Values.api.tokens.values -}}
+{{- join "," .Values.api.tokens.values -}}
+{{- else -}}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "atlas.apiTokensSecretName" .) -}}
+{{- $data := dig "data" .Values.api.tokens.secretKey "" ($existing | default dict) -}}
+{{- if $data -}}
+{{- b64dec $data -}}
+{{- else -}}
+{{- if not (hasKey .Values "__generatedAPIToken") -}}
+{{- $_ := set .Values "__generatedAPIToken" (randAlphaNum 40) -}}
+{{- end -}}
+{{- get .Values "__generatedAPIToken" -}}
+{{- end -}}
+{{- end -}}
+{{- end }}
+
 {{/* The Secret holding CHANNEL_TICKET_VERIFY_KEYS: the user's, or the chart's own. */}}
 {{- define "atlas.ticketSecretName" -}}
 {{- .Values.channel.tickets.existingSecret | default (include "atlas.resourceName" (dict "root" . "part" "ticket-keys")) -}}
