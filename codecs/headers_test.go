@@ -155,3 +155,22 @@ func TestDeadLetterHeadersRoundTrip(t *testing.T) {
 	_, err = DeadLetterFromHeaders(orig)
 	require.Error(t, err)
 }
+
+// A huge tracestate (600 KB once crash-looped a group: the records it made exceeded the
+// broker's limit) is cut to the W3C bounds; a normal one passes unchanged.
+func TestTraceStateIsBounded(t *testing.T) {
+	parent := "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	huge := strings.Repeat("vendor=value,", 600*1024/13)
+	for _, tr := range []Trace{
+		TraceFromHeaders(goka.Headers{HeaderTraceParent: []byte(parent), HeaderTraceState: []byte(huge)}),
+		DerivedTraceFromHeaders(goka.Headers{HeaderTraceParent: []byte(parent), HeaderTraceState: []byte(huge)}, []byte("seed")),
+	} {
+		require.LessOrEqual(t, len(tr.State), 512)
+		require.LessOrEqual(t, strings.Count(tr.State, ",")+1, 32)
+		require.True(t, strings.HasPrefix(tr.State, "vendor=value,vendor=value"), "members are kept from the front")
+	}
+	normal := "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
+	require.Equal(t, normal, BoundTraceState(normal))
+	long := strings.Repeat("x", 200) + "=1,ok=2"
+	require.True(t, strings.HasPrefix(BoundTraceState(long+","+strings.Repeat("a=b,", 200)), "ok=2,a=b"), "an oversized member goes first")
+}

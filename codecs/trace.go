@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/lovoo/goka"
 )
@@ -107,8 +108,39 @@ func TraceFromHeaders(h goka.Headers) Trace {
 	if err != nil {
 		return NewTrace()
 	}
-	t.State = string(h[HeaderTraceState])
+	t.State = BoundTraceState(string(h[HeaderTraceState]))
 	return t.Child()
+}
+
+// W3C trace context bounds: tracestate has at most 32 list members, and 512 characters is
+// what every hop must keep; a member over 128 characters is the first to go.
+const (
+	maxTraceStateBytes   = 512
+	maxTraceStateMembers = 32
+	maxTraceMemberBytes  = 128
+)
+
+// BoundTraceState keeps a tracestate within the W3C bounds, dropping members from the end
+// (and any member over 128 characters) rather than failing anything: a trace header never
+// makes a command fail or a record grow past what the broker takes.
+func BoundTraceState(s string) string {
+	if len(s) <= maxTraceStateBytes && strings.Count(s, ",") < maxTraceStateMembers {
+		return s
+	}
+	var kept []string
+	size := 0
+	for _, m := range strings.Split(s, ",") {
+		m = strings.TrimSpace(m)
+		if m == "" || len(m) > maxTraceMemberBytes {
+			continue
+		}
+		if len(kept) == maxTraceStateMembers || size+len(m)+len(kept) > maxTraceStateBytes {
+			break
+		}
+		kept = append(kept, m)
+		size += len(m)
+	}
+	return strings.Join(kept, ",")
 }
 
 // AddTo writes the trace headers into h; tracestate only when non-empty.
@@ -134,7 +166,7 @@ func DerivedTraceFromHeaders(h goka.Headers, seed []byte) Trace {
 		t = Trace{Flags: 0x01}
 		copy(t.TraceID[:], sum[8:24])
 	} else {
-		t.State = string(h[HeaderTraceState])
+		t.State = BoundTraceState(string(h[HeaderTraceState]))
 	}
 	copy(t.SpanID[:], sum[:8])
 	if t.SpanID == [8]byte{} {
