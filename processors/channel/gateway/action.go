@@ -196,11 +196,7 @@ func buildCommand(f protocol.ClientFrame, s sessions.Session) (any, error) {
 // absent key holds its zero value.
 func checkRequire(req map[string]string, top, body map[string]json.RawMessage) error {
 	for path, want := range req {
-		m, key := top, path
-		if k, inBody := strings.CutPrefix(path, "body."); inBody {
-			m, key = body, k
-		}
-		got, given := m[key]
+		got, given := valueAt(path, top, body)
 		if !given {
 			if isZeroJSON(want) {
 				continue
@@ -218,11 +214,7 @@ func checkRequire(req map[string]string, top, body map[string]json.RawMessage) e
 // checkValues refuses a given value outside the catalog's closed set for its key.
 func checkValues(sets map[string][]string, top, body map[string]json.RawMessage) error {
 	for path, allowed := range sets {
-		m, key := top, path
-		if k, inBody := strings.CutPrefix(path, "body."); inBody {
-			m, key = body, k
-		}
-		got, given := m[key]
+		got, given := valueAt(path, top, body)
 		if !given {
 			continue // the codec writes the zero value, which the service reads as none
 		}
@@ -232,6 +224,16 @@ func checkValues(sets map[string][]string, top, body map[string]json.RawMessage)
 		}
 	}
 	return nil
+}
+
+// valueAt reads a key path ("characterId", "body.force") of the message being built.
+func valueAt(path string, top, body map[string]json.RawMessage) (json.RawMessage, bool) {
+	if k, inBody := strings.CutPrefix(path, "body."); inBody {
+		v, ok := body[k]
+		return v, ok
+	}
+	v, ok := top[path]
+	return v, ok
 }
 
 func isZeroJSON(v string) bool {
