@@ -12,6 +12,7 @@ package refmodel
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/atlasstreams/atlas"
 	"strings"
 )
 
@@ -43,10 +44,11 @@ type Event struct {
 	JSON  string
 }
 
-// Topics of Event.
-const (
-	Status  = "EVENT_TOPIC_ACCOUNT_STATUS"
-	Session = "EVENT_TOPIC_ACCOUNT_SESSION_STATUS"
+// Topics of Event, as this process names them (an env var or ATLAS_NAME_PREFIX may rename
+// them).
+var (
+	Status  = string(atlas.EventTopicAccountStatus)
+	Session = string(atlas.EventTopicAccountSessionStatus)
 )
 
 type entry struct {

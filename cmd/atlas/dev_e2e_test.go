@@ -256,7 +256,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	before := metricValue(t, stack, "atlas_messages_in_total", `group="Account Service"`, `outcome="ok"`)
+	before := metricValue(t, stack, "atlas_messages_in_total", `group="`+string(atlas.AccountIngressGroup)+`"`, `outcome="ok"`)
 
 	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka),
 		kgo.ConsumeTopics(string(atlas.EventTopicAccountStatus), string(atlas.EventTopicAccountSessionStatus)),
@@ -335,7 +335,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 		return code == http.StatusOK && strings.Contains(body, `"loggedIn":true`)
 	}, 30*time.Second, 50*time.Millisecond, "the registry group saw LOGGED_IN")
 
-	after := metricValue(t, stack, "atlas_messages_in_total", `group="Account Service"`, `outcome="ok"`)
+	after := metricValue(t, stack, "atlas_messages_in_total", `group="`+string(atlas.AccountIngressGroup)+`"`, `outcome="ok"`)
 	require.GreaterOrEqual(t, after-before, 2.0, "the ingress counted the two commands")
 	require.Greater(t, metricValue(t, stack, "atlas_bcrypt_seconds_count"), 0.0, "bcrypt time is measured")
 	require.Greater(t, metricValue(t, stack, "atlas_messages_out_total", `topic="`+string(atlas.EventTopicAccountStatus)+`"`), 0.0)

@@ -75,7 +75,7 @@ func collect(t *testing.T, recs []kafkatest.Record) accountEvents {
 		require.NoError(t, err)
 		require.Equal(t, accountID, keyID, "events are keyed by account id")
 		k := fmt.Sprintf("%s/%d", tenant.ID, accountID)
-		out[k] = append(out[k], r.Topic[len("EVENT_TOPIC_"):]+" "+line)
+		out[k] = append(out[k], strings.TrimPrefix(r.Topic, atlas.NamePrefix+"EVENT_TOPIC_")+" "+line)
 	}
 	return out
 }
