@@ -429,6 +429,8 @@ func TestBadInputIsDeadLetteredAndProcessingGoesOn(t *testing.T) {
 		{"65-byte name", atlas.CommandTopicCreateAccount, []byte(`{"name":"` + strings.Repeat("n", 65) + `","password":"y"}`), nil, "name"},
 		{"unprintable name", atlas.CommandTopicCreateAccount, []byte(`{"name":"a\u0007b","password":"y"}`), nil, "name"},
 		{"bad admin command", atlas.AccountAdminTopic, []byte(`{"type":"NUKE","accountId":1}`), nil, "NUKE"},
+		{"400 KB of params", atlas.CommandTopicAccountSession, []byte(`{"sessionId":"3f2a1c9e-7b1d-4c2a-9e55-0a1b2c3d4e5f","accountId":1,"author":"LOGIN","type":"PROGRESS_STATE","body":{"state":2,"params":"` + strings.Repeat("x", 400<<10) + `"}}`), nil, "params of"},
+		{"a 1 KB ipAddress", atlas.CommandTopicAccountSession, sess(`{"accountName":"x","password":"y","ipAddress":"` + strings.Repeat("1", 1024) + `"}`), nil, "ipAddress"},
 	}
 	for _, c := range cases {
 		h.Produce(c.topic, "k", c.value, c.headers)

@@ -23,10 +23,14 @@ import (
 	"github.com/lovoo/goka"
 )
 
-// Limits of CreateCommand and login input (bcrypt reads at most 72 bytes).
+// Limits of CreateCommand and session command input (bcrypt reads at most 72 bytes). Params
+// and the address are copied into the account's records and its answers; bounding them keeps
+// every record far below the broker's message size, however many commands are remembered.
 const (
-	MaxNameBytes     = 64
-	MaxPasswordBytes = 72
+	MaxNameBytes      = 64
+	MaxPasswordBytes  = 72
+	MaxParamsBytes    = 4096
+	MaxIPAddressBytes = 64
 )
 
 // ErrInvalid wraps every reason a command is refused.
@@ -132,6 +136,9 @@ func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, value []b
 		if err := validPassword(body.Password); err != nil {
 			return err
 		}
+		if len(body.IPAddress) > MaxIPAddressBytes {
+			return fmt.Errorf("%w: ipAddress of %d bytes, limit %d", ErrInvalid, len(body.IPAddress), MaxIPAddressBytes)
+		}
 		key := model.NameKey(t, body.AccountName)
 		plain := []byte(body.Password)
 		sealed := pw.Seal(plain, model.SealContext(key, d.Meta.Command))
@@ -146,6 +153,9 @@ func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, value []b
 		issuer, err := issuerOf(cmd.Author)
 		if err != nil {
 			return err
+		}
+		if len(body.Params) > MaxParamsBytes {
+			return fmt.Errorf("%w: params of %d bytes, limit %d", ErrInvalid, len(body.Params), MaxParamsBytes)
 		}
 		d.toAccount(t, cmd.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_ProgressState{ProgressState: &accountpb.ProgressState{
 			SessionId: sid, Author: issuer, State: uint32(body.State), Params: []byte(body.Params),
