@@ -105,10 +105,6 @@ func characterOf(b *codecs.AccountSessionCommandProgressStateBody) uint32 {
 	return p.CharacterID
 }
 
-type allLoggedIn struct{}
-
-func (allLoggedIn) LoggedIn(codecs.Tenant, uint32) (bool, error) { return true, nil }
-
 // entries measures complete channel entries per second over real WebSockets: dial, enter
 // with a ticket, ticket check, PROGRESS_STATE, the entered frame; workers clients at once.
 func entries(n, workers int) (float64, error) {
@@ -129,7 +125,7 @@ func entries(n, workers int) (float64, error) {
 	mgr := sessions.NewManager(sessions.NewRegistry(), emit)
 	emit.mgr = mgr
 	gw, err := gateway.New(gateway.Config{Tenant: entryTenant, Channel: 1, Tickets: v,
-		Limits: gateway.Limits{MaxConnections: workers * 4}}, mgr, emit, allLoggedIn{})
+		Limits: gateway.Limits{MaxConnections: workers * 4}}, mgr, emit, everyoneLoggedIn{})
 	if err != nil {
 		return 0, err
 	}

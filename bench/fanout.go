@@ -15,8 +15,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// everyoneLoggedIn is the account registry of the fan-out figure: routing, not the registry,
-// is measured.
+// everyoneLoggedIn is the account registry of the fan-out and entry figures: routing and
+// entry, not the registry, are measured.
 type everyoneLoggedIn struct{}
 
 func (everyoneLoggedIn) LoggedIn(codecs.Tenant, uint32) (bool, error) { return true, nil }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/atlasstreams/atlas/processors/runtime"
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
@@ -155,17 +156,10 @@ func (a *Access) retryAfter() string {
 // AccessFromEnv reads ATLAS_API_TOKENS (or the file ATLAS_API_TOKENS_FILE names) and
 // ATLAS_API_RATE / ATLAS_API_BURST (requests per second and burst per client). required:
 // no token is an error (every command but `atlas dev`).
-func AccessFromEnv(getenv func(string) string, readFile func(string) ([]byte, error), required bool) (*Access, error) {
-	text := getenv("ATLAS_API_TOKENS")
-	if file := getenv("ATLAS_API_TOKENS_FILE"); file != "" {
-		if text != "" {
-			return nil, errors.New("ATLAS_API_TOKENS and ATLAS_API_TOKENS_FILE are both set: give one")
-		}
-		b, err := readFile(file)
-		if err != nil {
-			return nil, fmt.Errorf("ATLAS_API_TOKENS_FILE: %w", err)
-		}
-		text = string(b)
+func AccessFromEnv(getenv func(string) string, required bool) (*Access, error) {
+	text, err := runtime.SecretFromEnv(getenv, "ATLAS_API_TOKENS")
+	if err != nil {
+		return nil, err
 	}
 	tokens, err := ParseTokens(text)
 	if err != nil {

@@ -2,6 +2,8 @@ package views
 
 import (
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -81,16 +83,16 @@ func TestRateLimitPerClient(t *testing.T) {
 
 func TestAccessFromEnv(t *testing.T) {
 	env := func(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
-	noFile := func(string) ([]byte, error) { t.Fatal("no file expected"); return nil, nil }
-	_, err := AccessFromEnv(env(nil), noFile, true)
+	_, err := AccessFromEnv(env(nil), true)
 	require.ErrorContains(t, err, "ATLAS_API_TOKENS is not set", "atlas api refuses to start open")
-	a, err := AccessFromEnv(env(nil), noFile, false)
+	a, err := AccessFromEnv(env(nil), false)
 	require.NoError(t, err)
 	require.True(t, a.Open(), "atlas dev may run open")
-	a, err = AccessFromEnv(env(map[string]string{"ATLAS_API_TOKENS_FILE": "/run/secrets/tokens", "ATLAS_API_RATE": "5"}),
-		func(name string) ([]byte, error) { return []byte(allTenants + "\n"), nil }, true)
+	file := filepath.Join(t.TempDir(), "tokens")
+	require.NoError(t, os.WriteFile(file, []byte(allTenants+"\n"), 0o600))
+	a, err = AccessFromEnv(env(map[string]string{"ATLAS_API_TOKENS_FILE": file, "ATLAS_API_RATE": "5"}), true)
 	require.NoError(t, err)
 	require.False(t, a.Open())
-	_, err = AccessFromEnv(env(map[string]string{"ATLAS_API_TOKENS": allTenants, "ATLAS_API_RATE": "-1"}), noFile, true)
+	_, err = AccessFromEnv(env(map[string]string{"ATLAS_API_TOKENS": allTenants, "ATLAS_API_RATE": "-1"}), true)
 	require.ErrorContains(t, err, "ATLAS_API_RATE")
 }

@@ -78,7 +78,7 @@ func runDev(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	access, err := views.AccessFromEnv(os.Getenv, os.ReadFile, false)
+	access, err := views.AccessFromEnv(os.Getenv, false)
 	if err != nil {
 		return err
 	}

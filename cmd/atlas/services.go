@@ -84,7 +84,7 @@ func runAPI(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	access, err := views.AccessFromEnv(os.Getenv, os.ReadFile, true)
+	access, err := views.AccessFromEnv(os.Getenv, true)
 	if err != nil {
 		return err
 	}

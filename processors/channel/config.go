@@ -13,6 +13,7 @@ import (
 
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/channel/gateway"
+	"github.com/atlasstreams/atlas/processors/runtime"
 	"github.com/atlasstreams/atlas/processors/ticket"
 	"github.com/google/uuid"
 )
@@ -142,7 +143,7 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
-	if text, err := secretVar(getenv, "CHANNEL_TICKET_VERIFY_KEYS"); err != nil {
+	if text, err := runtime.SecretFromEnv(getenv, "CHANNEL_TICKET_VERIFY_KEYS"); err != nil {
 		errs = append(errs, err)
 	} else if text != "" {
 		keys, err := ticket.ParsePublicKeys(text)
@@ -151,7 +152,7 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 		}
 		c.VerifyKeys = keys
 	}
-	if text, err := secretVar(getenv, "CHANNEL_TRANSFER_KEY"); err != nil {
+	if text, err := runtime.SecretFromEnv(getenv, "CHANNEL_TRANSFER_KEY"); err != nil {
 		errs = append(errs, err)
 	} else if text != "" {
 		key, err := ticket.ParsePrivateKey(text)
@@ -165,23 +166,6 @@ func ParseConfig(getenv func(string) string) (Config, error) {
 		return c, fmt.Errorf("channel configuration: %w", err)
 	}
 	return c, c.validateSettings()
-}
-
-// secretVar reads a variable that may hold a secret or key: NAME itself, or the file NAME_FILE
-// names (a mounted Kubernetes secret). Errors never quote the value.
-func secretVar(getenv func(string) string, name string) (string, error) {
-	v, file := getenv(name), getenv(name+"_FILE")
-	switch {
-	case v != "" && file != "":
-		return "", fmt.Errorf("%s and %s_FILE are both set: give one", name, name)
-	case file != "":
-		b, err := os.ReadFile(file)
-		if err != nil {
-			return "", fmt.Errorf("%s_FILE: %v", name, err)
-		}
-		return string(b), nil
-	}
-	return v, nil
 }
 
 // parseLimits reads the CHANNEL_* limit variables into l.

@@ -109,10 +109,7 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 	if err != nil {
 		return nil, fmt.Errorf("channel: %w", err)
 	}
-	limits := cfg.Limits
-	if limits.MaxConnections == 0 {
-		limits.MaxConnections = gateway.DefaultLimits().MaxConnections
-	}
+	limits := cfg.Limits.WithDefaults()
 	listeners, err := listen(cfg.Channels, runtime.NewConnLimit(limits.MaxConnections))
 	if err != nil {
 		return nil, err
@@ -164,7 +161,7 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 			Directory: func(ch uint8) (gateway.Address, bool) { a, ok := directory[ch]; return a, ok },
 		}, mgr, emitter, s.Accounts)
 		if err != nil {
-			return nil, err // checked by cfg.Validate already; nothing has started
+			return nil, err // unreachable: cfg.Validate checked the limits and the verifier exists
 		}
 		gateways = append(gateways, gw)
 		go func(ln net.Listener, ch uint8) {

@@ -190,3 +190,21 @@ func (o Options) EmitterOptions(name string) []goka.EmitterOption {
 		goka.WithEmitterLogger(gokaLogger{component: "emitter " + name}),
 	}
 }
+
+// SecretFromEnv reads a setting that holds a secret or a key: the variable name itself, or
+// the file that name_FILE names (a mounted Kubernetes secret). Both set is an error; errors
+// never quote the value.
+func SecretFromEnv(getenv func(string) string, name string) (string, error) {
+	v, file := getenv(name), getenv(name+"_FILE")
+	switch {
+	case v != "" && file != "":
+		return "", fmt.Errorf("%s and %s_FILE are both set: give one", name, name)
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("%s_FILE: %v", name, err)
+		}
+		return string(b), nil
+	}
+	return v, nil
+}

@@ -103,7 +103,7 @@ func New(cfg Config, mgr *sessions.Manager, emit Emitter, accounts AccountRegist
 		cfg.Directory = func(uint8) (Address, bool) { return Address{}, false }
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Gateway{cfg: cfg, limits: cfg.Limits.withDefaults(), sessions: mgr, emit: emit, accounts: accounts,
+	return &Gateway{cfg: cfg, limits: cfg.Limits.WithDefaults(), sessions: mgr, emit: emit, accounts: accounts,
 		ctx: ctx, cancel: cancel, conns: map[*conn]struct{}{}}, nil
 }
 

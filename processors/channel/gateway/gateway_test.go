@@ -52,10 +52,7 @@ func newFixtureWith(t *testing.T, limits gateway.Limits) *fixture {
 	f.gw = gw
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	max := limits.MaxConnections
-	if max == 0 {
-		max = gateway.DefaultLimits().MaxConnections
-	}
+	max := limits.WithDefaults().MaxConnections
 	served := make(chan struct{})
 	go func() {
 		defer close(served)

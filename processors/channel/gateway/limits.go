@@ -50,8 +50,8 @@ func DefaultLimits() Limits {
 	}
 }
 
-// withDefaults fills unset fields.
-func (l Limits) withDefaults() Limits {
+// WithDefaults is l with every unset field at its default.
+func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	orDefault(&l.MaxConnections, d.MaxConnections)
 	orDefault(&l.EnterTimeout, d.EnterTimeout)
@@ -73,7 +73,7 @@ func orDefault[T comparable](v *T, def T) {
 
 // Validate refuses limits that would leave the gateway unbounded.
 func (l Limits) Validate() error {
-	l = l.withDefaults()
+	l = l.WithDefaults()
 	var errs []error
 	if l.MaxConnections < 1 {
 		errs = append(errs, errors.New("max connections must be at least 1"))
