@@ -39,7 +39,7 @@ func typicalAccount(t codecs.Tenant) *accountpb.Account {
 		c.Meta = &accountpb.Meta{Command: &accountpb.CommandID{Topic: "COMMAND_TOPIC_ACCOUNT_SESSION", Partition: 3, Offset: int64(1000 + i)},
 			Tenant: t.String(), Traceparent: codecs.NewTrace().ParentString(), TimestampMs: now + int64(i)}
 		next, outs := accounts.Decide(cfg, key, acc, c)
-		next.Dedupe = model.Record(next.Dedupe, c.Meta.Command, "ingress", c.Meta.TimestampMs, outs)
+		next.Dedupe = model.Record(next.Dedupe, c.Meta.Command, "ingress", c.Meta.TimestampMs, outs, model.RememberBytes)
 		acc = next
 	}
 	return acc
@@ -52,7 +52,7 @@ func typicalName(t codecs.Tenant, pw model.Passwords) *accountpb.NameEntry {
 		Traceparent: codecs.NewTrace().ParentString(), TimestampMs: time.Now().UnixMilli()}
 	e := &accountpb.NameEntry{Name: "typical-player", AccountId: 1, PasswordHash: hash, Registration: &accountpb.PendingRegistration{Meta: meta}}
 	out := model.ProtoOut("atlas-account-commands", model.AccountKey(t, 1), &accountpb.AccountCommand{Meta: meta, AccountId: 1})
-	e.Dedupe = model.Record(e.Dedupe, meta.Command, "ingress", meta.TimestampMs, []model.Out{out})
+	e.Dedupe = model.Record(e.Dedupe, meta.Command, "ingress", meta.TimestampMs, []model.Out{out}, model.RememberBytes)
 	return e
 }
 

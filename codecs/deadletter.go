@@ -16,7 +16,16 @@ const (
 	HeaderDLQOffset    = "x-atlas-dlq-offset"
 	HeaderDLQGroup     = "x-atlas-dlq-group"
 	HeaderDLQReason    = "x-atlas-dlq-reason"
+	// A record too large for the dead-letter topic is cut to fit; these say what it was: the
+	// original value's length and its SHA-256 (hex), and which original headers were dropped.
+	HeaderDLQOriginalLength = "x-atlas-dlq-original-length"
+	HeaderDLQOriginalSHA256 = "x-atlas-dlq-original-sha256"
+	HeaderDLQDroppedHeaders = "x-atlas-dlq-dropped-headers"
 )
+
+// ReasonOversize begins the reason of a command none of whose records could be written within
+// the broker's record size limit.
+const ReasonOversize = "oversize"
 
 // maxReasonLen bounds the reason header; reasons quote input, and input may be huge.
 const maxReasonLen = 1024

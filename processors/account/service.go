@@ -84,6 +84,20 @@ func Topics(o runtime.Options) []runtime.TopicSpec {
 	return append(specs, o.Tables(atlas.AccountNamesTable, atlas.AccountIDsTable, atlas.AccountsTable, atlas.AccountTimersTable)...)
 }
 
+// Written are the topics the service writes: every topic but the three it only reads. Its
+// records must fit the smallest record limit among them.
+func Written(o runtime.Options) []runtime.TopicSpec {
+	var out []runtime.TopicSpec
+	for _, t := range Topics(o) {
+		switch goka.Stream(t.Name) {
+		case atlas.CommandTopicCreateAccount, atlas.CommandTopicAccountSession, atlas.AccountAdminTopic:
+			continue
+		}
+		out = append(out, t)
+	}
+	return out
+}
+
 // Running is the started service.
 type Running struct {
 	Processors []*runtime.Running
@@ -106,6 +120,7 @@ func (r *Running) Done() <-chan struct{} { return r.done }
 // Start runs every group, and the timer ticker, until ctx ends. Commands written before the
 // service first started are processed: its groups start at the oldest offset.
 func (s Service) Start(ctx context.Context) (*Running, error) {
+	s.Options = s.Options.WithRecordLimit(Written(s.Options))
 	emitter, err := goka.NewEmitter(s.Options.Brokers, atlas.AccountTimerCommands, new(codec.Bytes), s.Options.EmitterOptions("timer-ticks")...)
 	if err != nil {
 		return nil, fmt.Errorf("timer tick emitter: %w", err)

@@ -41,6 +41,15 @@ type Service struct {
 	Accounts gateway.AccountRegistry
 }
 
+// written are the topics a channel instance writes: the commands and dead letters.
+func written(o runtime.Options) []runtime.TopicSpec {
+	var names []goka.Stream
+	for _, name := range commands.Produced() {
+		names = append(names, atlas.TopicFromEnv(name))
+	}
+	return o.Streams(append(names, atlas.DeadLetterTopic)...)
+}
+
 // Topics are the topics a channel instance reads and writes.
 func Topics(o runtime.Options) []runtime.TopicSpec {
 	var streams []goka.Stream
@@ -104,6 +113,7 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 		return nil, fmt.Errorf("channel: no account registry")
 	}
 	group := atlas.ChannelGroup(cfg.ServiceID.String())
+	s.Options = s.Options.WithRecordLimit(written(s.Options))
 	// One replay memory for the instance: a ticket names one channel, which one instance serves.
 	verifier, err := ticket.NewVerifier(cfg.VerifyKeys, ticket.VerifierOptions{})
 	if err != nil {

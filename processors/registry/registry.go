@@ -85,6 +85,8 @@ func Start(ctx context.Context, o runtime.Options) (*Running, error) {
 	if err := matchInputPartitions(o); err != nil {
 		return nil, err
 	}
+	// It writes its loop, its table and dead letters; the input is upstream's.
+	o = o.WithRecordLimit(Topics(o)[1:])
 	return &Running{Processor: o.StartProcessor(ctx, Group(), sarama.OffsetOldest)}, nil
 }
 

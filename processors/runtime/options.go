@@ -34,6 +34,10 @@ type Options struct {
 	AcksAll bool
 	// ClientID prefixes the Kafka client ids of this process.
 	ClientID string
+	// MaxRecordBytes is the largest record the processors may write (0: recordsize.Default).
+	// Services learn it from the cluster at start (LearnRecordLimit); it becomes Sarama's
+	// Producer.MaxMessageBytes and the limit callbacks check against.
+	MaxRecordBytes int
 }
 
 // DefaultOptions are the options for a broker at brokers.
@@ -125,6 +129,9 @@ func (o Options) Sarama(initialOffset int64) *sarama.Config {
 		c.Producer.RequiredAcks = sarama.WaitForLocal
 	}
 	c.Net.MaxOpenRequests = 1
+	if o.MaxRecordBytes > 0 {
+		c.Producer.MaxMessageBytes = o.MaxRecordBytes
+	}
 	c.Metadata.RefreshFrequency = 30 * time.Second
 	return c
 }

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"github.com/atlasstreams/atlas/processors/recordsize"
 	"sync"
 	"sync/atomic"
 
@@ -33,6 +34,7 @@ func (r *Running) Done() <-chan struct{} { return r.done }
 // initialOffset when the group has no committed offset yet.
 func (o Options) StartProcessor(ctx context.Context, gg *goka.GroupGraph, initialOffset int64, extra ...goka.ProcessorOption) *Running {
 	r := &Running{Name: string(gg.Group()), done: make(chan struct{})}
+	ctx = recordsize.WithLimit(ctx, o.MaxRecordBytes)
 	track(&statsCollector.processors, r, r.Name, &r.component)
 	go func() {
 		defer close(r.done)

@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/atlasstreams/atlas/processors/recordsize"
 	"github.com/lovoo/goka"
+	"github.com/sirupsen/logrus"
 )
 
 // TopicSpec is a topic the product needs: how many partitions, and whether it is a table
@@ -167,4 +169,65 @@ func compacts(policy string) bool {
 		}
 	}
 	return false
+}
+
+// LearnRecordLimit is the largest record every topic of specs accepts: the smallest
+// max.message.bytes among them (a topic without its own value has the broker's
+// message.max.bytes; recordsize.Default when the cluster names none). It is logged, so an operator who lowered a topic's limit sees what the product will do.
+func (o Options) LearnRecordLimit(specs []TopicSpec) (int, error) {
+	cfg := o.Sarama(sarama.OffsetOldest)
+	cfg.ClientID = o.ClientID + "-admin"
+	admin, err := sarama.NewClusterAdmin(o.Brokers, cfg)
+	if err != nil {
+		return 0, fmt.Errorf("connect to %v: %w", o.Brokers, err)
+	}
+	defer admin.Close()
+	limit, from := 0, ""
+	seen := map[string]bool{}
+	for _, s := range specs {
+		if seen[s.Name] {
+			continue
+		}
+		seen[s.Name] = true
+		entries, err := admin.DescribeConfig(sarama.ConfigResource{
+			Type: sarama.TopicResource, Name: s.Name, ConfigNames: []string{"max.message.bytes"},
+		})
+		if err != nil {
+			return 0, fmt.Errorf("describe max.message.bytes of %s: %w", s.Name, err)
+		}
+		for _, e := range entries {
+			if e.Name != "max.message.bytes" {
+				continue
+			}
+			n, err := strconv.Atoi(e.Value)
+			if err != nil || n <= 0 {
+				return 0, fmt.Errorf("topic %s has max.message.bytes %q", s.Name, e.Value)
+			}
+			if limit == 0 || n < limit {
+				limit, from = n, s.Name
+			}
+		}
+	}
+	if limit == 0 {
+		return recordsize.Default, nil
+	}
+	logrus.WithFields(logrus.Fields{"max_record_bytes": limit, "smallest_on": from}).Info("record size limit learned from the cluster")
+	return limit, nil
+}
+
+// WithRecordLimit returns o with MaxRecordBytes learned from the topics a service writes
+// (specs), unless it is already set. A cluster that refuses to describe configs (no
+// DescribeConfigs permission) leaves recordsize.Default, with a warning: that is no reason
+// not to start.
+func (o Options) WithRecordLimit(specs []TopicSpec) Options {
+	if o.MaxRecordBytes > 0 {
+		return o
+	}
+	n, err := o.LearnRecordLimit(specs)
+	if err != nil {
+		logrus.WithError(err).WithField("max_record_bytes", recordsize.Default).Warn("record size limit not learned; using the default")
+		n = recordsize.Default
+	}
+	o.MaxRecordBytes = n
+	return o
 }

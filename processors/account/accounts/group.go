@@ -5,8 +5,10 @@ import (
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/atlasstreams/atlas/processors/recordsize"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
+	"google.golang.org/protobuf/proto"
 )
 
 // TableCodec is the codec of the accounts table, for views.
@@ -78,9 +80,37 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		return
 	}
 	next, outs := Decide(p.cfg, ctx.Key(), acc, cmd)
+	limit := recordsize.Limit(ctx.Context())
+	remember := func(row *accountpb.Account, outs []model.Out) {
+		if row != nil {
+			row.Dedupe = model.Record(row.Dedupe, cmd.Meta.Command, via(cmd), cmd.Meta.TimestampMs, outs, model.RememberBudget(limit))
+		}
+	}
+	remember(next, outs)
+	if what := model.Oversize(limit, ctx.Key(), proto.Size(next), cmd.Meta, outs); what != "" {
+		// The stored account stays as it was; it only remembers the command and its answer,
+		// so that a redelivery answers the same.
+		next = nil
+		if acc != nil {
+			next = proto.Clone(acc).(*accountpb.Account)
+		}
+		outs = stage.Refuse(ctx, kind, raw, cmd.Meta, what, oversizeAnswer(cmd))
+		remember(next, outs)
+	}
 	if next != nil {
-		next.Dedupe = model.Record(next.Dedupe, cmd.Meta.Command, via(cmd), cmd.Meta.TimestampMs, outs)
 		ctx.SetValue(next)
 	}
 	stage.Emit(ctx, kind, cmd.Meta, outs)
+}
+
+// oversizeAnswer is the contract answer of a command refused for its size: a session
+// command's SYSTEM_ERROR; the others have none.
+func oversizeAnswer(cmd *accountpb.AccountCommand) []model.Out {
+	switch k := cmd.Kind.(type) {
+	case *accountpb.AccountCommand_Login:
+		return []model.Out{model.SystemError(k.Login.GetSessionId(), cmd.GetAccountId(), model.CauseOversize)}
+	case *accountpb.AccountCommand_ProgressState:
+		return []model.Out{model.SystemError(k.ProgressState.GetSessionId(), cmd.GetAccountId(), model.CauseOversize)}
+	}
+	return nil
 }

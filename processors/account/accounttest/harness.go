@@ -17,6 +17,7 @@ import (
 	"github.com/atlasstreams/atlas/processors/account/model"
 	"github.com/atlasstreams/atlas/processors/account/seal"
 	"github.com/atlasstreams/atlas/processors/account/timers"
+	"github.com/atlasstreams/atlas/processors/recordsize"
 	"github.com/google/uuid"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/tester"
@@ -75,6 +76,12 @@ var DefaultTenant = codecs.Tenant{ID: uuid.MustParse("11111111-2222-4333-8444-55
 // New starts the five groups in a tester. cfg's bcrypt cost is lowered to the minimum unless
 // the caller set it, so tests stay fast.
 func New(t testing.TB, mutate ...func(*model.Config)) *Harness {
+	return NewWithRecordLimit(t, 0, mutate...)
+}
+
+// NewWithRecordLimit is New with the groups writing under a record size limit of limit bytes
+// (0: recordsize.Default), as if the cluster allowed no more.
+func NewWithRecordLimit(t testing.TB, limit int, mutate ...func(*model.Config)) *Harness {
 	cfg := model.DefaultConfig()
 	cfg.BcryptCost = bcrypt.MinCost
 	for _, m := range mutate {
@@ -88,7 +95,7 @@ func New(t testing.TB, mutate ...func(*model.Config)) *Harness {
 	svc := accountsvc.Service{Config: cfg, Passwords: model.Passwords{Cost: cfg.BcryptCost, Sealer: s}}
 
 	tt := tester.New(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(recordsize.WithLimit(context.Background(), limit))
 	var wg sync.WaitGroup
 	for _, gg := range svc.Graphs() {
 		p, err := goka.NewProcessor(nil, gg, goka.WithTester(tt))
@@ -227,14 +234,31 @@ func (h *Harness) EventStrings() []string {
 // DeadLetters drains the dead-letter topic.
 func (h *Harness) DeadLetters() []codecs.DeadLetter {
 	var out []codecs.DeadLetter
+	for _, r := range h.DeadLetterRecords() {
+		d, err := codecs.DeadLetterFromHeaders(r.Headers)
+		require.NoError(h.T, err)
+		out = append(out, d)
+	}
+	return out
+}
+
+// DeadLetterRecord is a record of the dead-letter topic as written.
+type DeadLetterRecord struct {
+	Key     string
+	Value   []byte
+	Headers goka.Headers
+}
+
+// DeadLetterRecords drains the dead-letter topic, records as written.
+func (h *Harness) DeadLetterRecords() []DeadLetterRecord {
+	var out []DeadLetterRecord
 	for {
-		hdr, _, _, ok := h.dlq.NextWithHeaders()
+		hdr, key, v, ok := h.dlq.NextWithHeaders()
 		if !ok {
 			return out
 		}
-		d, err := codecs.DeadLetterFromHeaders(hdr)
-		require.NoError(h.T, err)
-		out = append(out, d)
+		raw, _ := v.([]byte)
+		out = append(out, DeadLetterRecord{Key: key, Value: raw, Headers: hdr})
 	}
 }
 

@@ -55,6 +55,13 @@ type Decision struct {
 	Type string
 
 	names model.NameCharset
+	// session is the session a session command is about, for its answers.
+	session *sessionRef
+}
+
+type sessionRef struct {
+	sid       []byte
+	accountID uint32
 }
 
 // Decide turns one public command into internal commands, or returns why it is refused.
@@ -127,6 +134,11 @@ func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, value []b
 	}
 	d.Type = cmd.Type
 	sid := cmd.SessionID[:]
+	// A login names its account by name: its answers carry account id 0 (as upstream's do).
+	d.session = &sessionRef{sid: sid}
+	if _, login := cmd.Body.(*codecs.AccountSessionCommandCreateBody); !login {
+		d.session.accountID = cmd.AccountID
+	}
 	switch body := cmd.Body.(type) {
 	case *codecs.AccountSessionCommandCreateBody:
 		// A login attempt. accountId and author are not used to decide (the contract).
@@ -170,6 +182,16 @@ func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, value []b
 		return fmt.Errorf("%w: session command type %q has no handler", ErrInvalid, cmd.Type)
 	}
 	return nil
+}
+
+// OversizeAnswer is the contract answer of a session command none of whose internal records
+// fits the record limit: SYSTEM_ERROR for its session. Creates and operator commands have
+// none (nil).
+func (d *Decision) OversizeAnswer() []model.Out {
+	if d.session == nil {
+		return nil
+	}
+	return []model.Out{model.SystemError(d.session.sid, d.session.accountID, model.CauseOversize)}
 }
 
 // toAccount routes cmd (its Kind set) to account id of tenant t.

@@ -8,6 +8,7 @@ import (
 	"github.com/atlasstreams/atlas/processors/account/model"
 	"github.com/atlasstreams/atlas/processors/deadletter"
 	"github.com/atlasstreams/atlas/processors/metrics"
+	"github.com/atlasstreams/atlas/processors/recordsize"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 )
@@ -40,6 +41,7 @@ func Group(pw model.Passwords, names model.NameCharset) *goka.GroupGraph {
 		goka.Input(atlas.AccountAdminTopic, new(codec.Bytes), p.process),
 		goka.Output(atlas.AccountNameCommands, new(codec.Bytes)),
 		goka.Output(atlas.AccountCommands, new(codec.Bytes)),
+		goka.Output(atlas.EventTopicAccountSessionStatus, new(codec.Bytes)),
 		goka.Output(atlas.DeadLetterTopic, new(codec.Bytes)),
 	)
 }
@@ -62,6 +64,15 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 	if err != nil {
 		deadletter.Send(ctx, raw, err)
 		metrics.MessagesIn.WithLabelValues(group, topic, typeLabel(d.Type), "dead_letter").Inc()
+		return
+	}
+	// The internal command carries the public one re-encoded, plus its seal or hash: on an
+	// internal topic that allows less than the public one it may not fit.
+	if what := model.Oversize(recordsize.Limit(ctx.Context()), "", 0, d.Meta, d.Outs); what != "" {
+		stage := model.Stage{Group: group}
+		if answer := stage.Refuse(ctx, typeLabel(d.Type), raw, d.Meta, what, d.OversizeAnswer()); answer != nil {
+			stage.Emit(ctx, typeLabel(d.Type), d.Meta, answer)
+		}
 		return
 	}
 	model.EmitOuts(ctx, d.Meta, d.Outs)

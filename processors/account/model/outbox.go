@@ -1,10 +1,12 @@
 package model
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
+	"github.com/atlasstreams/atlas/processors/recordsize"
 	"github.com/lovoo/goka"
 	"google.golang.org/protobuf/proto"
 )
@@ -12,11 +14,19 @@ import (
 // How much a key remembers of the commands applied to it. Redelivery (at-least-once) happens
 // within the seconds between a callback and its offset commit, or across a rebalance, so a few
 // recent commands of the last hour are enough; older duplicates are caught by the watermarks.
+//
+// What is remembered is also bounded in bytes (RememberBytes, or a quarter of the record
+// limit where that is less), so a row stays far below the broker's record limit whatever its
+// commands emitted: the newest command is always remembered, older ones only within the budget.
 const (
 	recentCommands   = 4
 	recentHorizonMs  = int64(60 * 60 * 1000)
 	sourceKeyDivider = "/"
+	RememberBytes    = 32 << 10
 )
+
+// RememberBudget is the byte budget of the remembered records under a record limit.
+func RememberBudget(limit int) int { return min(RememberBytes, limit/4) }
 
 // Out is one record a decision emits: topic, key and the encoded value.
 type Out struct {
@@ -64,8 +74,8 @@ func Replay(d *accountpb.Dedupe, id *accountpb.CommandID, via string) ([]*accoun
 }
 
 // Record remembers that the command, which came through via, was applied at nowMs and what it
-// emitted.
-func Record(d *accountpb.Dedupe, id *accountpb.CommandID, via string, nowMs int64, outs []Out) *accountpb.Dedupe {
+// emitted, within budget bytes of remembered records (RememberBudget).
+func Record(d *accountpb.Dedupe, id *accountpb.CommandID, via string, nowMs int64, outs []Out, budget int) *accountpb.Dedupe {
 	if d == nil {
 		d = &accountpb.Dedupe{}
 	}
@@ -83,6 +93,14 @@ func Record(d *accountpb.Dedupe, id *accountpb.CommandID, via string, nowMs int6
 	if len(kept) > recentCommands {
 		kept = kept[len(kept)-recentCommands:]
 	}
+	used := 0
+	for i := len(kept) - 1; i >= 0; i-- {
+		used += emittedBytes(kept[i].Emitted)
+		if used > budget && i < len(kept)-1 {
+			kept = kept[i+1:]
+			break
+		}
+	}
 	d.Recent = kept
 	if d.High == nil {
 		d.High = make(map[string]int64, 1)
@@ -93,6 +111,30 @@ func Record(d *accountpb.Dedupe, id *accountpb.CommandID, via string, nowMs int6
 		d.High[k] = id.GetOffset()
 	}
 	return d
+}
+
+func emittedBytes(recs []*accountpb.Emitted) int {
+	n := 0
+	for _, r := range recs {
+		n += len(r.Topic) + len(r.Key) + len(r.Value)
+	}
+	return n
+}
+
+// Oversize names the first record of a decision that would exceed limit, "" when all fit:
+// each out with the command's headers, and the table row (rowBytes, its encoded size; 0 when
+// none is written) under key.
+func Oversize(limit int, key string, rowBytes int, m *accountpb.Meta, outs []Out) string {
+	h := Headers(m)
+	if rowBytes > 0 && recordsize.Of(key, nil, h)+rowBytes > limit {
+		return fmt.Sprintf("table row of %d bytes, record limit %d", rowBytes, limit)
+	}
+	for _, o := range outs {
+		if n := recordsize.Of(o.Key, o.Value, h); n > limit {
+			return fmt.Sprintf("%s record of %d bytes, record limit %d", o.Topic, n, limit)
+		}
+	}
+	return ""
 }
 
 // Headers are the headers of every record a command causes: its tenant and the trace span the

@@ -77,3 +77,22 @@ func HasCommandID(m interface{ GetMeta() *accountpb.Meta }, kindSet bool) func()
 		return nil
 	}
 }
+
+// CauseOversize is the SYSTEM_ERROR cause of a command refused because a record it needs
+// would exceed the record limit.
+const CauseOversize = "oversize"
+
+// Refuse handles a command a record of which would exceed the record limit (what says which):
+// the command changes nothing, and instead of its records the stage emits its contract answer
+// (answer, a SYSTEM_ERROR with CauseOversize) where it has one, or dead-letters the command
+// once with reason oversize where it has none. It returns the records to emit and remember.
+func (s Stage) Refuse(ctx goka.Context, kind string, raw []byte, m *accountpb.Meta, what string, answer []Out) []Out {
+	logrus.WithFields(logrus.Fields{"group": s.Group, "command": kind, "why": what,
+		"topic": m.GetCommand().GetTopic(), "partition": m.GetCommand().GetPartition(),
+		"offset": m.GetCommand().GetOffset()}).Warn("command refused: a record it needs exceeds the record limit")
+	if len(answer) == 0 {
+		deadletter.Oversize(ctx, raw, what)
+		metrics.MessagesIn.WithLabelValues(s.Group, string(ctx.Topic()), kind, "dead_letter").Inc()
+	}
+	return answer
+}

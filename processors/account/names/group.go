@@ -6,9 +6,11 @@ import (
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/model"
 	"github.com/atlasstreams/atlas/processors/metrics"
+	"github.com/atlasstreams/atlas/processors/recordsize"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 	"github.com/sirupsen/logrus"
+	"google.golang.org/protobuf/proto"
 )
 
 // TableCodec is the codec of the names table, for views.
@@ -33,6 +35,15 @@ func Group(cfg model.Config, pw model.Passwords) *goka.GroupGraph {
 type processor struct {
 	cfg model.Config
 	pw  model.Passwords
+}
+
+// oversizeAnswer is the contract answer of a command refused for its size: a login's
+// SYSTEM_ERROR; registrations and id assignments have none.
+func oversizeAnswer(cmd *accountpb.NameCommand) []model.Out {
+	if l, ok := cmd.Kind.(*accountpb.NameCommand_Login); ok {
+		return []model.Out{model.SystemError(l.Login.GetSessionId(), 0, model.CauseOversize)}
+	}
+	return nil
 }
 
 func kindName(cmd *accountpb.NameCommand) string {
@@ -64,10 +75,24 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		return
 	}
 	res := Decide(p.cfg, p.pw, ctx.Key(), entry, cmd)
-	if res.Entry != nil {
-		if !isBind {
-			res.Entry.Dedupe = model.Record(res.Entry.Dedupe, cmd.Meta.Command, viaIngress, cmd.Meta.TimestampMs, res.Outs)
+	limit := recordsize.Limit(ctx.Context())
+	remember := func(row *accountpb.NameEntry, outs []model.Out) {
+		if row != nil && !isBind {
+			row.Dedupe = model.Record(row.Dedupe, cmd.Meta.Command, viaIngress, cmd.Meta.TimestampMs, outs, model.RememberBudget(limit))
 		}
+	}
+	remember(res.Entry, res.Outs)
+	if what := model.Oversize(limit, ctx.Key(), proto.Size(res.Entry), cmd.Meta, res.Outs); what != "" {
+		// The entry stays as it was and only remembers the command and its answer.
+		res.Entry = nil
+		if entry != nil {
+			res.Entry = proto.Clone(entry).(*accountpb.NameEntry)
+		}
+		res.Outs = stage.Refuse(ctx, kind, raw, cmd.Meta, what, oversizeAnswer(cmd))
+		res.Outcome = model.CauseOversize
+		remember(res.Entry, res.Outs)
+	}
+	if res.Entry != nil {
 		ctx.SetValue(res.Entry)
 	}
 	stage.Emit(ctx, kind, cmd.Meta, res.Outs)

@@ -1,0 +1,33 @@
+package model
+
+import (
+	"bytes"
+	"testing"
+
+	"github.com/atlasstreams/atlas/processors/account/accountpb"
+	"github.com/stretchr/testify/require"
+)
+
+// What a key remembers is bounded in bytes: older commands go once the budget is used, the
+// newest is always kept (it alone lets its redelivery re-emit), and every applied command is
+// still recognised by its watermark.
+func TestRecordBoundsRememberedBytes(t *testing.T) {
+	var d *accountpb.Dedupe
+	big := []Out{{Topic: "t", Key: "k", Value: bytes.Repeat([]byte("v"), 10<<10)}}
+	for off := int64(1); off <= 4; off++ {
+		d = Record(d, &accountpb.CommandID{Topic: "in", Offset: off}, "ingress", 0, big, 16<<10)
+	}
+	require.Len(t, d.Recent, 1, "two 10 KiB answers exceed a 16 KiB budget")
+	require.EqualValues(t, 4, d.Recent[0].Command.Offset)
+	for off := int64(1); off <= 4; off++ {
+		_, dup := Replay(d, &accountpb.CommandID{Topic: "in", Offset: off}, "ingress")
+		require.True(t, dup, "offset %d", off)
+	}
+	d = Record(d, &accountpb.CommandID{Topic: "in", Offset: 5}, "ingress", 0, big, 1<<10)
+	require.Len(t, d.Recent, 1, "the newest is kept over budget")
+	small := []Out{{Topic: "t", Key: "k", Value: []byte("v")}}
+	for off := int64(6); off <= 9; off++ {
+		d = Record(d, &accountpb.CommandID{Topic: "in", Offset: off}, "ingress", 0, small, 16<<10)
+	}
+	require.Len(t, d.Recent, recentCommands, "small answers are bounded by count")
+}

@@ -1,0 +1,62 @@
+// Package recordsize knows how large a Kafka record may be where a processor writes it, and
+// how large a record is. A record over the broker's limit is refused by the broker (or by
+// Sarama before it); inside a Goka callback that refusal stops the processor, which restarts,
+// consumes the same command, and fails again. Callbacks therefore check before they emit and
+// answer the command another way (see processors/deadletter and the account stages).
+package recordsize
+
+import (
+	"context"
+
+	"github.com/lovoo/goka"
+)
+
+// Default is the limit where none was learned: Sarama's default Producer.MaxMessageBytes,
+// which is below Kafka's default message.max.bytes (1048588).
+const Default = 1_000_000
+
+// batchOverhead is a v2 record batch header; recordOverhead bounds the varints and the
+// attribute byte of one record in it (length, attributes, timestamp and offset deltas, key
+// and value lengths, header count); headerOverhead bounds a header's two length varints.
+// Every record the product writes is measured as if alone in its batch, the broker's worst
+// case for it.
+const (
+	batchOverhead  = 61
+	recordOverhead = 1 + 5 + 10 + 5 + 5 + 5 + 5
+	headerOverhead = 5 + 5
+)
+
+// Of is an upper bound of the bytes the broker counts for a record written alone.
+func Of(key string, value []byte, h goka.Headers) int {
+	n := batchOverhead + recordOverhead + len(key) + len(value)
+	for k, v := range h {
+		n += headerOverhead + len(k) + len(v)
+	}
+	return n
+}
+
+// Fits tells whether the record is within limit.
+func Fits(limit int, key string, value []byte, h goka.Headers) bool {
+	return Of(key, value, h) <= limit
+}
+
+type limitKey struct{}
+
+// WithLimit returns a context carrying the limit for the callbacks of a processor run with it
+// (Goka hands the run context to every callback as ctx.Context()).
+func WithLimit(ctx context.Context, limit int) context.Context {
+	if limit <= 0 {
+		return ctx
+	}
+	return context.WithValue(ctx, limitKey{}, limit)
+}
+
+// Limit is the limit carried by ctx, else Default.
+func Limit(ctx context.Context) int {
+	if ctx != nil {
+		if n, ok := ctx.Value(limitKey{}).(int); ok {
+			return n
+		}
+	}
+	return Default
+}
