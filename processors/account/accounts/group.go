@@ -96,6 +96,12 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		}
 		outs = stage.Refuse(ctx, kind, raw, cmd.Meta, what, oversizeAnswer(cmd))
 		remember(next, outs)
+		if len(outs) == 0 { // dead-lettered, and counted so, by Refuse
+			if next != nil {
+				ctx.SetValue(next)
+			}
+			return
+		}
 	}
 	if next != nil {
 		ctx.SetValue(next)

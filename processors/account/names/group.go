@@ -91,6 +91,12 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		res.Outs = stage.Refuse(ctx, kind, raw, cmd.Meta, what, oversizeAnswer(cmd))
 		res.Outcome = model.CauseOversize
 		remember(res.Entry, res.Outs)
+		if len(res.Outs) == 0 { // dead-lettered, and counted so, by Refuse
+			if res.Entry != nil {
+				ctx.SetValue(res.Entry)
+			}
+			return
+		}
 	}
 	if res.Entry != nil {
 		ctx.SetValue(res.Entry)
