@@ -2,10 +2,10 @@ package runtime
 
 import (
 	"context"
-	"github.com/atlasstreams/atlas/processors/recordsize"
 	"sync"
 	"sync/atomic"
 
+	"github.com/atlasstreams/atlas/processors/recordsize"
 	"github.com/lovoo/goka"
 )
 

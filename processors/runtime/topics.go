@@ -51,11 +51,9 @@ func (m Mismatch) String() string { return m.Topic + ": " + m.What }
 // EnsureTopics creates the missing topics and reports, without changing them, the existing
 // ones whose partition count or cleanup policy differ from the spec.
 func (o Options) EnsureTopics(specs []TopicSpec) ([]Mismatch, error) {
-	cfg := o.Sarama(sarama.OffsetOldest)
-	cfg.ClientID = o.ClientID + "-admin"
-	admin, err := sarama.NewClusterAdmin(o.Brokers, cfg)
+	admin, err := o.clusterAdmin()
 	if err != nil {
-		return nil, fmt.Errorf("connect to %v: %w", o.Brokers, err)
+		return nil, err
 	}
 	defer admin.Close()
 	existing, err := admin.ListTopics()
@@ -80,6 +78,17 @@ func (o Options) EnsureTopics(specs []TopicSpec) ([]Mismatch, error) {
 	}
 	sort.Slice(mismatches, func(i, j int) bool { return mismatches[i].Topic < mismatches[j].Topic })
 	return mismatches, nil
+}
+
+// clusterAdmin connects an admin client of this process to the brokers.
+func (o Options) clusterAdmin() (sarama.ClusterAdmin, error) {
+	cfg := o.Sarama(sarama.OffsetOldest)
+	cfg.ClientID = o.ClientID + "-admin"
+	admin, err := sarama.NewClusterAdmin(o.Brokers, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %v: %w", o.Brokers, err)
+	}
+	return admin, nil
 }
 
 func (o Options) createTopic(admin sarama.ClusterAdmin, s TopicSpec) error {
@@ -172,39 +181,49 @@ func compacts(policy string) bool {
 }
 
 // LearnRecordLimit is the largest record every topic of specs accepts: the smallest
-// max.message.bytes among them (a topic without its own value has the broker's
-// message.max.bytes; recordsize.Default when the cluster names none). It is logged, so an operator who lowered a topic's limit sees what the product will do.
+// max.message.bytes among them (a topic without its own value reports the broker's
+// message.max.bytes). One DescribeConfigs request asks for all of them, so start-up pays one
+// round trip however many topics a service writes. The result is logged, so an operator who
+// lowered a topic's limit sees what the product will do.
 func (o Options) LearnRecordLimit(specs []TopicSpec) (int, error) {
-	cfg := o.Sarama(sarama.OffsetOldest)
-	cfg.ClientID = o.ClientID + "-admin"
-	admin, err := sarama.NewClusterAdmin(o.Brokers, cfg)
+	admin, err := o.clusterAdmin()
 	if err != nil {
-		return 0, fmt.Errorf("connect to %v: %w", o.Brokers, err)
+		return 0, err
 	}
 	defer admin.Close()
-	limit, from := 0, ""
+	broker, err := admin.Controller()
+	if err != nil {
+		return 0, fmt.Errorf("find a broker to describe configs: %w", err)
+	}
+	req := &sarama.DescribeConfigsRequest{Version: 2}
 	seen := map[string]bool{}
 	for _, s := range specs {
-		if seen[s.Name] {
-			continue
+		if !seen[s.Name] {
+			seen[s.Name] = true
+			req.Resources = append(req.Resources, &sarama.ConfigResource{
+				Type: sarama.TopicResource, Name: s.Name, ConfigNames: []string{"max.message.bytes"},
+			})
 		}
-		seen[s.Name] = true
-		entries, err := admin.DescribeConfig(sarama.ConfigResource{
-			Type: sarama.TopicResource, Name: s.Name, ConfigNames: []string{"max.message.bytes"},
-		})
-		if err != nil {
-			return 0, fmt.Errorf("describe max.message.bytes of %s: %w", s.Name, err)
+	}
+	resp, err := broker.DescribeConfigs(req)
+	if err != nil {
+		return 0, fmt.Errorf("describe max.message.bytes: %w", err)
+	}
+	limit, from := 0, ""
+	for _, r := range resp.Resources {
+		if r.ErrorCode != 0 {
+			return 0, fmt.Errorf("describe max.message.bytes of %s: %w: %s", r.Name, sarama.KError(r.ErrorCode), r.ErrorMsg)
 		}
-		for _, e := range entries {
+		for _, e := range r.Configs {
 			if e.Name != "max.message.bytes" {
 				continue
 			}
 			n, err := strconv.Atoi(e.Value)
 			if err != nil || n <= 0 {
-				return 0, fmt.Errorf("topic %s has max.message.bytes %q", s.Name, e.Value)
+				return 0, fmt.Errorf("topic %s has max.message.bytes %q", r.Name, e.Value)
 			}
 			if limit == 0 || n < limit {
-				limit, from = n, s.Name
+				limit, from = n, r.Name
 			}
 		}
 	}
