@@ -52,13 +52,14 @@ type Report struct {
 
 type sizes struct {
 	players, throughput, steadySeconds, logins, storm, isolationRate, recovery, fanoutEvents, entries int
+	apiAccounts, apiRequests                                                                          int
 }
 
 func (o Options) sizes() sizes {
 	if o.Quick {
-		return sizes{players: 500, throughput: 20000, steadySeconds: 4, logins: 48, storm: 64, isolationRate: 500, recovery: 200000, fanoutEvents: 2000, entries: 1000}
+		return sizes{players: 500, throughput: 20000, steadySeconds: 4, logins: 48, storm: 64, isolationRate: 500, recovery: 200000, fanoutEvents: 2000, entries: 1000, apiAccounts: 300000, apiRequests: 200}
 	}
-	return sizes{players: 2000, throughput: 100000, steadySeconds: 15, logins: 200, storm: 200, isolationRate: 500, recovery: 1000000, fanoutEvents: 10000, entries: 5000}
+	return sizes{players: 2000, throughput: 100000, steadySeconds: 15, logins: 200, storm: 200, isolationRate: 500, recovery: 1000000, fanoutEvents: 10000, entries: 5000, apiAccounts: 300000, apiRequests: 1000}
 }
 
 // Run runs every figure and writes the report.
@@ -138,6 +139,11 @@ func Run(o Options) (*Report, error) {
 	rep.add(Figure{Name: "login_rate", Value: lrate, Unit: "logins/s", Baseline: limit, Against: "cores / time of one bcrypt comparison",
 		Ratio: lrate / limit, Target: ">= 0.8", Met: lrate/limit >= 0.8})
 	rep.series["logins (cost 10)"] = append([]time.Duration(nil), logins.lat...)
+
+	logf("8. query API over %d accounts of one tenant: first page alone, random pages from 8 clients, logins beside it", z.apiAccounts)
+	if err := apiFigures(s, rep, lrate, z, logf); err != nil {
+		return nil, err
+	}
 
 	logf("3. isolation: session commands at %d/s, quiet, then during a storm of %d logins", z.isolationRate, z.storm)
 	quiet, _, err := players.run(z.isolationRate*2, float64(z.isolationRate), time.Minute)

@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"net/http"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -28,4 +29,30 @@ func TestEntryFiguresRun(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, rate, 0.0)
 	t.Logf("ticket checks %.0f/s (bare Ed25519 %.0f/s, ratio %.2f); entries %.0f/s", checks, bare, checks/bare, rate)
+}
+
+// The API figures' machinery: every page of a served table answers, from several clients.
+func TestAPIFiguresRun(t *testing.T) {
+	s, err := newStack(2)
+	require.NoError(t, err)
+	defer s.close()
+	a, err := startAPI(s, 3000, t.Logf)
+	require.NoError(t, err)
+	defer a.close()
+	lat, err := a.clients(3, 20, true, 0, nil)
+	require.NoError(t, err)
+	require.Len(t, lat, 60)
+	_, err = a.get(&http.Client{}, 61) // 3000 accounts are 60 pages of 50: the 61st is empty but answers
+	require.NoError(t, err)
+}
+
+// The fan-out figure's machinery: once the instance consumes every partition, every event
+// reaches every session.
+func TestFanOutRuns(t *testing.T) {
+	s, err := newStack(3)
+	require.NoError(t, err)
+	defer s.close()
+	rate, err := fanOut(s, 20, 50)
+	require.NoError(t, err)
+	require.Greater(t, rate, 0.0)
 }

@@ -23,6 +23,7 @@ import (
 type memSource struct {
 	rows  map[string]interface{}
 	ready bool
+	reads int // rows read, by key or by an iterator
 }
 
 func (m *memSource) Ready() bool { return m.ready }
@@ -31,6 +32,7 @@ func (m *memSource) Get(key string) (interface{}, error) {
 	if !m.ready {
 		return nil, ErrNotReady
 	}
+	m.reads++
 	return m.rows[key], nil
 }
 
@@ -54,7 +56,14 @@ type memIterator struct {
 	pos  int
 }
 
-func (it *memIterator) Next() bool                  { it.pos++; return it.pos < len(it.keys) }
+func (it *memIterator) Next() bool {
+	it.pos++
+	if it.pos < len(it.keys) {
+		it.m.reads++
+		return true
+	}
+	return false
+}
 func (it *memIterator) Err() error                  { return nil }
 func (it *memIterator) Key() string                 { return it.keys[it.pos] }
 func (it *memIterator) Value() (interface{}, error) { return it.m.rows[it.keys[it.pos]], nil }
@@ -82,7 +91,11 @@ func unitAPI(ready bool) (*API, []*memSource) {
 	reg := &memSource{ready: ready, rows: map[string]interface{}{
 		model.AccountKey(unitTenant, 7): &registrypb.Entry{AccountId: 7, LoggedIn: true},
 	}}
-	return NewAPI(acc, names, reg), []*memSource{acc, names, reg}
+	ix := NewAccountIndex()
+	for k := range acc.rows {
+		ix.Observe(k, true)
+	}
+	return NewAPI(Indexed(acc, ix), names, reg), []*memSource{acc, names, reg}
 }
 
 func serve(a *API, method, target string, h http.Header) *httptest.ResponseRecorder {
@@ -238,4 +251,35 @@ func TestOpenAPIMatchesTheMux(t *testing.T) {
 		require.True(t, documented[route], "route %q is not in the OpenAPI document", route)
 	}
 	require.Len(t, documented, len(a.Routes()))
+}
+
+// A page reads its own rows and nothing else of the tenant, however deep it is.
+func TestAPageReadsOnlyItsRows(t *testing.T) {
+	a, srcs := unitAPI(true)
+	acc := srcs[0]
+	ix := NewAccountIndex()
+	for id := uint32(1); id <= 10000; id++ {
+		key := model.AccountKey(unitTenant, id)
+		acc.rows[key] = &accountpb.Account{Id: id, Name: "p" + strconv.Itoa(int(id))}
+		ix.Observe(key, true)
+	}
+	a.accounts = Indexed(acc, ix)
+	for _, number := range []int{1, 150, 200} {
+		acc.reads = 0
+		w := serve(a, http.MethodGet, "/api/accounts?page[size]=50&page[number]="+strconv.Itoa(number), tenantHeaders(unitTenant))
+		require.Equal(t, http.StatusOK, w.Code)
+		var doc struct {
+			Data []struct {
+				ID string `json:"id"`
+			} `json:"data"`
+			Meta struct {
+				Total int `json:"total"`
+			} `json:"meta"`
+		}
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &doc))
+		require.Equal(t, 10000, doc.Meta.Total)
+		require.Len(t, doc.Data, 50)
+		require.Equal(t, strconv.Itoa((number-1)*50+1), doc.Data[0].ID)
+		require.Equal(t, 50, acc.reads, "page %d", number)
+	}
 }

@@ -27,6 +27,26 @@ type ViewSource interface {
 	IteratorWithRange(start, limit string) (goka.Iterator, error)
 }
 
+// AccountSource is the accounts table with its ordered id index (AccountIndex).
+type AccountSource interface {
+	ViewSource
+	// Page returns up to n ids of the tenant whose account keys start with prefix, from the
+	// offset-th in id order, and how many the tenant has.
+	Page(prefix string, offset, n uint64) (ids []uint32, total uint64)
+}
+
+// Indexed is src whose ids ix keeps (ix must be the index of src's view).
+func Indexed(src ViewSource, ix *AccountIndex) AccountSource { return indexedSource{src, ix} }
+
+type indexedSource struct {
+	ViewSource
+	ix *AccountIndex
+}
+
+func (s indexedSource) Page(prefix string, offset, n uint64) ([]uint32, uint64) {
+	return s.ix.Page(prefix, offset, n)
+}
+
 // FromRunningView adapts a supervised view. Between two runs of the view (after a failure)
 // it answers ErrNotReady rather than reading a view that is gone.
 func FromRunningView(r *runtime.RunningView) ViewSource { return runningSource{r} }

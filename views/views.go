@@ -32,13 +32,14 @@ func Start(ctx context.Context, o runtime.Options) (*Views, error) {
 	if len(o.Brokers) == 0 {
 		return nil, errors.New("views: no Kafka brokers")
 	}
+	ix := NewAccountIndex()
 	v := &Views{
-		Accounts: o.StartView(ctx, atlas.AccountsTable, new(accounts.TableCodec)),
+		Accounts: o.StartIndexedView(ctx, atlas.AccountsTable, new(accounts.TableCodec), ix),
 		Names:    o.StartView(ctx, atlas.AccountNamesTable, new(names.TableCodec)),
 		Registry: o.StartView(ctx, atlas.RegistryTable, new(registry.TableCodec)),
 		done:     make(chan struct{}),
 	}
-	v.api = NewAPI(FromRunningView(v.Accounts), FromRunningView(v.Names), FromRunningView(v.Registry))
+	v.api = NewAPI(Indexed(FromRunningView(v.Accounts), ix), FromRunningView(v.Names), FromRunningView(v.Registry))
 	go func() {
 		defer close(v.done)
 		runtime.WaitAll(v.Accounts.Done(), v.Names.Done(), v.Registry.Done())

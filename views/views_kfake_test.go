@@ -462,8 +462,9 @@ func TestNotReadyUntilRecovered(t *testing.T) {
 	defer cancel()
 	// A table whose topic does not exist yet: the supervised view keeps retrying.
 	table := goka.Table("views-test-late-table")
-	late := env.opts.StartView(ctx, table, new(accounts.TableCodec))
-	api := views.NewAPI(views.FromRunningView(late), views.FromRunningView(env.views.Names), views.FromRunningView(env.views.Registry))
+	ix := views.NewAccountIndex()
+	late := env.opts.StartIndexedView(ctx, table, new(accounts.TableCodec), ix)
+	api := views.NewAPI(views.Indexed(views.FromRunningView(late), ix), views.FromRunningView(env.views.Names), views.FromRunningView(env.views.Registry))
 	status := func(target string) int {
 		r := httptest.NewRequest(http.MethodGet, target, nil)
 		r.Header.Set("TENANT_ID", tenantA.ID.String())

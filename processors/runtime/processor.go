@@ -7,6 +7,7 @@ import (
 
 	"github.com/atlasstreams/atlas/processors/recordsize"
 	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/storage"
 )
 
 // Running is a supervised Goka processor: the current instance (replaced on each restart) and
@@ -76,13 +77,34 @@ func (r *RunningView) Done() <-chan struct{} { return r.done }
 
 // StartView runs a view of table under a supervisor until ctx ends.
 func (o Options) StartView(ctx context.Context, table goka.Table, c goka.Codec) *RunningView {
+	return o.StartIndexedView(ctx, table, c, nil)
+}
+
+// ViewIndex is a structure kept beside a view's table while the view reads it (for instance
+// views.AccountIndex): Update is the view's update callback, Reset empties it.
+type ViewIndex interface {
+	Reset()
+	Update(ctx goka.UpdateContext, s storage.Storage, key string, value []byte) error
+}
+
+// StartIndexedView is StartView with ix (nil: none) kept up to date by the view. Each run of
+// the view starts from an empty index and an in-memory table whatever StorageDir says, so
+// that the run reads the whole table through ix: a local copy would skip the rows it holds.
+func (o Options) StartIndexedView(ctx context.Context, table goka.Table, c goka.Codec, ix ViewIndex) *RunningView {
 	r := &RunningView{Name: "view " + string(table), Table: table, done: make(chan struct{})}
 	track(&statsCollector.views, r, r.Name, &r.component)
+	opts := o.ViewOptions(table)
+	if ix != nil {
+		opts = append(opts, goka.WithViewStorageBuilder(MemStorageBuilder()), goka.WithViewCallback(ix.Update))
+	}
 	go func() {
 		defer close(r.done)
 		defer untrack(&statsCollector.views, r, r.component)
 		Supervise(ctx, r.Name, func(ctx context.Context) error {
-			v, err := goka.NewView(o.Brokers, table, c, o.ViewOptions(table)...)
+			if ix != nil {
+				ix.Reset()
+			}
+			v, err := goka.NewView(o.Brokers, table, c, opts...)
 			if err != nil {
 				return err
 			}

@@ -49,6 +49,21 @@ func ParseAccountKey(key string) (codecs.Tenant, uint32, error) {
 	return t, uint32(id), nil
 }
 
+// SplitAccountKey splits an accounts table key into the tenant's key prefix (what
+// AccountKeyPrefix returns) and the id, without parsing the tenant: for code that only
+// groups keys by tenant. ok is false for any other key.
+func SplitAccountKey(key string) (prefix string, id uint32, ok bool) {
+	const digits = 10 // AccountKeyFor pads ids to ten digits
+	if len(key) < len(accountInfix)+digits || key[len(key)-digits-len(accountInfix):len(key)-digits] != accountInfix {
+		return "", 0, false
+	}
+	n, err := strconv.ParseUint(key[len(key)-digits:], 10, 32)
+	if err != nil {
+		return "", 0, false
+	}
+	return key[:len(key)-digits], uint32(n), true
+}
+
 // Timer rows. A deadline lives in the row of its time slot (the tick interval it falls in,
 // rounded up) and of its account's shard: a tick of a slot visits only the deadlines due in
 // it, so expiry work follows the number of sessions in transition, and no row grows with the
