@@ -46,8 +46,10 @@ proto:
 bench: build
 	./$(BIN) bench
 
+# broker-failover needs Kafka's jars (fetched once from Maven Central); without a JDK and Maven
+# it is skipped and says why.
 chaos: build
-	./$(BIN) chaos
+	ATLAS_KAFKA_LIBS="$${ATLAS_KAFKA_LIBS:-$$(test/kafka/kafka.sh libs 2>/dev/null)}" ./$(BIN) chaos
 
 helm-lint:
 	bash .ci/helm-lint.sh

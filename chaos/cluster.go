@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -30,6 +31,7 @@ type cluster struct {
 	broker  *kfake.Cluster // nil on an outside broker
 	proxy   *proxy         // nil on an outside broker
 	release func()         // gives an outside broker back
+	kraft   *kraftCluster  // the replicated cluster of the failover scenario, else nil
 	opts    runtime.Options
 	sealKey string
 
@@ -108,6 +110,7 @@ func (c *cluster) start() (*instance, error) {
 	cmd := exec.Command(c.bin, "account", "--http-listen", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(),
 		"KAFKA_BROKERS="+strings.Join(c.opts.Brokers, ","),
+		"ATLAS_REPLICATION="+strconv.Itoa(c.opts.Replication),
 		"ATLAS_PASSWORD_SEAL_KEYS="+c.sealKey,
 		"ATLAS_BCRYPT_COST=4",
 		"ATLAS_TRANSITION_TIMEOUT=1h",

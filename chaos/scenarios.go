@@ -31,6 +31,9 @@ type Options struct {
 	// Broker, when set, provides an outside broker (a real Kafka) for each scenario instead of
 	// the embedded one. Scenarios that need the embedded broker's proxy are then skipped.
 	Broker BrokerFunc
+	// KafkaLibs is the folder of Apache Kafka's jars (test/kafka/kafka.sh libs) from which the
+	// failover scenario runs a three-node cluster of its own; empty: that scenario is skipped.
+	KafkaLibs string
 }
 
 // Result is one row of the report.
@@ -63,6 +66,7 @@ type scenario struct {
 	fault     func(r *run) (string, error)
 	poison    bool
 	needProxy bool // cuts connections through the proxy in front of the embedded broker
+	needKRaft bool // kills a node of a replicated Kafka cluster (Options.KafkaLibs)
 }
 
 var scenarios = []scenario{
@@ -103,6 +107,7 @@ var scenarios = []scenario{
 		r.c.proxy.restore()
 		return "all connections cut for 3s", nil
 	}},
+	{name: "broker-failover", instances: 2, tenants: 1, needKRaft: true, fault: brokerFailover},
 	{name: "poison-input", instances: 2, tenants: 1, poison: true, fault: func(r *run) (string, error) {
 		n, err := r.poison()
 		return fmt.Sprintf("%d poison messages", n), err
@@ -185,9 +190,23 @@ func runScenario(o Options, s scenario) (res Result) {
 		return res
 	}
 	var c *cluster
-	if o.Broker != nil {
+	switch {
+	case s.needKRaft && o.KafkaLibs == "":
+		res.Skipped = "needs Kafka's jars (ATLAS_KAFKA_LIBS; make test-kafka sets it)"
+		return res
+	case s.needKRaft:
+		k, err := startKRaft(o.KafkaLibs, 3, func(f string, a ...any) { logf(o, f, a...) })
+		if err != nil {
+			return fail(err)
+		}
+		defer k.close()
+		c, err = newOutsideCluster(o.Bin, logDir, o.Partitions, k.options)
+		if c != nil {
+			c.kraft = k
+		}
+	case o.Broker != nil:
 		c, err = newOutsideCluster(o.Bin, logDir, o.Partitions, o.Broker)
-	} else {
+	default:
 		c, err = newCluster(o.Bin, logDir, o.Partitions)
 	}
 	if err != nil {
@@ -245,6 +264,7 @@ func runScenario(o Options, s scenario) (res Result) {
 		defer close(faultDone)
 		f, err := s.fault(r)
 		res.Faults = f
+		logf(o, "  faults: %s", f)
 		if err != nil {
 			errs <- fmt.Errorf("fault: %w", err)
 		}

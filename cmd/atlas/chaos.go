@@ -16,6 +16,7 @@ func runChaos(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atlas chaos", flag.ContinueOnError)
 	short := fs.Bool("short", false, "smaller loads (the version `make test` runs)")
 	only := fs.String("only", "", "comma-separated scenario names (default: all)")
+	libs := fs.String("kafka-libs", os.Getenv("ATLAS_KAFKA_LIBS"), "folder of Apache Kafka's jars (test/kafka/kafka.sh libs) for broker-failover, which runs a three-node cluster from them; empty: that scenario is skipped (env ATLAS_KAFKA_LIBS)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -23,7 +24,7 @@ func runChaos(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	o := chaos.Options{Bin: bin, Short: *short, Log: os.Stderr}
+	o := chaos.Options{Bin: bin, Short: *short, Log: os.Stderr, KafkaLibs: *libs}
 	if *only != "" {
 		o.Only = strings.Split(*only, ",")
 	}

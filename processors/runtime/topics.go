@@ -97,6 +97,10 @@ func (o Options) createTopic(admin sarama.ClusterAdmin, s TopicSpec) error {
 		cleanup = "compact"
 	}
 	entries := map[string]*string{"cleanup.policy": &cleanup}
+	if n := MinInSync(o.Replication); n > 0 {
+		v := strconv.Itoa(n)
+		entries["min.insync.replicas"] = &v
+	}
 	err := admin.CreateTopic(s.Name, &sarama.TopicDetail{
 		NumPartitions:     int32(s.Partitions),
 		ReplicationFactor: int16(o.Replication),
@@ -110,6 +114,18 @@ func (o Options) createTopic(admin sarama.ClusterAdmin, s TopicSpec) error {
 		return fmt.Errorf("create topic %s: %w", s.Name, err)
 	}
 	return waitForTopic(admin, s.Name)
+}
+
+// MinInSync is the min.insync.replicas the product's topics are created with: a majority of
+// the replicas from three on (3 -> 2, 5 -> 3), so that with acks=all a write survives the loss
+// of any node and one node down stops nothing. Below three replicas it is left to the broker
+// (0): with two, needing both would stop writes at the first failure. Clusters default to 1,
+// which lets a lone leader acknowledge a write that its failure then loses.
+func MinInSync(replication int) int {
+	if replication < 3 {
+		return 0
+	}
+	return replication/2 + 1
 }
 
 // waitForTopic waits until the topic's metadata is visible, so a processor started right

@@ -82,6 +82,8 @@ brokers="$(tail -n 1 <<<"$out")"
 unset KAFKA_BROKERS
 export ATLAS_TEST_KAFKA_BROKERS="${brokers#KAFKA_BROKERS=}"
 export ATLAS_NAME_PREFIX="${ATLAS_NAME_PREFIX:-atlas-test-$(od -An -N4 -tx4 /dev/urandom | tr -d ' ')-}"
+# The chaos failover scenario starts a three-node cluster of its own from the same jars.
+export ATLAS_KAFKA_LIBS="${ATLAS_KAFKA_LIBS:-$("$KAFKA_SH" libs 2>/dev/null)}"
 
 say "ATLAS_TEST_KAFKA_BROKERS=$ATLAS_TEST_KAFKA_BROKERS ATLAS_NAME_PREFIX=$ATLAS_NAME_PREFIX; packages: ${pkgs[*]}"
 t0=$SECONDS

@@ -8,6 +8,8 @@
 #   test/kafka/kafka.sh status   say whether it runs (exit 0 if it does, 1 if not)
 #   test/kafka/kafka.sh logs [N] the broker log's warnings and errors (last N, default 40)
 #   test/kafka/kafka.sh owner    the ATLAS_KAFKA_OWNER the running broker was started with
+#   test/kafka/kafka.sh libs     fetch if needed, then print the folder of Kafka's jars (the
+#                                chaos failover scenario runs a cluster of its own from them)
 #
 # Settings (environment):
 #   ATLAS_KAFKA_VERSION          Kafka version (default below; any 4.x on Maven Central)
@@ -326,9 +328,10 @@ start) start ;;
 stop) stop ;;
 status) status ;;
 logs) logs "${2:-40}" ;;
+libs) fetch && echo "$LIBS" ;;
 owner) if broker_pid >/dev/null; then cat "$WORK/owner" 2>/dev/null || true; fi ;;
 *)
-  echo "usage: $0 fetch|start|stop|status|logs [N]|owner" >&2
+  echo "usage: $0 fetch|start|stop|status|logs [N]|owner|libs" >&2
   exit 2
   ;;
 esac
