@@ -8,10 +8,16 @@ import "github.com/lovoo/goka"
 // resolved with TopicFromEnv when the program starts, so the environment variable of the same name
 // may rename any of them.
 var (
+	// CommandTopicAccount: Account creation and deletion requests (current-era replacement of
+	// COMMAND_TOPIC_CREATE_ACCOUNT). Messages: codecs.AccountCommand. Used by: account consumed.
+	CommandTopicAccount = TopicFromEnv("COMMAND_TOPIC_ACCOUNT")
 	// CommandTopicAccountSession: Login attempts, session state progress and logouts sent by the
 	// login and channel servers. Messages: codecs.AccountSessionCommand. Used by: account consumed,
 	// channel produced.
 	CommandTopicAccountSession = TopicFromEnv("COMMAND_TOPIC_ACCOUNT_SESSION")
+	// CommandTopicBan: Asks the ban service to create a temporary account ban after too many failed
+	// PIN or PIC entries. Messages: codecs.BanCommand. Used by: account produced.
+	CommandTopicBan = TopicFromEnv("COMMAND_TOPIC_BAN")
 	// CommandTopicBuddyList: Asks the buddy service to add or remove an entry in a character's buddy
 	// list. Messages: codecs.BuddyListCommand. Used by: channel produced.
 	CommandTopicBuddyList = TopicFromEnv("COMMAND_TOPIC_BUDDY_LIST")
@@ -34,6 +40,10 @@ var (
 	// CommandTopicCharacterBuff: Asks the buff service to apply or cancel a temporary stat buff on a
 	// character. Messages: codecs.CharacterBuffCommand. Used by: channel produced.
 	CommandTopicCharacterBuff = TopicFromEnv("COMMAND_TOPIC_CHARACTER_BUFF")
+	// CommandTopicCharacterChannelChangeRequest: Tells the maps service that a character is moving to
+	// another channel of its world. Messages: codecs.CharacterChannelChangeRequestCommand. Used by:
+	// channel produced.
+	CommandTopicCharacterChannelChangeRequest = TopicFromEnv("COMMAND_TOPIC_CHARACTER_CHANNEL_CHANGE_REQUEST")
 	// CommandTopicCharacterChat: Hands a chat line to the messaging service for delivery to the right
 	// audience. Messages: codecs.CharacterChatCommand. Used by: channel produced.
 	CommandTopicCharacterChat = TopicFromEnv("COMMAND_TOPIC_CHARACTER_CHAT")
@@ -105,6 +115,9 @@ var (
 	// CommandTopicPortal: Asks the portal service to run a portal the player stepped into. Messages:
 	// codecs.PortalCommand. Used by: channel produced.
 	CommandTopicPortal = TopicFromEnv("COMMAND_TOPIC_PORTAL")
+	// CommandTopicQuest: Asks the quest service to start, complete, forfeit a quest or restore a lost
+	// quest item. Messages: codecs.QuestCommand. Used by: channel produced.
+	CommandTopicQuest = TopicFromEnv("COMMAND_TOPIC_QUEST")
 	// CommandTopicQuestConversation: Asks the conversation service to open the dialog script for
 	// starting or completing a quest. Messages: codecs.QuestConversationCommand. Used by: channel
 	// produced.
@@ -135,6 +148,10 @@ var (
 	// EventTopicAssetStatus: Changes to single inventory items (assets) of a character. Messages:
 	// codecs.AssetStatusEvent. Used by: channel consumed.
 	EventTopicAssetStatus = TopicFromEnv("EVENT_TOPIC_ASSET_STATUS")
+	// EventTopicCashCompartmentStatus: Results of moving an asset into (ACCEPTED) or out of
+	// (RELEASED) an account's cash-shop locker. Messages: codecs.CashCompartmentStatusEvent. Used by:
+	// channel consumed.
+	EventTopicCashCompartmentStatus = TopicFromEnv("EVENT_TOPIC_CASH_COMPARTMENT_STATUS")
 	// EventTopicCashShopStatus: Cash shop results for a character, plus the channel's own cash-shop
 	// entry/exit notices. Messages: codecs.CashShopStatusEvent. Used by: channel consumed.
 	EventTopicCashShopStatus = TopicFromEnv("EVENT_TOPIC_CASH_SHOP_STATUS")
@@ -144,6 +161,10 @@ var (
 	// EventTopicChalkboardStatus: A character's chalkboard text was set or cleared. Messages:
 	// codecs.ChalkboardStatusEvent. Used by: channel consumed.
 	EventTopicChalkboardStatus = TopicFromEnv("EVENT_TOPIC_CHALKBOARD_STATUS")
+	// EventTopicChannelStatus: Channel registration on the bus at current upstream - STARTED
+	// (announce/refresh) and SHUTDOWN (withdraw). Messages: codecs.ChannelStatusEvent. Used by:
+	// channel produced.
+	EventTopicChannelStatus = TopicFromEnv("EVENT_TOPIC_CHANNEL_STATUS")
 	// EventTopicCharacterChat: Chat lines to deliver (map chat, group chats, whispers, messenger, pet
 	// talk, pink notices). Messages: codecs.CharacterChatEvent. Used by: channel consumed.
 	EventTopicCharacterChat = TopicFromEnv("EVENT_TOPIC_CHARACTER_CHAT")
@@ -181,6 +202,10 @@ var (
 	// EventTopicSessionStatus: Presence of a character session on a login or channel server (created
 	// / destroyed). Messages: codecs.SessionStatusEvent. Used by: channel both.
 	EventTopicSessionStatus = TopicFromEnv("EVENT_TOPIC_SESSION_STATUS")
+	// EventTopicStorageCompartmentStatus: An asset entered (ACCEPTED) or left (RELEASED) account
+	// storage as part of a storage saga. Messages: codecs.StorageCompartmentStatusEvent. Used by:
+	// channel consumed.
+	EventTopicStorageCompartmentStatus = TopicFromEnv("EVENT_TOPIC_STORAGE_COMPARTMENT_STATUS")
 	// EventTopicStorageStatus: Results of account storage (NPC storage box) operations. Messages:
 	// codecs.StorageStatusEvent. Used by: channel consumed.
 	EventTopicStorageStatus = TopicFromEnv("EVENT_TOPIC_STORAGE_STATUS")
@@ -190,11 +215,12 @@ var (
 )
 
 // ChannelConsumedTopics are the topics the channel service consumes: direction consumed or both in
-// channel-events.yaml (20 topics).
+// channel-events.yaml (22 topics).
 var ChannelConsumedTopics = []goka.Stream{
 	EventTopicAccountSessionStatus,
 	EventTopicAccountStatus,
 	EventTopicAssetStatus,
+	EventTopicCashCompartmentStatus,
 	EventTopicCashShopStatus,
 	EventTopicChairStatus,
 	EventTopicChalkboardStatus,
@@ -210,12 +236,13 @@ var ChannelConsumedTopics = []goka.Stream{
 	EventTopicMonsterStatus,
 	EventTopicNoteStatus,
 	EventTopicSessionStatus,
+	EventTopicStorageCompartmentStatus,
 	EventTopicStorageStatus,
 	EventTopicTransportStatus,
 }
 
 // ChannelProducedTopics are the topics of channel-commands.yaml, which the channel service
-// produces (36 topics).
+// produces (39 topics).
 var ChannelProducedTopics = []goka.Stream{
 	CommandTopicAccountSession,
 	CommandTopicBuddyList,
@@ -225,6 +252,7 @@ var ChannelProducedTopics = []goka.Stream{
 	CommandTopicChannelStatus,
 	CommandTopicCharacter,
 	CommandTopicCharacterBuff,
+	CommandTopicCharacterChannelChangeRequest,
 	CommandTopicCharacterChat,
 	CommandTopicCharacterMovement,
 	CommandTopicCompartment,
@@ -247,17 +275,21 @@ var ChannelProducedTopics = []goka.Stream{
 	CommandTopicPet,
 	CommandTopicPetMovement,
 	CommandTopicPortal,
+	CommandTopicQuest,
 	CommandTopicQuestConversation,
 	CommandTopicSaga,
 	CommandTopicSkill,
 	CommandTopicSkillMacro,
 	CommandTopicStorage,
 	CommandTopicSystemMessage,
+	EventTopicChannelStatus,
 }
 
-// AllCatalogTopics lists every distinct topic of the catalog once (57 topics).
+// AllCatalogTopics lists every distinct topic of the catalog once (64 topics).
 var AllCatalogTopics = []goka.Stream{
+	CommandTopicAccount,
 	CommandTopicAccountSession,
+	CommandTopicBan,
 	CommandTopicBuddyList,
 	CommandTopicCashShop,
 	CommandTopicChair,
@@ -265,6 +297,7 @@ var AllCatalogTopics = []goka.Stream{
 	CommandTopicChannelStatus,
 	CommandTopicCharacter,
 	CommandTopicCharacterBuff,
+	CommandTopicCharacterChannelChangeRequest,
 	CommandTopicCharacterChat,
 	CommandTopicCharacterMovement,
 	CommandTopicCompartment,
@@ -288,6 +321,7 @@ var AllCatalogTopics = []goka.Stream{
 	CommandTopicPet,
 	CommandTopicPetMovement,
 	CommandTopicPortal,
+	CommandTopicQuest,
 	CommandTopicQuestConversation,
 	CommandTopicSaga,
 	CommandTopicSkill,
@@ -297,9 +331,11 @@ var AllCatalogTopics = []goka.Stream{
 	EventTopicAccountSessionStatus,
 	EventTopicAccountStatus,
 	EventTopicAssetStatus,
+	EventTopicCashCompartmentStatus,
 	EventTopicCashShopStatus,
 	EventTopicChairStatus,
 	EventTopicChalkboardStatus,
+	EventTopicChannelStatus,
 	EventTopicCharacterChat,
 	EventTopicCharacterStatus,
 	EventTopicCompartmentStatus,
@@ -312,6 +348,7 @@ var AllCatalogTopics = []goka.Stream{
 	EventTopicMonsterStatus,
 	EventTopicNoteStatus,
 	EventTopicSessionStatus,
+	EventTopicStorageCompartmentStatus,
 	EventTopicStorageStatus,
 	EventTopicTransportStatus,
 }

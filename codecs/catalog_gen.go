@@ -44,6 +44,8 @@ type CatalogTopic struct {
 	Uses []CatalogUse
 	// Types lists the discriminator values in catalog order (none for a flat topic).
 	Types []CatalogType
+	// Era is EraSeed or EraCurrent for a topic of one contract era only, "" for both.
+	Era string
 	// Decode decodes a record value into a pointer to the message type.
 	Decode func([]byte) (any, error)
 	// Codec is the message type's goka.Codec.
@@ -71,11 +73,33 @@ type CatalogType struct {
 	Newer bool
 	// Requires lists optional envelope keys this type always carries.
 	Requires []string
+	// Era is EraSeed or EraCurrent for a type of one contract era only, "" for both.
+	Era string
 	// Body is the Go type of the body ("" for bodyless topics and null bodies). NewBody returns
 	// a pointer to a zero one; DecodeBody decodes a body alone (e.g. a client-provided one).
 	Body       string
 	NewBody    func() any
 	DecodeBody func([]byte) (any, error)
+}
+
+// The contract eras (contracts/FORMAT.md, "Contract eras"): the formats of the services this
+// project was built against, and those of current upstream Atlas.
+const (
+	EraSeed    = "seed"
+	EraCurrent = "current"
+)
+
+// InEra reports whether the topic exists in era: a topic of the other era only does not.
+func (t *CatalogTopic) InEra(era string) bool { return t.Era == "" || t.Era == era }
+
+// InEra reports whether the type exists in era.
+func (t *CatalogType) InEra(era string) bool { return t.Era == "" || t.Era == era }
+
+// Produced reports whether this project's producers write the type in era: a type of the
+// other era never, and a newer type (written by later upstream producers) only in the
+// current era.
+func (t *CatalogType) Produced(era string) bool {
+	return t.InEra(era) && !(t.Newer && era != EraCurrent)
 }
 
 // LookupCatalogTopic returns the catalog entry of a topic env name.
@@ -181,6 +205,17 @@ func catalogDecodeBody(raw json.RawMessage, v any) error {
 		return nil
 	}
 	return json.Unmarshal(raw, v)
+}
+
+// catalogHasKey reports whether a raw JSON object has key: it tells the two eras' bodies of a
+// type apart. Anything that is not an object has no key.
+func catalogHasKey(raw json.RawMessage, key string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return false
+	}
+	_, ok := m[key]
+	return ok
 }
 
 // catalogNew returns a pointer to a zero T (CatalogType.NewBody).
@@ -506,11 +541,19 @@ type DistributePair struct {
 	Amount  int8   `json:"amount"`
 }
 
-// ExperienceDistribution is the shape ExperienceDistribution of channel-events.yaml. Its JSON keys
-// are written in this order.
+// DropEquipmentData is the shape DropEquipmentData of channel-events.yaml. Its JSON keys are
+// written in this order.
+type DropEquipmentData struct {
+	// The fields of AssetStatistics (included).
+	AssetStatistics
+	Slots uint16 `json:"slots"`
+}
+
+// ExperienceDistribution is the shape ExperienceDistribution of channel-commands.yaml. Its JSON
+// keys are written in this order.
 type ExperienceDistribution struct {
 	// Values: WHITE, YELLOW, CHAT, MONSTER_BOOK, MONSTER_EVENT, PLAY_TIME, WEDDING, SPIRIT_WEEK,
-	// PARTY, ITEM, INTERNET_CAFE, RAINBOW_WEEK, PARTY_RING, CAKE_PIE.
+	// PARTY, ITEM, INTERNET_CAFE, RAINBOW_WEEK, PARTY_RING, CAKE_PIE, DEATH.
 	ExperienceType string `json:"experienceType"`
 	Amount         uint32 `json:"amount"`
 	Attr1          uint32 `json:"attr1"`
@@ -522,6 +565,14 @@ type LoginChannelSelectParams struct {
 	IPAddress   string `json:"ipAddress"`
 	Port        uint16 `json:"port"`
 	CharacterID uint32 `json:"characterId"`
+}
+
+// ReserveItem is the shape ReserveItem of channel-commands.yaml. Its JSON keys are written in this
+// order.
+type ReserveItem struct {
+	Source   int16  `json:"source"`
+	ItemID   uint32 `json:"itemId"`
+	Quantity int16  `json:"quantity"`
 }
 
 // SagaItem is the shape SagaItem of channel-commands.yaml. Its JSON keys are written in this
@@ -537,12 +588,15 @@ type SagaItem struct {
 
 // Values of SagaStep.Action (JSON key "action").
 const (
-	SagaStepActionAwardMesos          = "award_mesos"
-	SagaStepActionUpdateStorageMesos  = "update_storage_mesos"
-	SagaStepActionWithdrawFromStorage = "withdraw_from_storage"
-	SagaStepActionAwardAsset          = "award_asset"
-	SagaStepActionDestroyAsset        = "destroy_asset"
-	SagaStepActionDepositToStorage    = "deposit_to_storage"
+	SagaStepActionAwardMesos           = "award_mesos"
+	SagaStepActionUpdateStorageMesos   = "update_storage_mesos"
+	SagaStepActionWithdrawFromStorage  = "withdraw_from_storage"
+	SagaStepActionAwardAsset           = "award_asset"
+	SagaStepActionDestroyAsset         = "destroy_asset"
+	SagaStepActionDepositToStorage     = "deposit_to_storage"
+	SagaStepActionTransferToStorage    = "transfer_to_storage"
+	SagaStepActionWithdrawFromCashShop = "withdraw_from_cash_shop"
+	SagaStepActionTransferToCashShop   = "transfer_to_cash_shop"
 )
 
 // SagaStep is the shape SagaStep of channel-commands.yaml. Its payload is typed by its action, as
@@ -611,11 +665,20 @@ func (m *SagaStep) UnmarshalJSON(b []byte) error {
 		}
 		out.Payload = body
 	case SagaStepActionWithdrawFromStorage:
-		body := new(SagaStepWithdrawFromStoragePayload)
-		if err := catalogDecodeBody(w.Payload, body); err != nil {
-			return catalogMalformed("SagaStep withdraw_from_storage payload", err)
+		// Two eras, two payloads: the key "assetId" is only in the seed one.
+		if catalogHasKey(w.Payload, "assetId") == false {
+			body := new(SagaStepWithdrawFromStorageCurrentPayload)
+			if err := catalogDecodeBody(w.Payload, body); err != nil {
+				return catalogMalformed("SagaStep withdraw_from_storage payload", err)
+			}
+			out.Payload = body
+		} else {
+			body := new(SagaStepWithdrawFromStoragePayload)
+			if err := catalogDecodeBody(w.Payload, body); err != nil {
+				return catalogMalformed("SagaStep withdraw_from_storage payload", err)
+			}
+			out.Payload = body
 		}
-		out.Payload = body
 	case SagaStepActionAwardAsset:
 		body := new(SagaStepAwardAssetPayload)
 		if err := catalogDecodeBody(w.Payload, body); err != nil {
@@ -632,6 +695,24 @@ func (m *SagaStep) UnmarshalJSON(b []byte) error {
 		body := new(SagaStepDepositToStoragePayload)
 		if err := catalogDecodeBody(w.Payload, body); err != nil {
 			return catalogMalformed("SagaStep deposit_to_storage payload", err)
+		}
+		out.Payload = body
+	case SagaStepActionTransferToStorage:
+		body := new(SagaStepTransferToStoragePayload)
+		if err := catalogDecodeBody(w.Payload, body); err != nil {
+			return catalogMalformed("SagaStep transfer_to_storage payload", err)
+		}
+		out.Payload = body
+	case SagaStepActionWithdrawFromCashShop:
+		body := new(SagaStepWithdrawFromCashShopPayload)
+		if err := catalogDecodeBody(w.Payload, body); err != nil {
+			return catalogMalformed("SagaStep withdraw_from_cash_shop payload", err)
+		}
+		out.Payload = body
+	case SagaStepActionTransferToCashShop:
+		body := new(SagaStepTransferToCashShopPayload)
+		if err := catalogDecodeBody(w.Payload, body); err != nil {
+			return catalogMalformed("SagaStep transfer_to_cash_shop payload", err)
 		}
 		out.Payload = body
 	default:
@@ -678,10 +759,15 @@ func (m SagaStep) MarshalJSON() ([]byte, error) {
 				w.Payload = &SagaStepWithdrawFromStoragePayload{}
 			}
 		case SagaStepWithdrawFromStoragePayload:
+		case *SagaStepWithdrawFromStorageCurrentPayload:
+			if b == nil {
+				w.Payload = &SagaStepWithdrawFromStorageCurrentPayload{}
+			}
+		case SagaStepWithdrawFromStorageCurrentPayload:
 		case nil:
 			w.Payload = &SagaStepWithdrawFromStoragePayload{}
 		default:
-			return nil, catalogWrongBody("SagaStep", m.Action, m.Payload, "*SagaStepWithdrawFromStoragePayload")
+			return nil, catalogWrongBody("SagaStep", m.Action, m.Payload, "*SagaStepWithdrawFromStoragePayload or *SagaStepWithdrawFromStorageCurrentPayload")
 		}
 	case SagaStepActionAwardAsset:
 		switch b := m.Payload.(type) {
@@ -718,6 +804,42 @@ func (m SagaStep) MarshalJSON() ([]byte, error) {
 			w.Payload = &SagaStepDepositToStoragePayload{}
 		default:
 			return nil, catalogWrongBody("SagaStep", m.Action, m.Payload, "*SagaStepDepositToStoragePayload")
+		}
+	case SagaStepActionTransferToStorage:
+		switch b := m.Payload.(type) {
+		case *SagaStepTransferToStoragePayload:
+			if b == nil {
+				w.Payload = &SagaStepTransferToStoragePayload{}
+			}
+		case SagaStepTransferToStoragePayload:
+		case nil:
+			w.Payload = &SagaStepTransferToStoragePayload{}
+		default:
+			return nil, catalogWrongBody("SagaStep", m.Action, m.Payload, "*SagaStepTransferToStoragePayload")
+		}
+	case SagaStepActionWithdrawFromCashShop:
+		switch b := m.Payload.(type) {
+		case *SagaStepWithdrawFromCashShopPayload:
+			if b == nil {
+				w.Payload = &SagaStepWithdrawFromCashShopPayload{}
+			}
+		case SagaStepWithdrawFromCashShopPayload:
+		case nil:
+			w.Payload = &SagaStepWithdrawFromCashShopPayload{}
+		default:
+			return nil, catalogWrongBody("SagaStep", m.Action, m.Payload, "*SagaStepWithdrawFromCashShopPayload")
+		}
+	case SagaStepActionTransferToCashShop:
+		switch b := m.Payload.(type) {
+		case *SagaStepTransferToCashShopPayload:
+			if b == nil {
+				w.Payload = &SagaStepTransferToCashShopPayload{}
+			}
+		case SagaStepTransferToCashShopPayload:
+		case nil:
+			w.Payload = &SagaStepTransferToCashShopPayload{}
+		default:
+			return nil, catalogWrongBody("SagaStep", m.Action, m.Payload, "*SagaStepTransferToCashShopPayload")
 		}
 	default:
 		return nil, catalogUnknown("SagaStep", "action", m.Action)
@@ -757,7 +879,10 @@ type SagaStepUpdateStorageMesosPayload struct {
 // SagaStepWithdrawFromStoragePayload is the payload of SagaStep steps whose action is
 // withdraw_from_storage. Item withdrawal, removes the stored asset (quantity 0 = whole stack).
 // HEAD redesigns this payload (transactionId, characterId, worldId, accountId, sourceSlot,
-// inventoryType, quantity) and drops assetId.
+// inventoryType, quantity) and drops assetId. Current orchestrators find the stored asset by
+// sourceSlot within inventoryType and also create the item in the character inventory themselves,
+// so a current saga has no award_asset step after it (a seed-shape step selects slot 0 of tab 0,
+// and a following award_asset would add a second copy).
 type SagaStepWithdrawFromStoragePayload struct {
 	// Optional, newer producers only: nil is not written.
 	TransactionID *uuid.UUID `json:"transactionId,omitempty"`
@@ -772,6 +897,25 @@ type SagaStepWithdrawFromStoragePayload struct {
 	// Optional, newer producers only: nil is not written.
 	InventoryType *uint8 `json:"inventoryType,omitempty"`
 	Quantity      uint32 `json:"quantity"`
+}
+
+// SagaStepWithdrawFromStorageCurrentPayload is the payload current upstream writes in SagaStep
+// steps whose action is withdraw_from_storage.
+type SagaStepWithdrawFromStorageCurrentPayload struct {
+	// The saga's transactionId.
+	TransactionID uuid.UUID `json:"transactionId"`
+	CharacterID   uint32    `json:"characterId"`
+	WorldID       uint8     `json:"worldId"`
+	AccountID     uint32    `json:"accountId"`
+
+	// Slot in the storage view of that tab.
+	SourceSlot int16 `json:"sourceSlot"`
+
+	// Inventory tab of the item (1..5)
+	InventoryType uint8 `json:"inventoryType"`
+
+	// 0 = whole stack.
+	Quantity uint32 `json:"quantity"`
 }
 
 // SagaStepAwardAssetPayload is the payload of SagaStep steps whose action is award_asset. Item
@@ -818,6 +962,58 @@ type SagaStepDepositToStoragePayload struct {
 	Flag          uint16    `json:"flag"`
 }
 
+// SagaStepTransferToStoragePayload is the payload of SagaStep steps whose action is
+// transfer_to_storage. Item deposit (current mode); replaces the destroy_asset +
+// deposit_to_storage pair.
+type SagaStepTransferToStoragePayload struct {
+	TransactionID uuid.UUID `json:"transactionId"`
+	CharacterID   uint32    `json:"characterId"`
+	WorldID       uint8     `json:"worldId"`
+	AccountID     uint32    `json:"accountId"`
+
+	// Character inventory slot.
+	SourceSlot          int16 `json:"sourceSlot"`
+	SourceInventoryType uint8 `json:"sourceInventoryType"`
+
+	// 0 = whole stack.
+	Quantity uint32 `json:"quantity"`
+}
+
+// SagaStepWithdrawFromCashShopPayload is the payload of SagaStep steps whose action is
+// withdraw_from_cash_shop. In the cash shop, player moves an item from the locker to the inventory
+// (current mode; sagaType cash_shop_operation, initiatedBy CASH_SHOP, stepId
+// withdraw_from_cash_shop, the only step).
+type SagaStepWithdrawFromCashShopPayload struct {
+	TransactionID uuid.UUID `json:"transactionId"`
+	CharacterID   uint32    `json:"characterId"`
+	AccountID     uint32    `json:"accountId"`
+
+	// Cash serial number of the locker item (a plain JSON number)
+	CashID uint64 `json:"cashId"`
+
+	// Values: 1, 2, 3. Locker: 1 explorer (the only one current channels use), 2 cygnus, 3 legend.
+	CompartmentType uint8 `json:"compartmentType"`
+
+	// Target character inventory tab.
+	InventoryType uint8 `json:"inventoryType"`
+}
+
+// SagaStepTransferToCashShopPayload is the payload of SagaStep steps whose action is
+// transfer_to_cash_shop. In the cash shop, player moves an item from the inventory to the locker
+// (current mode; sagaType cash_shop_operation, stepId transfer_to_cash_shop, the only step).
+type SagaStepTransferToCashShopPayload struct {
+	TransactionID uuid.UUID `json:"transactionId"`
+	CharacterID   uint32    `json:"characterId"`
+	AccountID     uint32    `json:"accountId"`
+
+	// Cash serial number of the inventory item.
+	CashID              int64 `json:"cashId"`
+	SourceInventoryType uint8 `json:"sourceInventoryType"`
+
+	// Values: 1, 2, 3.
+	CompartmentType uint8 `json:"compartmentType"`
+}
+
 // SkillMacro is the shape SkillMacro of channel-commands.yaml. Its JSON keys are written in this
 // order.
 type SkillMacro struct {
@@ -827,6 +1023,180 @@ type SkillMacro struct {
 	SkillID1 uint32 `json:"skillId1"`
 	SkillID2 uint32 `json:"skillId2"`
 	SkillID3 uint32 `json:"skillId3"`
+}
+
+// VoyageBody is the shape VoyageBody of channel-events.yaml. Its JSON keys are written in this
+// order.
+type VoyageBody struct {
+	VoyageID         uuid.UUID `json:"voyageId"`
+	WorldID          uint8     `json:"worldId"`
+	ChannelID        uint8     `json:"channelId"`
+	StagingMapID     uint32    `json:"stagingMapId"`
+	EnRouteMapIds    []uint32  `json:"enRouteMapIds"`
+	DestinationMapID uint32    `json:"destinationMapId"`
+	ObservationMapID uint32    `json:"observationMapId"`
+	DepartedAt       time.Time `json:"departedAt"`
+}
+
+// Values of AccountCommand.Type (JSON key "type").
+const (
+	AccountCommandTypeCreate = "CREATE"
+	AccountCommandTypeDelete = "DELETE"
+)
+
+// AccountCommand is a message of COMMAND_TOPIC_ACCOUNT: Account creation and deletion requests
+// (current-era replacement of COMMAND_TOPIC_CREATE_ACCOUNT). Key: a random number in the usual
+// 8-byte form for CREATE; the account id for DELETE.
+type AccountCommand struct {
+	// Type is the discriminator (JSON key "type"): one of the AccountCommandType* constants; it
+	// selects the type of Body.
+	Type string `json:"type"`
+
+	// Body holds a pointer to the AccountCommand*Body type that Type selects, or nil where the
+	// catalog says the body is null.
+	Body any `json:"body"`
+}
+
+// accountCommandWire is the decoding form of AccountCommand: the body stays raw until Type is
+// known.
+type accountCommandWire struct {
+	Type *string         `json:"type"`
+	Body json.RawMessage `json:"body"`
+}
+
+// accountCommandJSON has the fields of AccountCommand and none of its methods, so MarshalJSON can
+// hand it to encoding/json without recursing.
+type accountCommandJSON AccountCommand
+
+// UnmarshalJSON decodes the JSON object and then the body type its type selects. Unknown keys are
+// ignored; an unknown type is an error wrapping ErrUnknownType; anything else that does not fit
+// (wrong JSON types, out-of-range numbers, bad uuids or times, null) wraps ErrMalformed.
+func (m *AccountCommand) UnmarshalJSON(b []byte) error {
+	if !catalogIsObject(b) {
+		return catalogMalformed("AccountCommand", errCatalogNotObject)
+	}
+	var w accountCommandWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return catalogMalformed("AccountCommand", err)
+	}
+	if w.Type == nil {
+		return catalogMalformed("AccountCommand", errCatalogNoDiscriminator("type"))
+	}
+	out := AccountCommand{
+		Type: *w.Type,
+	}
+	switch out.Type {
+	case AccountCommandTypeCreate:
+		body := new(AccountCommandCreateBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("AccountCommand CREATE body", err)
+		}
+		out.Body = body
+	case AccountCommandTypeDelete:
+		body := new(AccountCommandDeleteBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("AccountCommand DELETE body", err)
+		}
+		out.Body = body
+	default:
+		return catalogUnknown("AccountCommand", "type", out.Type)
+	}
+	*m = out
+	return nil
+}
+
+// MarshalJSON writes the keys in catalog order. It fails, wrapping ErrUnknownType, when Type is
+// not a catalog value, and fails when Body is not the type that value needs (a pointer or a value;
+// nil writes the zero body, or null where the catalog says null).
+func (m AccountCommand) MarshalJSON() ([]byte, error) {
+	w := accountCommandJSON(m)
+	switch m.Type {
+	case AccountCommandTypeCreate:
+		switch b := m.Body.(type) {
+		case *AccountCommandCreateBody:
+			if b == nil {
+				w.Body = &AccountCommandCreateBody{}
+			}
+		case AccountCommandCreateBody:
+		case nil:
+			w.Body = &AccountCommandCreateBody{}
+		default:
+			return nil, catalogWrongBody("AccountCommand", m.Type, m.Body, "*AccountCommandCreateBody")
+		}
+	case AccountCommandTypeDelete:
+		switch b := m.Body.(type) {
+		case *AccountCommandDeleteBody:
+			if b == nil {
+				w.Body = &AccountCommandDeleteBody{}
+			}
+		case AccountCommandDeleteBody:
+		case nil:
+			w.Body = &AccountCommandDeleteBody{}
+		default:
+			return nil, catalogWrongBody("AccountCommand", m.Type, m.Body, "*AccountCommandDeleteBody")
+		}
+	default:
+		return nil, catalogUnknown("AccountCommand", "type", m.Type)
+	}
+	return json.Marshal(&w)
+}
+
+// AccountCommandCreateBody is the body of AccountCommand messages of type CREATE. Same meaning as
+// a COMMAND_TOPIC_CREATE_ACCOUNT message; answered by EVENT_TOPIC_ACCOUNT_STATUS CREATED.
+type AccountCommandCreateBody struct {
+	Name string `json:"name"`
+
+	// Plaintext; hash on first processing step.
+	Password string `json:"password"`
+}
+
+// AccountCommandDeleteBody is the body of AccountCommand messages of type DELETE. Refused while
+// the account is logged in (any state other than 0); on success the account's sessions are dropped
+// and EVENT_TOPIC_ACCOUNT_STATUS DELETED is emitted.
+type AccountCommandDeleteBody struct {
+	AccountID uint32 `json:"accountId"`
+}
+
+// DecodeAccountCommand decodes a record value of COMMAND_TOPIC_ACCOUNT. Errors wrap ErrUnknownType
+// (an unknown discriminator value, which consumers may skip) or ErrMalformed; it never panics.
+func DecodeAccountCommand(b []byte) (*AccountCommand, error) {
+	m := new(AccountCommand)
+	if err := m.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Encode returns the record value of m, keys in catalog order.
+func (m *AccountCommand) Encode() ([]byte, error) {
+	return m.MarshalJSON()
+}
+
+// AccountCommandCodec is the goka.Codec of COMMAND_TOPIC_ACCOUNT: it encodes AccountCommand values
+// or pointers and decodes to *AccountCommand.
+type AccountCommandCodec struct{}
+
+// Encode encodes a value or pointer of type AccountCommand; any other value (or a nil pointer) is
+// an error, never a panic.
+func (AccountCommandCodec) Encode(value interface{}) ([]byte, error) {
+	switch v := value.(type) {
+	case *AccountCommand:
+		if v != nil {
+			return v.Encode()
+		}
+	case AccountCommand:
+		return v.Encode()
+	}
+	return nil, catalogWrongValue("AccountCommandCodec", value)
+}
+
+// Decode decodes with DecodeAccountCommand.
+func (AccountCommandCodec) Decode(data []byte) (interface{}, error) {
+	m, err := DecodeAccountCommand(data)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return m, nil
 }
 
 // Values of AccountSessionCommand.Type (JSON key "type").
@@ -976,7 +1346,9 @@ type AccountSessionCommandCreateBody struct {
 	// Remote address of the client socket.
 	IPAddress string `json:"ipAddress"`
 
-	// Optional, newer producers only: nil is not written. Hex string of the client hardware id.
+	// Optional, newer producers only: nil is not written. Hex string of the client hardware id;
+	// current login servers always write it (empty string when unknown); the current account service
+	// passes it to the ban check and echoes it in CREATED/ERROR.
 	Hwid *string `json:"hwid,omitempty"`
 }
 
@@ -995,7 +1367,8 @@ type AccountSessionCommandProgressStateBody struct {
 
 // AccountSessionCommandLogoutBody is the body of AccountSessionCommand messages of type LOGOUT.
 // Empty object body. The issuer is compared upper-cased. Sent with author INTERNAL and the nil
-// sessionId to force a full logout. It is always the empty object {}.
+// sessionId to force a full logout (the current account REST API does this on a forced logout
+// request). It is always the empty object {}.
 type AccountSessionCommandLogoutBody struct{}
 
 // DecodeAccountSessionCommand decodes a record value of COMMAND_TOPIC_ACCOUNT_SESSION. Errors wrap
@@ -1035,6 +1408,157 @@ func (AccountSessionCommandCodec) Encode(value interface{}) ([]byte, error) {
 // Decode decodes with DecodeAccountSessionCommand.
 func (AccountSessionCommandCodec) Decode(data []byte) (interface{}, error) {
 	m, err := DecodeAccountSessionCommand(data)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return m, nil
+}
+
+// Values of BanCommand.Type (JSON key "type").
+const (
+	BanCommandTypeCreate = "CREATE"
+)
+
+// BanCommand is a message of COMMAND_TOPIC_BAN: Asks the ban service to create a temporary account
+// ban after too many failed PIN or PIC entries. Key: accountId of the banned account (the same
+// number as body.value)
+type BanCommand struct {
+	// Type is the discriminator (JSON key "type"): one of the BanCommandType* constants; it selects
+	// the type of Body.
+	Type string `json:"type"`
+
+	// Body holds a pointer to the BanCommand*Body type that Type selects, or nil where the catalog
+	// says the body is null.
+	Body any `json:"body"`
+}
+
+// banCommandWire is the decoding form of BanCommand: the body stays raw until Type is known.
+type banCommandWire struct {
+	Type *string         `json:"type"`
+	Body json.RawMessage `json:"body"`
+}
+
+// banCommandJSON has the fields of BanCommand and none of its methods, so MarshalJSON can hand it
+// to encoding/json without recursing.
+type banCommandJSON BanCommand
+
+// UnmarshalJSON decodes the JSON object and then the body type its type selects. Unknown keys are
+// ignored; an unknown type is an error wrapping ErrUnknownType; anything else that does not fit
+// (wrong JSON types, out-of-range numbers, bad uuids or times, null) wraps ErrMalformed.
+func (m *BanCommand) UnmarshalJSON(b []byte) error {
+	if !catalogIsObject(b) {
+		return catalogMalformed("BanCommand", errCatalogNotObject)
+	}
+	var w banCommandWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return catalogMalformed("BanCommand", err)
+	}
+	if w.Type == nil {
+		return catalogMalformed("BanCommand", errCatalogNoDiscriminator("type"))
+	}
+	out := BanCommand{
+		Type: *w.Type,
+	}
+	switch out.Type {
+	case BanCommandTypeCreate:
+		body := new(BanCommandCreateBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("BanCommand CREATE body", err)
+		}
+		out.Body = body
+	default:
+		return catalogUnknown("BanCommand", "type", out.Type)
+	}
+	*m = out
+	return nil
+}
+
+// MarshalJSON writes the keys in catalog order. It fails, wrapping ErrUnknownType, when Type is
+// not a catalog value, and fails when Body is not the type that value needs (a pointer or a value;
+// nil writes the zero body, or null where the catalog says null).
+func (m BanCommand) MarshalJSON() ([]byte, error) {
+	w := banCommandJSON(m)
+	switch m.Type {
+	case BanCommandTypeCreate:
+		switch b := m.Body.(type) {
+		case *BanCommandCreateBody:
+			if b == nil {
+				w.Body = &BanCommandCreateBody{}
+			}
+		case BanCommandCreateBody:
+		case nil:
+			w.Body = &BanCommandCreateBody{}
+		default:
+			return nil, catalogWrongBody("BanCommand", m.Type, m.Body, "*BanCommandCreateBody")
+		}
+	default:
+		return nil, catalogUnknown("BanCommand", "type", m.Type)
+	}
+	return json.Marshal(&w)
+}
+
+// BanCommandCreateBody is the body of BanCommand messages of type CREATE. The configured maximum
+// of failed PIN (or PIC) attempts is reached; the attempt counter is then reset. Only relevant to
+// an account service that implements the PIN/PIC attempt endpoints; otherwise never sent.
+type BanCommandCreateBody struct {
+	// Values: 2. 2 = account ban (the only value the account service writes)
+	BanType uint8 `json:"banType"`
+
+	// The account id as decimal text.
+	Value string `json:"value"`
+
+	// Free text naming the exceeded limit.
+	Reason string `json:"reason"`
+
+	// Values: 99. 99 = too many invalid attempts.
+	ReasonCode uint8 `json:"reasonCode"`
+
+	// Values: false.
+	Permanent bool `json:"permanent"`
+
+	// Now plus the configured PIN/PIC ban duration (15 minutes when unset or invalid)
+	ExpiresAt time.Time `json:"expiresAt"`
+
+	// Values: atlas-account.
+	IssuedBy string `json:"issuedBy"`
+}
+
+// DecodeBanCommand decodes a record value of COMMAND_TOPIC_BAN. Errors wrap ErrUnknownType (an
+// unknown discriminator value, which consumers may skip) or ErrMalformed; it never panics.
+func DecodeBanCommand(b []byte) (*BanCommand, error) {
+	m := new(BanCommand)
+	if err := m.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Encode returns the record value of m, keys in catalog order.
+func (m *BanCommand) Encode() ([]byte, error) {
+	return m.MarshalJSON()
+}
+
+// BanCommandCodec is the goka.Codec of COMMAND_TOPIC_BAN: it encodes BanCommand values or pointers
+// and decodes to *BanCommand.
+type BanCommandCodec struct{}
+
+// Encode encodes a value or pointer of type BanCommand; any other value (or a nil pointer) is an
+// error, never a panic.
+func (BanCommandCodec) Encode(value interface{}) ([]byte, error) {
+	switch v := value.(type) {
+	case *BanCommand:
+		if v != nil {
+			return v.Encode()
+		}
+	case BanCommand:
+		return v.Encode()
+	}
+	return nil, catalogWrongValue("BanCommandCodec", value)
+}
+
+// Decode decodes with DecodeBanCommand.
+func (BanCommandCodec) Decode(data []byte) (interface{}, error) {
+	m, err := DecodeBanCommand(data)
 	if err != nil {
 		return nil, err // not a typed nil inside the interface
 	}
@@ -1216,14 +1740,16 @@ const (
 	CashShopCommandTypeRequestStorageIncrease             = "REQUEST_STORAGE_INCREASE"
 	CashShopCommandTypeRequestStorageIncreaseByItem       = "REQUEST_STORAGE_INCREASE_BY_ITEM"
 	CashShopCommandTypeRequestCharacterSlotIncreaseByItem = "REQUEST_CHARACTER_SLOT_INCREASE_BY_ITEM"
+	CashShopCommandTypeOpenSurprise                       = "OPEN_SURPRISE"
+	CashShopCommandTypeRequestCouponRedemption            = "REQUEST_COUPON_REDEMPTION"
 )
 
 // CashShopCommand is a message of COMMAND_TOPIC_CASH_SHOP: Asks the cash shop service to buy items
 // or slot/storage expansions with cash currency. Key: characterId. Currency is the cash-currency
 // selector read verbatim from the client purchase packet. MOVE_FROM_CASH_INVENTORY {serialNumber
 // uint64, inventoryType uint8, slot int16} is defined but the channel does not send it; locker
-// moves go on COMMAND_TOPIC_COMPARTMENT_TRANSFER in this era. HEAD adds OPEN_SURPRISE and
-// REQUEST_COUPON_REDEMPTION; outside this era.
+// moves go on COMMAND_TOPIC_COMPARTMENT_TRANSFER in this era. Current channels add OPEN_SURPRISE
+// and REQUEST_COUPON_REDEMPTION (below) and move locker items by saga.
 type CashShopCommand struct {
 	CharacterID uint32 `json:"characterId"`
 
@@ -1301,6 +1827,18 @@ func (m *CashShopCommand) UnmarshalJSON(b []byte) error {
 		body := new(CashShopCommandRequestCharacterSlotIncreaseByItemBody)
 		if err := catalogDecodeBody(w.Body, body); err != nil {
 			return catalogMalformed("CashShopCommand REQUEST_CHARACTER_SLOT_INCREASE_BY_ITEM body", err)
+		}
+		out.Body = body
+	case CashShopCommandTypeOpenSurprise:
+		body := new(CashShopCommandOpenSurpriseBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CashShopCommand OPEN_SURPRISE body", err)
+		}
+		out.Body = body
+	case CashShopCommandTypeRequestCouponRedemption:
+		body := new(CashShopCommandRequestCouponRedemptionBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CashShopCommand REQUEST_COUPON_REDEMPTION body", err)
 		}
 		out.Body = body
 	default:
@@ -1388,6 +1926,30 @@ func (m CashShopCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("CashShopCommand", m.Type, m.Body, "*CashShopCommandRequestCharacterSlotIncreaseByItemBody")
 		}
+	case CashShopCommandTypeOpenSurprise:
+		switch b := m.Body.(type) {
+		case *CashShopCommandOpenSurpriseBody:
+			if b == nil {
+				w.Body = &CashShopCommandOpenSurpriseBody{}
+			}
+		case CashShopCommandOpenSurpriseBody:
+		case nil:
+			w.Body = &CashShopCommandOpenSurpriseBody{}
+		default:
+			return nil, catalogWrongBody("CashShopCommand", m.Type, m.Body, "*CashShopCommandOpenSurpriseBody")
+		}
+	case CashShopCommandTypeRequestCouponRedemption:
+		switch b := m.Body.(type) {
+		case *CashShopCommandRequestCouponRedemptionBody:
+			if b == nil {
+				w.Body = &CashShopCommandRequestCouponRedemptionBody{}
+			}
+		case CashShopCommandRequestCouponRedemptionBody:
+		case nil:
+			w.Body = &CashShopCommandRequestCouponRedemptionBody{}
+		default:
+			return nil, catalogWrongBody("CashShopCommand", m.Type, m.Body, "*CashShopCommandRequestCouponRedemptionBody")
+		}
 	default:
 		return nil, catalogUnknown("CashShopCommand", "type", m.Type)
 	}
@@ -1397,7 +1959,7 @@ func (m CashShopCommand) MarshalJSON() ([]byte, error) {
 // CashShopCommandRequestPurchaseBody is the body of CashShopCommand messages of type
 // REQUEST_PURCHASE. Player buys a commodity in the cash shop.
 type CashShopCommandRequestPurchaseBody struct {
-	// Optional, newer producers only: nil is not written.
+	// Optional, newer producers only: nil is not written. Nil uuid for an ordinary purchase.
 	TransactionID *uuid.UUID `json:"transactionId,omitempty"`
 	Currency      uint32     `json:"currency"`
 	SerialNumber  uint32     `json:"serialNumber"`
@@ -1435,6 +1997,23 @@ type CashShopCommandRequestStorageIncreaseByItemBody struct {
 type CashShopCommandRequestCharacterSlotIncreaseByItemBody struct {
 	Currency     uint32 `json:"currency"`
 	SerialNumber uint32 `json:"serialNumber"`
+}
+
+// CashShopCommandOpenSurpriseBody is the body of CashShopCommand messages of type OPEN_SURPRISE.
+// Player opens a cash-shop surprise box.
+type CashShopCommandOpenSurpriseBody struct {
+	// Fresh per click; the cash shop rejects a replayed id.
+	TransactionID uuid.UUID `json:"transactionId"`
+	AccountID     uint32    `json:"accountId"`
+
+	// The surprise box's cash serial, a plain JSON number.
+	CashID int64 `json:"cashId"`
+}
+
+// CashShopCommandRequestCouponRedemptionBody is the body of CashShopCommand messages of type
+// REQUEST_COUPON_REDEMPTION. Player enters a coupon code in the cash shop.
+type CashShopCommandRequestCouponRedemptionBody struct {
+	Code string `json:"code"`
 }
 
 // DecodeCashShopCommand decodes a record value of COMMAND_TOPIC_CASH_SHOP. Errors wrap
@@ -1482,13 +2061,14 @@ func (CashShopCommandCodec) Decode(data []byte) (interface{}, error) {
 
 // Values of ChairCommand.Type (JSON key "type").
 const (
-	ChairCommandTypeUse    = "USE"
-	ChairCommandTypeCancel = "CANCEL"
+	ChairCommandTypeUse      = "USE"
+	ChairCommandTypeCancel   = "CANCEL"
+	ChairCommandTypeRecovery = "RECOVERY"
 )
 
 // ChairCommand is a message of COMMAND_TOPIC_CHAIR: Asks the chair service to seat a character on
-// a map or portable chair, or stand them up. Key: body.characterId. HEAD adds a RECOVERY type
-// {characterId, hp int16, mp int16}; outside this era.
+// a map or portable chair, or stand them up. Key: body.characterId. Current channels also send
+// RECOVERY (below).
 type ChairCommand struct {
 	WorldID   uint8  `json:"worldId"`
 	ChannelID uint8  `json:"channelId"`
@@ -1554,6 +2134,12 @@ func (m *ChairCommand) UnmarshalJSON(b []byte) error {
 			return catalogMalformed("ChairCommand CANCEL body", err)
 		}
 		out.Body = body
+	case ChairCommandTypeRecovery:
+		body := new(ChairCommandRecoveryBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("ChairCommand RECOVERY body", err)
+		}
+		out.Body = body
 	default:
 		return catalogUnknown("ChairCommand", "type", out.Type)
 	}
@@ -1591,6 +2177,18 @@ func (m ChairCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("ChairCommand", m.Type, m.Body, "*ChairCommandCancelBody")
 		}
+	case ChairCommandTypeRecovery:
+		switch b := m.Body.(type) {
+		case *ChairCommandRecoveryBody:
+			if b == nil {
+				w.Body = &ChairCommandRecoveryBody{}
+			}
+		case ChairCommandRecoveryBody:
+		case nil:
+			w.Body = &ChairCommandRecoveryBody{}
+		default:
+			return nil, catalogWrongBody("ChairCommand", m.Type, m.Body, "*ChairCommandRecoveryBody")
+		}
 	default:
 		return nil, catalogUnknown("ChairCommand", "type", m.Type)
 	}
@@ -1611,6 +2209,16 @@ type ChairCommandUseBody struct {
 // (fixed-chair packet with seat id -1).
 type ChairCommandCancelBody struct {
 	CharacterID uint32 `json:"characterId"`
+}
+
+// ChairCommandRecoveryBody is the body of ChairCommand messages of type RECOVERY. Periodic HP/MP
+// recovery while seated, and recovery skills (current channels only).
+type ChairCommandRecoveryBody struct {
+	CharacterID uint32 `json:"characterId"`
+
+	// HP recovered as claimed by the client.
+	Hp int16 `json:"hp"`
+	Mp int16 `json:"mp"`
 }
 
 // DecodeChairCommand decodes a record value of COMMAND_TOPIC_CHAIR. Errors wrap ErrUnknownType (an
@@ -1839,14 +2447,18 @@ const (
 // registry refresh requests and per-channel heartbeat/shutdown announcements. Key: tenant id
 // (TENANT_ID header value) as its 36-byte ASCII uuid string, as upstream atlas-world keys this
 // topic. Bodyless topic: no body key. Each type's fields: sit at the top level before type (wire
-// order: fields, then type); STATUS_REQUEST has none. Bodyless: the keys of the envelope and of
-// the type sit at the top level, the discriminator last.
+// order: fields, then type); STATUS_REQUEST has none. Current mode: do not write HEARTBEAT or
+// SHUTDOWN here (every current channel of the tenant would re-register on each one); write them as
+// EVENT_TOPIC_CHANNEL_STATUS STARTED / SHUTDOWN. Bodyless: the keys of the envelope and of the
+// type sit at the top level, the discriminator last.
 //
 // Type STATUS_REQUEST. A registry (world service) starts and asks every channel of the tenant to
 // announce itself. Wire form is exactly {"type":"STATUS_REQUEST"}. Upstream consumers read only
 // type (the upstream channel does not even check its value), so any message on this topic makes an
 // upstream channel re-register. A channel receiving it answers with one HEARTBEAT per hosted
-// channel of that tenant. Upstream (atlas-world)
+// channel of that tenant (seed mode) or one EVENT_TOPIC_CHANNEL_STATUS STARTED per hosted channel
+// (current mode). Current upstream: written by the world service at start-up; a current channel
+// re-registers when it sees any message here for its tenant. Upstream (atlas-world)
 //
 // Type HEARTBEAT. Channel listener comes up, every 10 s while it runs, and in reply to
 // STATUS_REQUEST. Project definition. Field names and meaning follow the upstream channel
@@ -2003,15 +2615,18 @@ const (
 	CharacterCommandTypeRequestDropMeso     = "REQUEST_DROP_MESO"
 	CharacterCommandTypeChangeHp            = "CHANGE_HP"
 	CharacterCommandTypeChangeMp            = "CHANGE_MP"
+	CharacterCommandTypeRequestChangeMeso   = "REQUEST_CHANGE_MESO"
+	CharacterCommandTypeSetHp               = "SET_HP"
+	CharacterCommandTypeAwardExperience     = "AWARD_EXPERIENCE"
 )
 
 // CharacterCommand is a message of COMMAND_TOPIC_CHARACTER: Asks the character service to spend
-// AP/SP, drop mesos, or adjust current HP/MP. Key: characterId. HEAD adds types
-// REQUEST_CHANGE_MESO, SET_HP and AWARD_EXPERIENCE; they are outside this era and not catalogued.
-// Channel changes use a separate topic upstream (COMMAND_TOPIC_CHARACTER_CHANNEL_CHANGE_REQUEST,
-// HEAD only); not part of this list.
+// AP/SP, drop mesos, or adjust current HP/MP. Key: characterId. Current channels also send
+// REQUEST_CHANGE_MESO, SET_HP and AWARD_EXPERIENCE (era: current, below). Channel changes
+// additionally go on COMMAND_TOPIC_CHARACTER_CHANNEL_CHANGE_REQUEST (current era only).
 type CharacterCommand struct {
-	// Optional, newer producers only: nil is not written.
+	// Optional, newer producers only: nil is not written. Current channels write it on every command
+	// (nil uuid when not correlated)
 	TransactionID *uuid.UUID `json:"transactionId,omitempty"`
 	WorldID       uint8      `json:"worldId"`
 	CharacterID   uint32     `json:"characterId"`
@@ -2090,6 +2705,24 @@ func (m *CharacterCommand) UnmarshalJSON(b []byte) error {
 			return catalogMalformed("CharacterCommand CHANGE_MP body", err)
 		}
 		out.Body = body
+	case CharacterCommandTypeRequestChangeMeso:
+		body := new(CharacterCommandRequestChangeMesoBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CharacterCommand REQUEST_CHANGE_MESO body", err)
+		}
+		out.Body = body
+	case CharacterCommandTypeSetHp:
+		body := new(CharacterCommandSetHpBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CharacterCommand SET_HP body", err)
+		}
+		out.Body = body
+	case CharacterCommandTypeAwardExperience:
+		body := new(CharacterCommandAwardExperienceBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CharacterCommand AWARD_EXPERIENCE body", err)
+		}
+		out.Body = body
 	default:
 		return catalogUnknown("CharacterCommand", "type", out.Type)
 	}
@@ -2163,6 +2796,42 @@ func (m CharacterCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("CharacterCommand", m.Type, m.Body, "*CharacterCommandChangeMpBody")
 		}
+	case CharacterCommandTypeRequestChangeMeso:
+		switch b := m.Body.(type) {
+		case *CharacterCommandRequestChangeMesoBody:
+			if b == nil {
+				w.Body = &CharacterCommandRequestChangeMesoBody{}
+			}
+		case CharacterCommandRequestChangeMesoBody:
+		case nil:
+			w.Body = &CharacterCommandRequestChangeMesoBody{}
+		default:
+			return nil, catalogWrongBody("CharacterCommand", m.Type, m.Body, "*CharacterCommandRequestChangeMesoBody")
+		}
+	case CharacterCommandTypeSetHp:
+		switch b := m.Body.(type) {
+		case *CharacterCommandSetHpBody:
+			if b == nil {
+				w.Body = &CharacterCommandSetHpBody{}
+			}
+		case CharacterCommandSetHpBody:
+		case nil:
+			w.Body = &CharacterCommandSetHpBody{}
+		default:
+			return nil, catalogWrongBody("CharacterCommand", m.Type, m.Body, "*CharacterCommandSetHpBody")
+		}
+	case CharacterCommandTypeAwardExperience:
+		switch b := m.Body.(type) {
+		case *CharacterCommandAwardExperienceBody:
+			if b == nil {
+				w.Body = &CharacterCommandAwardExperienceBody{}
+			}
+		case CharacterCommandAwardExperienceBody:
+		case nil:
+			w.Body = &CharacterCommandAwardExperienceBody{}
+		default:
+			return nil, catalogWrongBody("CharacterCommand", m.Type, m.Body, "*CharacterCommandAwardExperienceBody")
+		}
 	default:
 		return nil, catalogUnknown("CharacterCommand", "type", m.Type)
 	}
@@ -2206,6 +2875,37 @@ type CharacterCommandChangeHpBody struct {
 type CharacterCommandChangeMpBody struct {
 	ChannelID uint8 `json:"channelId"`
 	Amount    int16 `json:"amount"`
+}
+
+// CharacterCommandRequestChangeMesoBody is the body of CharacterCommand messages of type
+// REQUEST_CHANGE_MESO. Current channels, from the character damage handler (meso cost of a hit)
+// and from report handling.
+type CharacterCommandRequestChangeMesoBody struct {
+	ActorID uint32 `json:"actorId"`
+
+	// Who causes the change, e.g. CHARACTER.
+	ActorType string `json:"actorType"`
+
+	// Negative = loss.
+	Amount     int32 `json:"amount"`
+	ShowEffect bool  `json:"showEffect"`
+}
+
+// CharacterCommandSetHpBody is the body of CharacterCommand messages of type SET_HP. Current
+// channels, when a character respawns or a saga sets HP directly.
+type CharacterCommandSetHpBody struct {
+	ChannelID uint8 `json:"channelId"`
+
+	// Absolute HP value.
+	Amount uint16 `json:"amount"`
+}
+
+// CharacterCommandAwardExperienceBody is the body of CharacterCommand messages of type
+// AWARD_EXPERIENCE. Current channels, from skills that grant experience (party heal).
+type CharacterCommandAwardExperienceBody struct {
+	ChannelID     uint8                    `json:"channelId"`
+	Distributions []ExperienceDistribution `json:"distributions"`
+	ShowEffect    bool                     `json:"showEffect"`
 }
 
 // DecodeCharacterCommand decodes a record value of COMMAND_TOPIC_CHARACTER. Errors wrap
@@ -2253,13 +2953,16 @@ func (CharacterCommandCodec) Decode(data []byte) (interface{}, error) {
 
 // Values of CharacterBuffCommand.Type (JSON key "type").
 const (
-	CharacterBuffCommandTypeApply  = "APPLY"
-	CharacterBuffCommandTypeCancel = "CANCEL"
+	CharacterBuffCommandTypeApply           = "APPLY"
+	CharacterBuffCommandTypeCancel          = "CANCEL"
+	CharacterBuffCommandTypeCancelByTypes   = "CANCEL_BY_TYPES"
+	CharacterBuffCommandTypeUpdateStatValue = "UPDATE_STAT_VALUE"
+	CharacterBuffCommandTypeExpire          = "EXPIRE"
 )
 
 // CharacterBuffCommand is a message of COMMAND_TOPIC_CHARACTER_BUFF: Asks the buff service to
-// apply or cancel a temporary stat buff on a character. Key: characterId. HEAD adds
-// CANCEL_BY_TYPES, UPDATE_STAT_VALUE and EXPIRE; outside this era.
+// apply or cancel a temporary stat buff on a character. Key: characterId. Current channels also
+// send CANCEL_BY_TYPES, UPDATE_STAT_VALUE and EXPIRE (below).
 type CharacterBuffCommand struct {
 	WorldID   uint8 `json:"worldId"`
 	ChannelID uint8 `json:"channelId"`
@@ -2331,6 +3034,24 @@ func (m *CharacterBuffCommand) UnmarshalJSON(b []byte) error {
 			return catalogMalformed("CharacterBuffCommand CANCEL body", err)
 		}
 		out.Body = body
+	case CharacterBuffCommandTypeCancelByTypes:
+		body := new(CharacterBuffCommandCancelByTypesBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CharacterBuffCommand CANCEL_BY_TYPES body", err)
+		}
+		out.Body = body
+	case CharacterBuffCommandTypeUpdateStatValue:
+		body := new(CharacterBuffCommandUpdateStatValueBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CharacterBuffCommand UPDATE_STAT_VALUE body", err)
+		}
+		out.Body = body
+	case CharacterBuffCommandTypeExpire:
+		body := new(CharacterBuffCommandExpireBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CharacterBuffCommand EXPIRE body", err)
+		}
+		out.Body = body
 	default:
 		return catalogUnknown("CharacterBuffCommand", "type", out.Type)
 	}
@@ -2368,6 +3089,42 @@ func (m CharacterBuffCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("CharacterBuffCommand", m.Type, m.Body, "*CharacterBuffCommandCancelBody")
 		}
+	case CharacterBuffCommandTypeCancelByTypes:
+		switch b := m.Body.(type) {
+		case *CharacterBuffCommandCancelByTypesBody:
+			if b == nil {
+				w.Body = &CharacterBuffCommandCancelByTypesBody{}
+			}
+		case CharacterBuffCommandCancelByTypesBody:
+		case nil:
+			w.Body = &CharacterBuffCommandCancelByTypesBody{}
+		default:
+			return nil, catalogWrongBody("CharacterBuffCommand", m.Type, m.Body, "*CharacterBuffCommandCancelByTypesBody")
+		}
+	case CharacterBuffCommandTypeUpdateStatValue:
+		switch b := m.Body.(type) {
+		case *CharacterBuffCommandUpdateStatValueBody:
+			if b == nil {
+				w.Body = &CharacterBuffCommandUpdateStatValueBody{}
+			}
+		case CharacterBuffCommandUpdateStatValueBody:
+		case nil:
+			w.Body = &CharacterBuffCommandUpdateStatValueBody{}
+		default:
+			return nil, catalogWrongBody("CharacterBuffCommand", m.Type, m.Body, "*CharacterBuffCommandUpdateStatValueBody")
+		}
+	case CharacterBuffCommandTypeExpire:
+		switch b := m.Body.(type) {
+		case *CharacterBuffCommandExpireBody:
+			if b == nil {
+				w.Body = &CharacterBuffCommandExpireBody{}
+			}
+		case CharacterBuffCommandExpireBody:
+		case nil:
+			w.Body = &CharacterBuffCommandExpireBody{}
+		default:
+			return nil, catalogWrongBody("CharacterBuffCommand", m.Type, m.Body, "*CharacterBuffCommandExpireBody")
+		}
 	default:
 		return nil, catalogUnknown("CharacterBuffCommand", "type", m.Type)
 	}
@@ -2385,7 +3142,9 @@ type CharacterBuffCommandApplyBody struct {
 	SourceID int32  `json:"sourceId"`
 
 	// Optional, newer producers only: nil is not written.
-	Level    *uint8           `json:"level,omitempty"`
+	Level *uint8 `json:"level,omitempty"`
+
+	// Seconds in this era.
 	Duration int32            `json:"duration"`
 	Changes  []BuffStatChange `json:"changes"`
 
@@ -2399,6 +3158,35 @@ type CharacterBuffCommandApplyBody struct {
 type CharacterBuffCommandCancelBody struct {
 	SourceID int32 `json:"sourceId"`
 }
+
+// CharacterBuffCommandCancelByTypesBody is the body of CharacterBuffCommand messages of type
+// CANCEL_BY_TYPES. An attack or dispel skill removes buffs or debuffs of given stat types.
+type CharacterBuffCommandCancelByTypesBody struct {
+	// Temporary-stat names to remove.
+	Types []string `json:"types"`
+}
+
+// CharacterBuffCommandUpdateStatValueBody is the body of CharacterBuffCommand messages of type
+// UPDATE_STAT_VALUE. Counter-style buffs (combo attack orbs, energy charge) change value.
+type CharacterBuffCommandUpdateStatValueBody struct {
+	SourceID int32  `json:"sourceId"`
+	StatType string `json:"statType"`
+
+	// Values: INCREMENT, SET.
+	Operation string `json:"operation"`
+	Amount    int32  `json:"amount"`
+	Cap       int32  `json:"cap"`
+
+	// Optional: nil is not written. Omitted when false.
+	CreateIfMissing *bool `json:"createIfMissing,omitempty"`
+
+	// Optional: nil is not written. Omitted when 0.
+	Level *uint8 `json:"level,omitempty"`
+}
+
+// CharacterBuffCommandExpireBody is the body of CharacterBuffCommand messages of type EXPIRE. The
+// client cancels a debuff that has run out. It is always the empty object {}.
+type CharacterBuffCommandExpireBody struct{}
 
 // DecodeCharacterBuffCommand decodes a record value of COMMAND_TOPIC_CHARACTER_BUFF. Errors wrap
 // ErrUnknownType (an unknown discriminator value, which consumers may skip) or ErrMalformed; it
@@ -2443,6 +3231,66 @@ func (CharacterBuffCommandCodec) Decode(data []byte) (interface{}, error) {
 	return m, nil
 }
 
+// CharacterChannelChangeRequestCommand is a message of
+// COMMAND_TOPIC_CHARACTER_CHANNEL_CHANGE_REQUEST: Tells the maps service that a character is
+// moving to another channel of its world. Key: characterId. A flat object: no discriminator, no
+// body.
+type CharacterChannelChangeRequestCommand struct {
+	// Fresh per request.
+	TransactionID   uuid.UUID `json:"transactionId"`
+	CharacterID     uint32    `json:"characterId"`
+	WorldID         uint8     `json:"worldId"`
+	OldChannelID    uint8     `json:"oldChannelId"`
+	TargetChannelID uint8     `json:"targetChannelId"`
+}
+
+// DecodeCharacterChannelChangeRequestCommand decodes a record value of
+// COMMAND_TOPIC_CHARACTER_CHANNEL_CHANGE_REQUEST. Errors wrap ErrUnknownType (an unknown
+// discriminator value, which consumers may skip) or ErrMalformed; it never panics.
+func DecodeCharacterChannelChangeRequestCommand(b []byte) (*CharacterChannelChangeRequestCommand, error) {
+	m := new(CharacterChannelChangeRequestCommand)
+	if !catalogIsObject(b) {
+		return nil, catalogMalformed("CharacterChannelChangeRequestCommand", errCatalogNotObject)
+	}
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, catalogMalformed("CharacterChannelChangeRequestCommand", err)
+	}
+	return m, nil
+}
+
+// Encode returns the record value of m, keys in catalog order.
+func (m *CharacterChannelChangeRequestCommand) Encode() ([]byte, error) {
+	return json.Marshal(m)
+}
+
+// CharacterChannelChangeRequestCommandCodec is the goka.Codec of
+// COMMAND_TOPIC_CHARACTER_CHANNEL_CHANGE_REQUEST: it encodes CharacterChannelChangeRequestCommand
+// values or pointers and decodes to *CharacterChannelChangeRequestCommand.
+type CharacterChannelChangeRequestCommandCodec struct{}
+
+// Encode encodes a value or pointer of type CharacterChannelChangeRequestCommand; any other value
+// (or a nil pointer) is an error, never a panic.
+func (CharacterChannelChangeRequestCommandCodec) Encode(value interface{}) ([]byte, error) {
+	switch v := value.(type) {
+	case *CharacterChannelChangeRequestCommand:
+		if v != nil {
+			return v.Encode()
+		}
+	case CharacterChannelChangeRequestCommand:
+		return v.Encode()
+	}
+	return nil, catalogWrongValue("CharacterChannelChangeRequestCommandCodec", value)
+}
+
+// Decode decodes with DecodeCharacterChannelChangeRequestCommand.
+func (CharacterChannelChangeRequestCommandCodec) Decode(data []byte) (interface{}, error) {
+	m, err := DecodeCharacterChannelChangeRequestCommand(data)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return m, nil
+}
+
 // Values of CharacterChatCommand.Type (JSON key "type").
 const (
 	CharacterChatCommandTypeGeneral   = "GENERAL"
@@ -2453,11 +3301,12 @@ const (
 	CharacterChatCommandTypeWhisper   = "WHISPER"
 	CharacterChatCommandTypeMessenger = "MESSENGER"
 	CharacterChatCommandTypePet       = "PET"
+	CharacterChatCommandTypeSpouse    = "SPOUSE"
 )
 
 // CharacterChatCommand is a message of COMMAND_TOPIC_CHARACTER_CHAT: Hands a chat line to the
 // messaging service for delivery to the right audience. Key: actorId. PINK_TEXT is a defined chat
-// type but the channel does not produce it; HEAD adds SPOUSE {spouseName} (outside this era).
+// type but the channel does not produce it; current channels add SPOUSE (below).
 type CharacterChatCommand struct {
 	WorldID   uint8  `json:"worldId"`
 	ChannelID uint8  `json:"channelId"`
@@ -2564,6 +3413,12 @@ func (m *CharacterChatCommand) UnmarshalJSON(b []byte) error {
 		body := new(CharacterChatCommandPetBody)
 		if err := catalogDecodeBody(w.Body, body); err != nil {
 			return catalogMalformed("CharacterChatCommand PET body", err)
+		}
+		out.Body = body
+	case CharacterChatCommandTypeSpouse:
+		body := new(CharacterChatCommandSpouseBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CharacterChatCommand SPOUSE body", err)
 		}
 		out.Body = body
 	default:
@@ -2675,6 +3530,18 @@ func (m CharacterChatCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("CharacterChatCommand", m.Type, m.Body, "*CharacterChatCommandPetBody")
 		}
+	case CharacterChatCommandTypeSpouse:
+		switch b := m.Body.(type) {
+		case *CharacterChatCommandSpouseBody:
+			if b == nil {
+				w.Body = &CharacterChatCommandSpouseBody{}
+			}
+		case CharacterChatCommandSpouseBody:
+		case nil:
+			w.Body = &CharacterChatCommandSpouseBody{}
+		default:
+			return nil, catalogWrongBody("CharacterChatCommand", m.Type, m.Body, "*CharacterChatCommandSpouseBody")
+		}
 	default:
 		return nil, catalogUnknown("CharacterChatCommand", "type", m.Type)
 	}
@@ -2733,6 +3600,12 @@ type CharacterChatCommandPetBody struct {
 	Type    uint8  `json:"type"`
 	Action  uint8  `json:"action"`
 	Balloon bool   `json:"balloon"`
+}
+
+// CharacterChatCommandSpouseBody is the body of CharacterChatCommand messages of type SPOUSE.
+// Player sends a spouse-chat line (current channels only).
+type CharacterChatCommandSpouseBody struct {
+	SpouseName string `json:"spouseName"`
 }
 
 // DecodeCharacterChatCommand decodes a record value of COMMAND_TOPIC_CHARACTER_CHAT. Errors wrap
@@ -2849,19 +3722,20 @@ func (CharacterMovementCommandCodec) Decode(data []byte) (interface{}, error) {
 
 // Values of CompartmentCommand.Type (JSON key "type").
 const (
-	CompartmentCommandTypeEquip   = "EQUIP"
-	CompartmentCommandTypeUnequip = "UNEQUIP"
-	CompartmentCommandTypeMove    = "MOVE"
-	CompartmentCommandTypeDrop    = "DROP"
-	CompartmentCommandTypeMerge   = "MERGE"
-	CompartmentCommandTypeSort    = "SORT"
+	CompartmentCommandTypeEquip          = "EQUIP"
+	CompartmentCommandTypeUnequip        = "UNEQUIP"
+	CompartmentCommandTypeMove           = "MOVE"
+	CompartmentCommandTypeDrop           = "DROP"
+	CompartmentCommandTypeMerge          = "MERGE"
+	CompartmentCommandTypeSort           = "SORT"
+	CompartmentCommandTypeRequestReserve = "REQUEST_RESERVE"
 )
 
 // CompartmentCommand is a message of COMMAND_TOPIC_COMPARTMENT: Asks the inventory service to
 // move, equip, drop, merge or sort items in a character inventory tab. Key: characterId.
 // inventoryType: 1 equip, 2 use, 3 setup, 4 etc, 5 cash. Defined but not produced by the channel
 // in this era: REQUEST_RESERVE, CONSUME, DESTROY, CANCEL_RESERVATION, INCREASE_CAPACITY,
-// CREATE_ASSET.
+// CREATE_ASSET. Current channels send REQUEST_RESERVE (below).
 type CompartmentCommand struct {
 	CharacterID uint32 `json:"characterId"`
 
@@ -2944,6 +3818,12 @@ func (m *CompartmentCommand) UnmarshalJSON(b []byte) error {
 		body := new(CompartmentCommandSortBody)
 		if err := catalogDecodeBody(w.Body, body); err != nil {
 			return catalogMalformed("CompartmentCommand SORT body", err)
+		}
+		out.Body = body
+	case CompartmentCommandTypeRequestReserve:
+		body := new(CompartmentCommandRequestReserveBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CompartmentCommand REQUEST_RESERVE body", err)
 		}
 		out.Body = body
 	default:
@@ -3031,6 +3911,18 @@ func (m CompartmentCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("CompartmentCommand", m.Type, m.Body, "*CompartmentCommandSortBody")
 		}
+	case CompartmentCommandTypeRequestReserve:
+		switch b := m.Body.(type) {
+		case *CompartmentCommandRequestReserveBody:
+			if b == nil {
+				w.Body = &CompartmentCommandRequestReserveBody{}
+			}
+		case CompartmentCommandRequestReserveBody:
+		case nil:
+			w.Body = &CompartmentCommandRequestReserveBody{}
+		default:
+			return nil, catalogWrongBody("CompartmentCommand", m.Type, m.Body, "*CompartmentCommandRequestReserveBody")
+		}
 	default:
 		return nil, catalogUnknown("CompartmentCommand", "type", m.Type)
 	}
@@ -3081,6 +3973,17 @@ type CompartmentCommandMergeBody struct{}
 // presses the inventory sort button. It is always the empty object {}.
 type CompartmentCommandSortBody struct{}
 
+// CompartmentCommandRequestReserveBody is the body of CompartmentCommand messages of type
+// REQUEST_RESERVE. A projectile attack or skill reserves the stars/arrows it will use (current
+// channels only).
+type CompartmentCommandRequestReserveBody struct {
+	TransactionID uuid.UUID `json:"transactionId"`
+
+	// Reservation lifetime; 0 = the 30 s default.
+	ExpirySeconds uint32        `json:"expirySeconds"`
+	Items         []ReserveItem `json:"items"`
+}
+
 // DecodeCompartmentCommand decodes a record value of COMMAND_TOPIC_COMPARTMENT. Errors wrap
 // ErrUnknownType (an unknown discriminator value, which consumers may skip) or ErrMalformed; it
 // never panics.
@@ -3127,7 +4030,9 @@ func (CompartmentCommandCodec) Decode(data []byte) (interface{}, error) {
 // CompartmentTransferCommand is a message of COMMAND_TOPIC_COMPARTMENT_TRANSFER: Asks the
 // compartment-transfer service to move one asset between a character inventory and the cash-shop
 // (or storage) inventory. Key: characterId. Contract taken from 3ba88cf82c^ (unchanged from
-// b0c865294b); the topic was removed upstream by 3ba88cf82c and does not exist at HEAD.
+// b0c865294b); the topic was removed upstream by 3ba88cf82c and does not exist at HEAD: in current
+// mode send a COMMAND_TOPIC_SAGA cash_shop_operation (withdraw_from_cash_shop /
+// transfer_to_cash_shop) instead; results come on EVENT_TOPIC_CASH_COMPARTMENT_STATUS.
 // transactionId is a fresh uuid per message. worldId is left 0 on the cash-shop path (only the
 // unused storage variant sets it). cash locker to inventory: assetId and referenceId are both the
 // locker item id; inventory to locker: assetId is the asset id and referenceId its reference id.
@@ -3213,14 +4118,19 @@ func (CompartmentTransferCommandCodec) Decode(data []byte) (interface{}, error) 
 
 // Values of ConsumableCommand.Type (JSON key "type").
 const (
-	ConsumableCommandTypeRequestItemConsume = "REQUEST_ITEM_CONSUME"
-	ConsumableCommandTypeRequestScroll      = "REQUEST_SCROLL"
+	ConsumableCommandTypeRequestItemConsume   = "REQUEST_ITEM_CONSUME"
+	ConsumableCommandTypeRequestScroll        = "REQUEST_SCROLL"
+	ConsumableCommandTypeRequestItemReward    = "REQUEST_ITEM_REWARD"
+	ConsumableCommandTypeRequestVegaScroll    = "REQUEST_VEGA_SCROLL"
+	ConsumableCommandTypeRequestViciousHammer = "REQUEST_VICIOUS_HAMMER"
+	ConsumableCommandTypeRequestSkillBookUse  = "REQUEST_SKILL_BOOK_USE"
+	ConsumableCommandTypeRequestCatchMonster  = "REQUEST_CATCH_MONSTER"
 )
 
 // ConsumableCommand is a message of COMMAND_TOPIC_CONSUMABLE: Asks the consumable service to use
-// an item (potion, food, scroll, cash item effect). Key: characterId. HEAD adds
+// an item (potion, food, scroll, cash item effect). Key: characterId. Current channels also send
 // REQUEST_ITEM_REWARD, REQUEST_VEGA_SCROLL, REQUEST_VICIOUS_HAMMER, REQUEST_SKILL_BOOK_USE and
-// REQUEST_CATCH_MONSTER; outside this era.
+// REQUEST_CATCH_MONSTER (below); pet food carries petId.
 type ConsumableCommand struct {
 	WorldID   uint8 `json:"worldId"`
 	ChannelID uint8 `json:"channelId"`
@@ -3292,6 +4202,36 @@ func (m *ConsumableCommand) UnmarshalJSON(b []byte) error {
 			return catalogMalformed("ConsumableCommand REQUEST_SCROLL body", err)
 		}
 		out.Body = body
+	case ConsumableCommandTypeRequestItemReward:
+		body := new(ConsumableCommandRequestItemRewardBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("ConsumableCommand REQUEST_ITEM_REWARD body", err)
+		}
+		out.Body = body
+	case ConsumableCommandTypeRequestVegaScroll:
+		body := new(ConsumableCommandRequestVegaScrollBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("ConsumableCommand REQUEST_VEGA_SCROLL body", err)
+		}
+		out.Body = body
+	case ConsumableCommandTypeRequestViciousHammer:
+		body := new(ConsumableCommandRequestViciousHammerBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("ConsumableCommand REQUEST_VICIOUS_HAMMER body", err)
+		}
+		out.Body = body
+	case ConsumableCommandTypeRequestSkillBookUse:
+		body := new(ConsumableCommandRequestSkillBookUseBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("ConsumableCommand REQUEST_SKILL_BOOK_USE body", err)
+		}
+		out.Body = body
+	case ConsumableCommandTypeRequestCatchMonster:
+		body := new(ConsumableCommandRequestCatchMonsterBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("ConsumableCommand REQUEST_CATCH_MONSTER body", err)
+		}
+		out.Body = body
 	default:
 		return catalogUnknown("ConsumableCommand", "type", out.Type)
 	}
@@ -3329,6 +4269,66 @@ func (m ConsumableCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("ConsumableCommand", m.Type, m.Body, "*ConsumableCommandRequestScrollBody")
 		}
+	case ConsumableCommandTypeRequestItemReward:
+		switch b := m.Body.(type) {
+		case *ConsumableCommandRequestItemRewardBody:
+			if b == nil {
+				w.Body = &ConsumableCommandRequestItemRewardBody{}
+			}
+		case ConsumableCommandRequestItemRewardBody:
+		case nil:
+			w.Body = &ConsumableCommandRequestItemRewardBody{}
+		default:
+			return nil, catalogWrongBody("ConsumableCommand", m.Type, m.Body, "*ConsumableCommandRequestItemRewardBody")
+		}
+	case ConsumableCommandTypeRequestVegaScroll:
+		switch b := m.Body.(type) {
+		case *ConsumableCommandRequestVegaScrollBody:
+			if b == nil {
+				w.Body = &ConsumableCommandRequestVegaScrollBody{}
+			}
+		case ConsumableCommandRequestVegaScrollBody:
+		case nil:
+			w.Body = &ConsumableCommandRequestVegaScrollBody{}
+		default:
+			return nil, catalogWrongBody("ConsumableCommand", m.Type, m.Body, "*ConsumableCommandRequestVegaScrollBody")
+		}
+	case ConsumableCommandTypeRequestViciousHammer:
+		switch b := m.Body.(type) {
+		case *ConsumableCommandRequestViciousHammerBody:
+			if b == nil {
+				w.Body = &ConsumableCommandRequestViciousHammerBody{}
+			}
+		case ConsumableCommandRequestViciousHammerBody:
+		case nil:
+			w.Body = &ConsumableCommandRequestViciousHammerBody{}
+		default:
+			return nil, catalogWrongBody("ConsumableCommand", m.Type, m.Body, "*ConsumableCommandRequestViciousHammerBody")
+		}
+	case ConsumableCommandTypeRequestSkillBookUse:
+		switch b := m.Body.(type) {
+		case *ConsumableCommandRequestSkillBookUseBody:
+			if b == nil {
+				w.Body = &ConsumableCommandRequestSkillBookUseBody{}
+			}
+		case ConsumableCommandRequestSkillBookUseBody:
+		case nil:
+			w.Body = &ConsumableCommandRequestSkillBookUseBody{}
+		default:
+			return nil, catalogWrongBody("ConsumableCommand", m.Type, m.Body, "*ConsumableCommandRequestSkillBookUseBody")
+		}
+	case ConsumableCommandTypeRequestCatchMonster:
+		switch b := m.Body.(type) {
+		case *ConsumableCommandRequestCatchMonsterBody:
+			if b == nil {
+				w.Body = &ConsumableCommandRequestCatchMonsterBody{}
+			}
+		case ConsumableCommandRequestCatchMonsterBody:
+		case nil:
+			w.Body = &ConsumableCommandRequestCatchMonsterBody{}
+		default:
+			return nil, catalogWrongBody("ConsumableCommand", m.Type, m.Body, "*ConsumableCommandRequestCatchMonsterBody")
+		}
 	default:
 		return nil, catalogUnknown("ConsumableCommand", "type", m.Type)
 	}
@@ -3355,6 +4355,44 @@ type ConsumableCommandRequestScrollBody struct {
 	EquipSlot       int16 `json:"equipSlot"`
 	WhiteScroll     bool  `json:"whiteScroll"`
 	LegendarySpirit bool  `json:"legendarySpirit"`
+}
+
+// ConsumableCommandRequestItemRewardBody is the body of ConsumableCommand messages of type
+// REQUEST_ITEM_REWARD. Player opens a reward box item.
+type ConsumableCommandRequestItemRewardBody struct {
+	Source int16  `json:"source"`
+	ItemID uint32 `json:"itemId"`
+}
+
+// ConsumableCommandRequestVegaScrollBody is the body of ConsumableCommand messages of type
+// REQUEST_VEGA_SCROLL. Player applies a scroll with a Vega spell cash item.
+type ConsumableCommandRequestVegaScrollBody struct {
+	VegaSlot   int16  `json:"vegaSlot"`
+	VegaItemID uint32 `json:"vegaItemId"`
+	ScrollSlot int16  `json:"scrollSlot"`
+	EquipSlot  int16  `json:"equipSlot"`
+}
+
+// ConsumableCommandRequestViciousHammerBody is the body of ConsumableCommand messages of type
+// REQUEST_VICIOUS_HAMMER. Player uses a hammer to add an upgrade slot.
+type ConsumableCommandRequestViciousHammerBody struct {
+	HammerSlot int16 `json:"hammerSlot"`
+	EquipSlot  int16 `json:"equipSlot"`
+}
+
+// ConsumableCommandRequestSkillBookUseBody is the body of ConsumableCommand messages of type
+// REQUEST_SKILL_BOOK_USE. Player reads a skill or mastery book.
+type ConsumableCommandRequestSkillBookUseBody struct {
+	Slot   int16  `json:"slot"`
+	ItemID uint32 `json:"itemId"`
+}
+
+// ConsumableCommandRequestCatchMonsterBody is the body of ConsumableCommand messages of type
+// REQUEST_CATCH_MONSTER. Player uses a monster-catching item on a monster.
+type ConsumableCommandRequestCatchMonsterBody struct {
+	Source          int16  `json:"source"`
+	ItemID          uint32 `json:"itemId"`
+	MonsterUniqueID uint32 `json:"monsterUniqueId"`
 }
 
 // DecodeConsumableCommand decodes a record value of COMMAND_TOPIC_CONSUMABLE. Errors wrap
@@ -3402,9 +4440,11 @@ func (ConsumableCommandCodec) Decode(data []byte) (interface{}, error) {
 
 // CreateAccountCommand is a message of COMMAND_TOPIC_CREATE_ACCOUNT: Request to create an account
 // with a name and a plaintext password. Key: a random number in the usual 8-byte form (not taken
-// from any field) Flat object, no type/body envelope, no delete variant. Newer upstream code moved
-// creation to a different topic (COMMAND_TOPIC_ACCOUNT, {type: CREATE|DELETE, body}); that topic
-// is not part of this contract. A flat object: no discriminator, no body.
+// from any field) Flat object, no type/body envelope, no delete variant. Gone at current upstream:
+// nothing writes or reads it there; account creation moved to COMMAND_TOPIC_ACCOUNT
+// (CREATE/DELETE, below). In both modes the account service keeps consuming this topic (seed
+// clients still write it) and also consumes COMMAND_TOPIC_ACCOUNT. A flat object: no
+// discriminator, no body.
 type CreateAccountCommand struct {
 	Name string `json:"name"`
 
@@ -3461,13 +4501,15 @@ func (CreateAccountCommandCodec) Decode(data []byte) (interface{}, error) {
 // Values of DropCommand.Type (JSON key "type").
 const (
 	DropCommandTypeRequestReservation = "REQUEST_RESERVATION"
+	DropCommandTypeSpawn              = "SPAWN"
+	DropCommandTypeConsume            = "CONSUME"
 )
 
 // DropCommand is a message of COMMAND_TOPIC_DROP: Asks the drop service to reserve a ground item
-// for pickup by a character or pet. Key: body.dropId. HEAD adds SPAWN and CONSUME types; outside
-// this era.
+// for pickup by a character or pet. Key: body.dropId. Current channels also send SPAWN (meso drops
+// from attacks) and CONSUME (below).
 type DropCommand struct {
-	// Optional, newer producers only: nil is not written.
+	// Optional, newer producers only: nil is not written. Nil uuid on reservations.
 	TransactionID *uuid.UUID `json:"transactionId,omitempty"`
 	WorldID       uint8      `json:"worldId"`
 	ChannelID     uint8      `json:"channelId"`
@@ -3529,6 +4571,18 @@ func (m *DropCommand) UnmarshalJSON(b []byte) error {
 			return catalogMalformed("DropCommand REQUEST_RESERVATION body", err)
 		}
 		out.Body = body
+	case DropCommandTypeSpawn:
+		body := new(DropCommandSpawnBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("DropCommand SPAWN body", err)
+		}
+		out.Body = body
+	case DropCommandTypeConsume:
+		body := new(DropCommandConsumeBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("DropCommand CONSUME body", err)
+		}
+		out.Body = body
 	default:
 		return catalogUnknown("DropCommand", "type", out.Type)
 	}
@@ -3554,6 +4608,30 @@ func (m DropCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("DropCommand", m.Type, m.Body, "*DropCommandRequestReservationBody")
 		}
+	case DropCommandTypeSpawn:
+		switch b := m.Body.(type) {
+		case *DropCommandSpawnBody:
+			if b == nil {
+				w.Body = &DropCommandSpawnBody{}
+			}
+		case DropCommandSpawnBody:
+		case nil:
+			w.Body = &DropCommandSpawnBody{}
+		default:
+			return nil, catalogWrongBody("DropCommand", m.Type, m.Body, "*DropCommandSpawnBody")
+		}
+	case DropCommandTypeConsume:
+		switch b := m.Body.(type) {
+		case *DropCommandConsumeBody:
+			if b == nil {
+				w.Body = &DropCommandConsumeBody{}
+			}
+		case DropCommandConsumeBody:
+		case nil:
+			w.Body = &DropCommandConsumeBody{}
+		default:
+			return nil, catalogWrongBody("DropCommand", m.Type, m.Body, "*DropCommandConsumeBody")
+		}
 	default:
 		return nil, catalogUnknown("DropCommand", "type", m.Type)
 	}
@@ -3572,6 +4650,32 @@ type DropCommandRequestReservationBody struct {
 	CharacterX int16   `json:"characterX"`
 	CharacterY int16   `json:"characterY"`
 	PetSlot    int8    `json:"petSlot"`
+}
+
+// DropCommandSpawnBody is the body of DropCommand messages of type SPAWN. An attack skill that
+// scatters mesos (current channels only).
+type DropCommandSpawnBody struct {
+	ItemID   uint32 `json:"itemId"`
+	Quantity uint32 `json:"quantity"`
+	Mesos    uint32 `json:"mesos"`
+
+	// 2 for the channel's meso spawns.
+	DropType     uint8  `json:"dropType"`
+	X            int16  `json:"x"`
+	Y            int16  `json:"y"`
+	OwnerID      uint32 `json:"ownerId"`
+	OwnerPartyID uint32 `json:"ownerPartyId"`
+	DropperID    uint32 `json:"dropperId"`
+	DropperX     int16  `json:"dropperX"`
+	DropperY     int16  `json:"dropperY"`
+	PlayerDrop   bool   `json:"playerDrop"`
+	Mod          uint8  `json:"mod"`
+}
+
+// DropCommandConsumeBody is the body of DropCommand messages of type CONSUME. An attack that
+// consumes mesos lying on the map; one message per drop, all with one fresh transactionId.
+type DropCommandConsumeBody struct {
+	DropID uint32 `json:"dropId"`
 }
 
 // DecodeDropCommand decodes a record value of COMMAND_TOPIC_DROP. Errors wrap ErrUnknownType (an
@@ -4765,15 +5869,24 @@ func (MessengerCommandCodec) Decode(data []byte) (interface{}, error) {
 
 // Values of MonsterCommand.Type (JSON key "type").
 const (
-	MonsterCommandTypeDamage = "DAMAGE"
+	MonsterCommandTypeDamage         = "DAMAGE"
+	MonsterCommandTypeDamageFriendly = "DAMAGE_FRIENDLY"
+	MonsterCommandTypeApplyStatus    = "APPLY_STATUS"
+	MonsterCommandTypeCancelStatus   = "CANCEL_STATUS"
+	MonsterCommandTypeUseSkill       = "USE_SKILL"
+	MonsterCommandTypeUseBasicAttack = "USE_BASIC_ATTACK"
+	MonsterCommandTypeDrainMp        = "DRAIN_MP"
+	MonsterCommandTypeKill           = "KILL"
+	MonsterCommandTypeClearAggro     = "CLEAR_AGGRO"
+	MonsterCommandTypeForceControl   = "FORCE_CONTROL"
 )
 
 // MonsterCommand is a message of COMMAND_TOPIC_MONSTER: Tells the monster service that a character
 // hit a monster. Key: monsterId. monsterId is the monster's unique (spawned) id, not its template
 // id. There is no separate death command in this era: the monster service decides a kill from the
 // damage it receives. HEAD replaces the single damage value with damages[]+attackType (damage is
-// gone at HEAD) and adds nine further types (DAMAGE_FRIENDLY, APPLY_STATUS, CANCEL_STATUS,
-// USE_SKILL, USE_BASIC_ATTACK, DRAIN_MP, KILL, CLEAR_AGGRO, FORCE_CONTROL); outside this era.
+// gone at HEAD) and adds nine further types (era: current, below). All are keyed by monsterId
+// except DAMAGE_FRIENDLY (the attacked monster's unique id, also monsterId).
 type MonsterCommand struct {
 	WorldID   uint8 `json:"worldId"`
 	ChannelID uint8 `json:"channelId"`
@@ -4839,6 +5952,60 @@ func (m *MonsterCommand) UnmarshalJSON(b []byte) error {
 			return catalogMalformed("MonsterCommand DAMAGE body", err)
 		}
 		out.Body = body
+	case MonsterCommandTypeDamageFriendly:
+		body := new(MonsterCommandDamageFriendlyBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("MonsterCommand DAMAGE_FRIENDLY body", err)
+		}
+		out.Body = body
+	case MonsterCommandTypeApplyStatus:
+		body := new(MonsterCommandApplyStatusBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("MonsterCommand APPLY_STATUS body", err)
+		}
+		out.Body = body
+	case MonsterCommandTypeCancelStatus:
+		body := new(MonsterCommandCancelStatusBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("MonsterCommand CANCEL_STATUS body", err)
+		}
+		out.Body = body
+	case MonsterCommandTypeUseSkill:
+		body := new(MonsterCommandUseSkillBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("MonsterCommand USE_SKILL body", err)
+		}
+		out.Body = body
+	case MonsterCommandTypeUseBasicAttack:
+		body := new(MonsterCommandUseBasicAttackBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("MonsterCommand USE_BASIC_ATTACK body", err)
+		}
+		out.Body = body
+	case MonsterCommandTypeDrainMp:
+		body := new(MonsterCommandDrainMpBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("MonsterCommand DRAIN_MP body", err)
+		}
+		out.Body = body
+	case MonsterCommandTypeKill:
+		body := new(MonsterCommandKillBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("MonsterCommand KILL body", err)
+		}
+		out.Body = body
+	case MonsterCommandTypeClearAggro:
+		body := new(MonsterCommandClearAggroBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("MonsterCommand CLEAR_AGGRO body", err)
+		}
+		out.Body = body
+	case MonsterCommandTypeForceControl:
+		body := new(MonsterCommandForceControlBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("MonsterCommand FORCE_CONTROL body", err)
+		}
+		out.Body = body
 	default:
 		return catalogUnknown("MonsterCommand", "type", out.Type)
 	}
@@ -4864,6 +6031,114 @@ func (m MonsterCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("MonsterCommand", m.Type, m.Body, "*MonsterCommandDamageBody")
 		}
+	case MonsterCommandTypeDamageFriendly:
+		switch b := m.Body.(type) {
+		case *MonsterCommandDamageFriendlyBody:
+			if b == nil {
+				w.Body = &MonsterCommandDamageFriendlyBody{}
+			}
+		case MonsterCommandDamageFriendlyBody:
+		case nil:
+			w.Body = &MonsterCommandDamageFriendlyBody{}
+		default:
+			return nil, catalogWrongBody("MonsterCommand", m.Type, m.Body, "*MonsterCommandDamageFriendlyBody")
+		}
+	case MonsterCommandTypeApplyStatus:
+		switch b := m.Body.(type) {
+		case *MonsterCommandApplyStatusBody:
+			if b == nil {
+				w.Body = &MonsterCommandApplyStatusBody{}
+			}
+		case MonsterCommandApplyStatusBody:
+		case nil:
+			w.Body = &MonsterCommandApplyStatusBody{}
+		default:
+			return nil, catalogWrongBody("MonsterCommand", m.Type, m.Body, "*MonsterCommandApplyStatusBody")
+		}
+	case MonsterCommandTypeCancelStatus:
+		switch b := m.Body.(type) {
+		case *MonsterCommandCancelStatusBody:
+			if b == nil {
+				w.Body = &MonsterCommandCancelStatusBody{}
+			}
+		case MonsterCommandCancelStatusBody:
+		case nil:
+			w.Body = &MonsterCommandCancelStatusBody{}
+		default:
+			return nil, catalogWrongBody("MonsterCommand", m.Type, m.Body, "*MonsterCommandCancelStatusBody")
+		}
+	case MonsterCommandTypeUseSkill:
+		switch b := m.Body.(type) {
+		case *MonsterCommandUseSkillBody:
+			if b == nil {
+				w.Body = &MonsterCommandUseSkillBody{}
+			}
+		case MonsterCommandUseSkillBody:
+		case nil:
+			w.Body = &MonsterCommandUseSkillBody{}
+		default:
+			return nil, catalogWrongBody("MonsterCommand", m.Type, m.Body, "*MonsterCommandUseSkillBody")
+		}
+	case MonsterCommandTypeUseBasicAttack:
+		switch b := m.Body.(type) {
+		case *MonsterCommandUseBasicAttackBody:
+			if b == nil {
+				w.Body = &MonsterCommandUseBasicAttackBody{}
+			}
+		case MonsterCommandUseBasicAttackBody:
+		case nil:
+			w.Body = &MonsterCommandUseBasicAttackBody{}
+		default:
+			return nil, catalogWrongBody("MonsterCommand", m.Type, m.Body, "*MonsterCommandUseBasicAttackBody")
+		}
+	case MonsterCommandTypeDrainMp:
+		switch b := m.Body.(type) {
+		case *MonsterCommandDrainMpBody:
+			if b == nil {
+				w.Body = &MonsterCommandDrainMpBody{}
+			}
+		case MonsterCommandDrainMpBody:
+		case nil:
+			w.Body = &MonsterCommandDrainMpBody{}
+		default:
+			return nil, catalogWrongBody("MonsterCommand", m.Type, m.Body, "*MonsterCommandDrainMpBody")
+		}
+	case MonsterCommandTypeKill:
+		switch b := m.Body.(type) {
+		case *MonsterCommandKillBody:
+			if b == nil {
+				w.Body = &MonsterCommandKillBody{}
+			}
+		case MonsterCommandKillBody:
+		case nil:
+			w.Body = &MonsterCommandKillBody{}
+		default:
+			return nil, catalogWrongBody("MonsterCommand", m.Type, m.Body, "*MonsterCommandKillBody")
+		}
+	case MonsterCommandTypeClearAggro:
+		switch b := m.Body.(type) {
+		case *MonsterCommandClearAggroBody:
+			if b == nil {
+				w.Body = &MonsterCommandClearAggroBody{}
+			}
+		case MonsterCommandClearAggroBody:
+		case nil:
+			w.Body = &MonsterCommandClearAggroBody{}
+		default:
+			return nil, catalogWrongBody("MonsterCommand", m.Type, m.Body, "*MonsterCommandClearAggroBody")
+		}
+	case MonsterCommandTypeForceControl:
+		switch b := m.Body.(type) {
+		case *MonsterCommandForceControlBody:
+			if b == nil {
+				w.Body = &MonsterCommandForceControlBody{}
+			}
+		case MonsterCommandForceControlBody:
+		case nil:
+			w.Body = &MonsterCommandForceControlBody{}
+		default:
+			return nil, catalogWrongBody("MonsterCommand", m.Type, m.Body, "*MonsterCommandForceControlBody")
+		}
 	default:
 		return nil, catalogUnknown("MonsterCommand", "type", m.Type)
 	}
@@ -4874,13 +6149,96 @@ func (m MonsterCommand) MarshalJSON() ([]byte, error) {
 // lands on a monster; one message per damage line (per hit) per monster.
 type MonsterCommandDamageBody struct {
 	CharacterID uint32 `json:"characterId"`
-	Damage      uint32 `json:"damage"`
 
-	// Optional, newer producers only: nil is not written.
+	// Optional: nil is not written. Gone at current upstream (ignored there)
+	Damage *uint32 `json:"damage,omitempty"`
+
+	// Optional, newer producers only: nil is not written. Current: every damage line of one attack on
+	// this monster; seed readers ignore it.
 	Damages []uint32 `json:"damages,omitzero"`
 
-	// Optional, newer producers only: nil is not written.
+	// Optional, newer producers only: nil is not written. Attack kind byte from the client attack
+	// packet (melee, ranged, magic, summon, energy); seed readers ignore it.
 	AttackType *uint8 `json:"attackType,omitempty"`
+}
+
+// MonsterCommandDamageFriendlyBody is the body of MonsterCommand messages of type DAMAGE_FRIENDLY.
+// A controlled monster hits a friendly monster (escort maps).
+type MonsterCommandDamageFriendlyBody struct {
+	// The attacking monster.
+	AttackerUniqueID uint32 `json:"attackerUniqueId"`
+
+	// The controlling character.
+	ObserverUniqueID uint32 `json:"observerUniqueId"`
+}
+
+// MonsterCommandApplyStatusBody is the body of MonsterCommand messages of type APPLY_STATUS. A
+// skill or attack applies a status (poison, freeze, stun, ...) to the monster.
+type MonsterCommandApplyStatusBody struct {
+	// e.g. PLAYER_SKILL.
+	SourceType        string           `json:"sourceType"`
+	SourceCharacterID uint32           `json:"sourceCharacterId"`
+	SourceSkillID     uint32           `json:"sourceSkillId"`
+	SourceSkillLevel  uint32           `json:"sourceSkillLevel"`
+	Statuses          map[string]int32 `json:"statuses"`
+
+	// Milliseconds.
+	Duration uint32 `json:"duration"`
+
+	// Milliseconds between damage-over-time ticks; 0 = none.
+	TickInterval uint32 `json:"tickInterval"`
+}
+
+// MonsterCommandCancelStatusBody is the body of MonsterCommand messages of type CANCEL_STATUS. A
+// dispel-type skill removes statuses from the monster.
+type MonsterCommandCancelStatusBody struct {
+	StatusTypes       []string `json:"statusTypes"`
+	SourceCharacterID uint32   `json:"sourceCharacterId"`
+	SourceSkillID     uint32   `json:"sourceSkillId"`
+
+	// Values: , PHYSICAL, MAGICAL.
+	SourceSkillClass string `json:"sourceSkillClass"`
+}
+
+// MonsterCommandUseSkillBody is the body of MonsterCommand messages of type USE_SKILL. The
+// controlling client reports that the monster used a monster skill.
+type MonsterCommandUseSkillBody struct {
+	// The controlling character.
+	CharacterID uint32 `json:"characterId"`
+
+	// Monster skill id.
+	SkillID    uint8 `json:"skillId"`
+	SkillLevel uint8 `json:"skillLevel"`
+}
+
+// MonsterCommandUseBasicAttackBody is the body of MonsterCommand messages of type
+// USE_BASIC_ATTACK. The controlling client reports a monster basic attack.
+type MonsterCommandUseBasicAttackBody struct {
+	AttackPos uint8 `json:"attackPos"`
+}
+
+// MonsterCommandDrainMpBody is the body of MonsterCommand messages of type DRAIN_MP. An MP-eater
+// passive drains monster MP on an attack.
+type MonsterCommandDrainMpBody struct {
+	CharacterID uint32 `json:"characterId"`
+	SkillID     uint32 `json:"skillId"`
+	Amount      uint32 `json:"amount"`
+}
+
+// MonsterCommandKillBody is the body of MonsterCommand messages of type KILL. A passive (mortal
+// blow) rolled an instant kill; the monster service re-checks and kills.
+type MonsterCommandKillBody struct {
+	CharacterID uint32 `json:"characterId"`
+}
+
+// MonsterCommandClearAggroBody is the body of MonsterCommand messages of type CLEAR_AGGRO. A pull
+// skill (monster magnet) resets the monster aggro. It is always the empty object {}.
+type MonsterCommandClearAggroBody struct{}
+
+// MonsterCommandForceControlBody is the body of MonsterCommand messages of type FORCE_CONTROL. A
+// pull skill hands monster control to the caster.
+type MonsterCommandForceControlBody struct {
+	CharacterID uint32 `json:"characterId"`
 }
 
 // DecodeMonsterCommand decodes a record value of COMMAND_TOPIC_MONSTER. Errors wrap ErrUnknownType
@@ -5108,7 +6466,8 @@ func (m NoteCommand) MarshalJSON() ([]byte, error) {
 
 // NoteCommandCreateBody is the body of NoteCommand messages of type CREATE. Player sends a note
 // (memo) to another character by name. Envelope characterId is the recipient; the key is the
-// sender; flag is always 1 from the channel.
+// sender; flag is always 1 from the channel. Current channels send notes through a note_send saga
+// instead; current note services still accept this command.
 type NoteCommandCreateBody struct {
 	SenderID uint32 `json:"senderId"`
 	Message  string `json:"message"`
@@ -5360,9 +6719,10 @@ func (NpcCommandCodec) Decode(data []byte) (interface{}, error) {
 
 // Values of NpcConversationCommand.Type (JSON key "type").
 const (
-	NpcConversationCommandTypeSimple = "SIMPLE"
-	NpcConversationCommandTypeNumber = "NUMBER"
-	NpcConversationCommandTypeStyle  = "STYLE"
+	NpcConversationCommandTypeSimple    = "SIMPLE"
+	NpcConversationCommandTypeNumber    = "NUMBER"
+	NpcConversationCommandTypeStyle     = "STYLE"
+	NpcConversationCommandTypeSlideMenu = "SLIDE_MENU"
 )
 
 // NpcConversationCommand is a message of COMMAND_TOPIC_NPC_CONVERSATION: Carries one NPC dialog
@@ -5460,6 +6820,12 @@ func (m *NpcConversationCommand) UnmarshalJSON(b []byte) error {
 			return catalogMalformed("NpcConversationCommand STYLE body", err)
 		}
 		out.Body = body
+	case NpcConversationCommandTypeSlideMenu:
+		body := new(NpcConversationCommandSlideMenuBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("NpcConversationCommand SLIDE_MENU body", err)
+		}
+		out.Body = body
 	default:
 		return catalogUnknown("NpcConversationCommand", "type", out.Type)
 	}
@@ -5509,6 +6875,18 @@ func (m NpcConversationCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("NpcConversationCommand", m.Type, m.Body, "*NpcConversationCommandStyleBody")
 		}
+	case NpcConversationCommandTypeSlideMenu:
+		switch b := m.Body.(type) {
+		case *NpcConversationCommandSlideMenuBody:
+			if b == nil {
+				w.Body = &NpcConversationCommandSlideMenuBody{}
+			}
+		case NpcConversationCommandSlideMenuBody:
+		case nil:
+			w.Body = &NpcConversationCommandSlideMenuBody{}
+		default:
+			return nil, catalogWrongBody("NpcConversationCommand", m.Type, m.Body, "*NpcConversationCommandSlideMenuBody")
+		}
 	default:
 		return nil, catalogUnknown("NpcConversationCommand", "type", m.Type)
 	}
@@ -5536,6 +6914,12 @@ type NpcConversationCommandNumberBody struct {
 // STYLE upstream.
 type NpcConversationCommandStyleBody struct {
 	Styles []uint32 `json:"styles"`
+}
+
+// NpcConversationCommandSlideMenuBody is the body of NpcConversationCommand messages of type
+// SLIDE_MENU. A script shows a slide-menu (destination list) dialog.
+type NpcConversationCommandSlideMenuBody struct {
+	MenuType uint32 `json:"menuType"`
 }
 
 // DecodeNpcConversationCommand decodes a record value of COMMAND_TOPIC_NPC_CONVERSATION. Errors
@@ -5980,7 +7364,9 @@ type PartyCommandLeaveBody struct {
 	PartyID uint32 `json:"partyId"`
 	Force   bool   `json:"force"`
 
-	// Optional, newer producers only: nil is not written.
+	// Optional, newer producers only: nil is not written. The member leaving: the actor for a leave,
+	// the expelled member for an expel; current party services expel body.characterId (0 when absent,
+	// so a seed-shape expel removes nobody)
 	CharacterID *uint32 `json:"characterId,omitempty"`
 }
 
@@ -6320,11 +7706,12 @@ func (PetMovementCommandCodec) Decode(data []byte) (interface{}, error) {
 // Values of PortalCommand.Type (JSON key "type").
 const (
 	PortalCommandTypeEnter = "ENTER"
+	PortalCommandTypeWarp  = "WARP"
 )
 
 // PortalCommand is a message of COMMAND_TOPIC_PORTAL: Asks the portal service to run a portal the
-// player stepped into. Key: portalId. HEAD adds a WARP type with a different envelope (no
-// portalId, keyed by characterId); outside this era.
+// player stepped into. Key: portalId. Current channels also send WARP, which has its own envelope
+// (no portalId) and is keyed by characterId.
 type PortalCommand struct {
 	WorldID   uint8  `json:"worldId"`
 	ChannelID uint8  `json:"channelId"`
@@ -6332,7 +7719,9 @@ type PortalCommand struct {
 
 	// Optional, newer producers only: nil is not written.
 	Instance *uuid.UUID `json:"instance,omitempty"`
-	PortalID uint32     `json:"portalId"`
+
+	// Optional: nil is not written.
+	PortalID *uint32 `json:"portalId,omitempty"`
 
 	// Type is the discriminator (JSON key "type"): one of the PortalCommandType* constants; it
 	// selects the type of Body.
@@ -6349,7 +7738,7 @@ type portalCommandWire struct {
 	ChannelID uint8           `json:"channelId"`
 	MapID     uint32          `json:"mapId"`
 	Instance  *uuid.UUID      `json:"instance,omitempty"`
-	PortalID  uint32          `json:"portalId"`
+	PortalID  *uint32         `json:"portalId,omitempty"`
 	Type      *string         `json:"type"`
 	Body      json.RawMessage `json:"body"`
 }
@@ -6387,6 +7776,20 @@ func (m *PortalCommand) UnmarshalJSON(b []byte) error {
 			return catalogMalformed("PortalCommand ENTER body", err)
 		}
 		out.Body = body
+		if out.PortalID == nil {
+			// ENTER always carries PortalID; a producer that left it out meant the zero value.
+			out.PortalID = new(uint32)
+		}
+	case PortalCommandTypeWarp:
+		body := new(PortalCommandWarpBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("PortalCommand WARP body", err)
+		}
+		out.Body = body
+		if out.Instance == nil {
+			// WARP always carries Instance; a producer that left it out meant the zero value.
+			out.Instance = new(uuid.UUID)
+		}
 	default:
 		return catalogUnknown("PortalCommand", "type", out.Type)
 	}
@@ -6412,6 +7815,24 @@ func (m PortalCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("PortalCommand", m.Type, m.Body, "*PortalCommandEnterBody")
 		}
+		if w.PortalID == nil {
+			w.PortalID = new(uint32)
+		}
+	case PortalCommandTypeWarp:
+		switch b := m.Body.(type) {
+		case *PortalCommandWarpBody:
+			if b == nil {
+				w.Body = &PortalCommandWarpBody{}
+			}
+		case PortalCommandWarpBody:
+		case nil:
+			w.Body = &PortalCommandWarpBody{}
+		default:
+			return nil, catalogWrongBody("PortalCommand", m.Type, m.Body, "*PortalCommandWarpBody")
+		}
+		if w.Instance == nil {
+			w.Instance = new(uuid.UUID)
+		}
 	default:
 		return nil, catalogUnknown("PortalCommand", "type", m.Type)
 	}
@@ -6423,6 +7844,19 @@ func (m PortalCommand) MarshalJSON() ([]byte, error) {
 // sends nothing if it is not found.
 type PortalCommandEnterBody struct {
 	CharacterID uint32 `json:"characterId"`
+}
+
+// PortalCommandWarpBody is the body of PortalCommand messages of type WARP. Current channels, when
+// the character must be moved by the server (respawn, scripted or skill warps).
+type PortalCommandWarpBody struct {
+	CharacterID    uint32 `json:"characterId"`
+	TargetMapID    uint32 `json:"targetMapId"`
+	TargetPortalID uint32 `json:"targetPortalId"`
+
+	// True = land at targetX/targetY instead of the portal.
+	UseTargetPosition bool  `json:"useTargetPosition"`
+	TargetX           int16 `json:"targetX"`
+	TargetY           int16 `json:"targetY"`
 }
 
 // DecodePortalCommand decodes a record value of COMMAND_TOPIC_PORTAL. Errors wrap ErrUnknownType
@@ -6461,6 +7895,243 @@ func (PortalCommandCodec) Encode(value interface{}) ([]byte, error) {
 // Decode decodes with DecodePortalCommand.
 func (PortalCommandCodec) Decode(data []byte) (interface{}, error) {
 	m, err := DecodePortalCommand(data)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return m, nil
+}
+
+// Values of QuestCommand.Type (JSON key "type").
+const (
+	QuestCommandTypeStart       = "START"
+	QuestCommandTypeComplete    = "COMPLETE"
+	QuestCommandTypeForfeit     = "FORFEIT"
+	QuestCommandTypeRestoreItem = "RESTORE_ITEM"
+)
+
+// QuestCommand is a message of COMMAND_TOPIC_QUEST: Asks the quest service to start, complete,
+// forfeit a quest or restore a lost quest item. Key: characterId.
+type QuestCommand struct {
+	WorldID     uint8     `json:"worldId"`
+	ChannelID   uint8     `json:"channelId"`
+	MapID       uint32    `json:"mapId"`
+	Instance    uuid.UUID `json:"instance"`
+	CharacterID uint32    `json:"characterId"`
+
+	// Type is the discriminator (JSON key "type"): one of the QuestCommandType* constants; it selects
+	// the type of Body.
+	Type string `json:"type"`
+
+	// Body holds a pointer to the QuestCommand*Body type that Type selects, or nil where the catalog
+	// says the body is null.
+	Body any `json:"body"`
+}
+
+// questCommandWire is the decoding form of QuestCommand: the body stays raw until Type is known.
+type questCommandWire struct {
+	WorldID     uint8           `json:"worldId"`
+	ChannelID   uint8           `json:"channelId"`
+	MapID       uint32          `json:"mapId"`
+	Instance    uuid.UUID       `json:"instance"`
+	CharacterID uint32          `json:"characterId"`
+	Type        *string         `json:"type"`
+	Body        json.RawMessage `json:"body"`
+}
+
+// questCommandJSON has the fields of QuestCommand and none of its methods, so MarshalJSON can hand
+// it to encoding/json without recursing.
+type questCommandJSON QuestCommand
+
+// UnmarshalJSON decodes the JSON object and then the body type its type selects. Unknown keys are
+// ignored; an unknown type is an error wrapping ErrUnknownType; anything else that does not fit
+// (wrong JSON types, out-of-range numbers, bad uuids or times, null) wraps ErrMalformed.
+func (m *QuestCommand) UnmarshalJSON(b []byte) error {
+	if !catalogIsObject(b) {
+		return catalogMalformed("QuestCommand", errCatalogNotObject)
+	}
+	var w questCommandWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return catalogMalformed("QuestCommand", err)
+	}
+	if w.Type == nil {
+		return catalogMalformed("QuestCommand", errCatalogNoDiscriminator("type"))
+	}
+	out := QuestCommand{
+		WorldID:     w.WorldID,
+		ChannelID:   w.ChannelID,
+		MapID:       w.MapID,
+		Instance:    w.Instance,
+		CharacterID: w.CharacterID,
+		Type:        *w.Type,
+	}
+	switch out.Type {
+	case QuestCommandTypeStart:
+		body := new(QuestCommandStartBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("QuestCommand START body", err)
+		}
+		out.Body = body
+	case QuestCommandTypeComplete:
+		body := new(QuestCommandCompleteBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("QuestCommand COMPLETE body", err)
+		}
+		out.Body = body
+	case QuestCommandTypeForfeit:
+		body := new(QuestCommandForfeitBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("QuestCommand FORFEIT body", err)
+		}
+		out.Body = body
+	case QuestCommandTypeRestoreItem:
+		body := new(QuestCommandRestoreItemBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("QuestCommand RESTORE_ITEM body", err)
+		}
+		out.Body = body
+	default:
+		return catalogUnknown("QuestCommand", "type", out.Type)
+	}
+	*m = out
+	return nil
+}
+
+// MarshalJSON writes the keys in catalog order. It fails, wrapping ErrUnknownType, when Type is
+// not a catalog value, and fails when Body is not the type that value needs (a pointer or a value;
+// nil writes the zero body, or null where the catalog says null).
+func (m QuestCommand) MarshalJSON() ([]byte, error) {
+	w := questCommandJSON(m)
+	switch m.Type {
+	case QuestCommandTypeStart:
+		switch b := m.Body.(type) {
+		case *QuestCommandStartBody:
+			if b == nil {
+				w.Body = &QuestCommandStartBody{}
+			}
+		case QuestCommandStartBody:
+		case nil:
+			w.Body = &QuestCommandStartBody{}
+		default:
+			return nil, catalogWrongBody("QuestCommand", m.Type, m.Body, "*QuestCommandStartBody")
+		}
+	case QuestCommandTypeComplete:
+		switch b := m.Body.(type) {
+		case *QuestCommandCompleteBody:
+			if b == nil {
+				w.Body = &QuestCommandCompleteBody{}
+			}
+		case QuestCommandCompleteBody:
+		case nil:
+			w.Body = &QuestCommandCompleteBody{}
+		default:
+			return nil, catalogWrongBody("QuestCommand", m.Type, m.Body, "*QuestCommandCompleteBody")
+		}
+	case QuestCommandTypeForfeit:
+		switch b := m.Body.(type) {
+		case *QuestCommandForfeitBody:
+			if b == nil {
+				w.Body = &QuestCommandForfeitBody{}
+			}
+		case QuestCommandForfeitBody:
+		case nil:
+			w.Body = &QuestCommandForfeitBody{}
+		default:
+			return nil, catalogWrongBody("QuestCommand", m.Type, m.Body, "*QuestCommandForfeitBody")
+		}
+	case QuestCommandTypeRestoreItem:
+		switch b := m.Body.(type) {
+		case *QuestCommandRestoreItemBody:
+			if b == nil {
+				w.Body = &QuestCommandRestoreItemBody{}
+			}
+		case QuestCommandRestoreItemBody:
+		case nil:
+			w.Body = &QuestCommandRestoreItemBody{}
+		default:
+			return nil, catalogWrongBody("QuestCommand", m.Type, m.Body, "*QuestCommandRestoreItemBody")
+		}
+	default:
+		return nil, catalogUnknown("QuestCommand", "type", m.Type)
+	}
+	return json.Marshal(&w)
+}
+
+// QuestCommandStartBody is the body of QuestCommand messages of type START. Player starts a quest
+// that has no start script.
+type QuestCommandStartBody struct {
+	QuestID uint32 `json:"questId"`
+
+	// Optional: nil is not written. Omitted when 0.
+	NpcID *uint32 `json:"npcId,omitempty"`
+
+	// Optional: nil is not written. Omitted when false; true skips requirement checks.
+	Force *bool `json:"force,omitempty"`
+}
+
+// QuestCommandCompleteBody is the body of QuestCommand messages of type COMPLETE. Player completes
+// a quest that has no end script.
+type QuestCommandCompleteBody struct {
+	QuestID uint32 `json:"questId"`
+
+	// Optional: nil is not written. Omitted when 0.
+	NpcID *uint32 `json:"npcId,omitempty"`
+
+	// Optional: nil is not written. Reward choice; omitted when 0.
+	Selection *int32 `json:"selection,omitempty"`
+
+	// Optional: nil is not written. Omitted when false.
+	Force *bool `json:"force,omitempty"`
+}
+
+// QuestCommandForfeitBody is the body of QuestCommand messages of type FORFEIT. Player forfeits a
+// quest.
+type QuestCommandForfeitBody struct {
+	QuestID uint32 `json:"questId"`
+}
+
+// QuestCommandRestoreItemBody is the body of QuestCommand messages of type RESTORE_ITEM. Player
+// asks to get back a lost quest item.
+type QuestCommandRestoreItemBody struct {
+	QuestID uint32 `json:"questId"`
+	ItemID  uint32 `json:"itemId"`
+}
+
+// DecodeQuestCommand decodes a record value of COMMAND_TOPIC_QUEST. Errors wrap ErrUnknownType (an
+// unknown discriminator value, which consumers may skip) or ErrMalformed; it never panics.
+func DecodeQuestCommand(b []byte) (*QuestCommand, error) {
+	m := new(QuestCommand)
+	if err := m.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Encode returns the record value of m, keys in catalog order.
+func (m *QuestCommand) Encode() ([]byte, error) {
+	return m.MarshalJSON()
+}
+
+// QuestCommandCodec is the goka.Codec of COMMAND_TOPIC_QUEST: it encodes QuestCommand values or
+// pointers and decodes to *QuestCommand.
+type QuestCommandCodec struct{}
+
+// Encode encodes a value or pointer of type QuestCommand; any other value (or a nil pointer) is an
+// error, never a panic.
+func (QuestCommandCodec) Encode(value interface{}) ([]byte, error) {
+	switch v := value.(type) {
+	case *QuestCommand:
+		if v != nil {
+			return v.Encode()
+		}
+	case QuestCommand:
+		return v.Encode()
+	}
+	return nil, catalogWrongValue("QuestCommandCodec", value)
+}
+
+// Decode decodes with DecodeQuestCommand.
+func (QuestCommandCodec) Decode(data []byte) (interface{}, error) {
+	m, err := DecodeQuestCommand(data)
 	if err != nil {
 		return nil, err // not a typed nil inside the interface
 	}
@@ -6633,15 +8304,22 @@ func (QuestConversationCommandCodec) Decode(data []byte) (interface{}, error) {
 // project's consumed topics. Left out: the orchestrator's other ~30 actions (award_inventory,
 // award_experience, warp_to_portal, change_job, ...) and other sagaTypes (quest_reward,
 // trade_transaction, character_creation) - the channel does not emit them in this era. HEAD's
-// channel emits about 20 sagaTypes and many more actions; outside this era. A flat object: no
-// discriminator, no body.
+// channel emits about 20 sagaTypes and many more actions; outside this era. Current-mode flows
+// (sagaType storage_operation, initiatedBy STORAGE, fee steps as before with showEffect true):
+// item withdraw = [charge_withdrawal_fee award_mesos (if fee > 0), withdraw_from_storage
+// withdraw_from_storage (current payload)]; item deposit = [charge_deposit_fee award_mesos (if fee
+// > 0), transfer_to_storage transfer_to_storage]; meso deposit/withdraw = the same two steps as in
+// seed mode. Cash locker moves: sagaType cash_shop_operation, initiatedBy CASH_SHOP, one step
+// (withdraw_from_cash_shop or transfer_to_cash_shop). A flat object: no discriminator, no body.
 type SagaCommand struct {
 	TransactionID uuid.UUID `json:"transactionId"`
 
-	// Values: inventory_transaction.
+	// Values: inventory_transaction, storage_operation, cash_shop_operation. Current channels use
+	// storage_operation for storage and cash_shop_operation for cash locker moves (and about 20
+	// further types outside this list)
 	SagaType string `json:"sagaType"`
 
-	// Values: STORAGE.
+	// Values: STORAGE, CASH_SHOP.
 	InitiatedBy string `json:"initiatedBy"`
 
 	// Optional, newer producers only: nil is not written.
@@ -6696,12 +8374,13 @@ func (SagaCommandCodec) Decode(data []byte) (interface{}, error) {
 
 // Values of SkillCommand.Type (JSON key "type").
 const (
-	SkillCommandTypeSetCooldown = "SET_COOLDOWN"
+	SkillCommandTypeSetCooldown    = "SET_COOLDOWN"
+	SkillCommandTypeResetCooldowns = "RESET_COOLDOWNS"
 )
 
 // SkillCommand is a message of COMMAND_TOPIC_SKILL: Asks the skill service to start a skill
-// cooldown. Key: characterId. HEAD adds RESET_COOLDOWNS {exceptSkillIds []uint32, sourceSkillId
-// uint32}; outside this era.
+// cooldown. Key: characterId. Current channels also send RESET_COOLDOWNS (below). cooldown is
+// still seconds at current upstream.
 type SkillCommand struct {
 	// Optional, newer producers only: nil is not written.
 	TransactionID *uuid.UUID `json:"transactionId,omitempty"`
@@ -6759,6 +8438,12 @@ func (m *SkillCommand) UnmarshalJSON(b []byte) error {
 			return catalogMalformed("SkillCommand SET_COOLDOWN body", err)
 		}
 		out.Body = body
+	case SkillCommandTypeResetCooldowns:
+		body := new(SkillCommandResetCooldownsBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("SkillCommand RESET_COOLDOWNS body", err)
+		}
+		out.Body = body
 	default:
 		return catalogUnknown("SkillCommand", "type", out.Type)
 	}
@@ -6784,6 +8469,18 @@ func (m SkillCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("SkillCommand", m.Type, m.Body, "*SkillCommandSetCooldownBody")
 		}
+	case SkillCommandTypeResetCooldowns:
+		switch b := m.Body.(type) {
+		case *SkillCommandResetCooldownsBody:
+			if b == nil {
+				w.Body = &SkillCommandResetCooldownsBody{}
+			}
+		case SkillCommandResetCooldownsBody:
+		case nil:
+			w.Body = &SkillCommandResetCooldownsBody{}
+		default:
+			return nil, catalogWrongBody("SkillCommand", m.Type, m.Body, "*SkillCommandResetCooldownsBody")
+		}
 	default:
 		return nil, catalogUnknown("SkillCommand", "type", m.Type)
 	}
@@ -6797,6 +8494,13 @@ func (m SkillCommand) MarshalJSON() ([]byte, error) {
 type SkillCommandSetCooldownBody struct {
 	SkillID  uint32 `json:"skillId"`
 	Cooldown uint32 `json:"cooldown"`
+}
+
+// SkillCommandResetCooldownsBody is the body of SkillCommand messages of type RESET_COOLDOWNS. A
+// skill that resets all other cooldowns (time leap).
+type SkillCommandResetCooldownsBody struct {
+	ExceptSkillIds []uint32 `json:"exceptSkillIds"`
+	SourceSkillID  uint32   `json:"sourceSkillId"`
 }
 
 // DecodeSkillCommand decodes a record value of COMMAND_TOPIC_SKILL. Errors wrap ErrUnknownType (an
@@ -6979,19 +8683,28 @@ func (SkillMacroCommandCodec) Decode(data []byte) (interface{}, error) {
 
 // Values of StorageCommand.Type (JSON key "type").
 const (
-	StorageCommandTypeArrange     = "ARRANGE"
-	StorageCommandTypeUpdateMesos = "UPDATE_MESOS"
+	StorageCommandTypeArrange      = "ARRANGE"
+	StorageCommandTypeUpdateMesos  = "UPDATE_MESOS"
+	StorageCommandTypeCloseStorage = "CLOSE_STORAGE"
 )
 
 // StorageCommand is a message of COMMAND_TOPIC_STORAGE: Asks the storage service to rearrange an
 // account's storage or change its meso balance. Key: accountId. Item deposit/withdrawal goes
 // through COMMAND_TOPIC_SAGA in this era. A SHOW_STORAGE command struct exists but is consumed
-// from COMMAND_TOPIC_STORAGE_SHOW (a different topic); HEAD adds CLOSE_STORAGE {characterId, type}
-// (no body) on this topic; both outside this list/era.
+// from COMMAND_TOPIC_STORAGE_SHOW (a different topic); current channels add CLOSE_STORAGE (below),
+// which has its own envelope.
 type StorageCommand struct {
-	TransactionID uuid.UUID `json:"transactionId"`
-	WorldID       uint8     `json:"worldId"`
-	AccountID     uint32    `json:"accountId"`
+	// Optional: nil is not written.
+	CharacterID *uint32 `json:"characterId,omitempty"`
+
+	// Optional: nil is not written.
+	TransactionID *uuid.UUID `json:"transactionId,omitempty"`
+
+	// Optional: nil is not written.
+	WorldID *uint8 `json:"worldId,omitempty"`
+
+	// Optional: nil is not written.
+	AccountID *uint32 `json:"accountId,omitempty"`
 
 	// Type is the discriminator (JSON key "type"): one of the StorageCommandType* constants; it
 	// selects the type of Body.
@@ -6999,17 +8712,18 @@ type StorageCommand struct {
 
 	// Body holds a pointer to the StorageCommand*Body type that Type selects, or nil where the
 	// catalog says the body is null.
-	Body any `json:"body"`
+	Body any `json:"body,omitempty"`
 }
 
 // storageCommandWire is the decoding form of StorageCommand: the body stays raw until Type is
 // known.
 type storageCommandWire struct {
-	TransactionID uuid.UUID       `json:"transactionId"`
-	WorldID       uint8           `json:"worldId"`
-	AccountID     uint32          `json:"accountId"`
+	CharacterID   *uint32         `json:"characterId,omitempty"`
+	TransactionID *uuid.UUID      `json:"transactionId,omitempty"`
+	WorldID       *uint8          `json:"worldId,omitempty"`
+	AccountID     *uint32         `json:"accountId,omitempty"`
 	Type          *string         `json:"type"`
-	Body          json.RawMessage `json:"body"`
+	Body          json.RawMessage `json:"body,omitempty"`
 }
 
 // storageCommandJSON has the fields of StorageCommand and none of its methods, so MarshalJSON can
@@ -7031,6 +8745,7 @@ func (m *StorageCommand) UnmarshalJSON(b []byte) error {
 		return catalogMalformed("StorageCommand", errCatalogNoDiscriminator("type"))
 	}
 	out := StorageCommand{
+		CharacterID:   w.CharacterID,
 		TransactionID: w.TransactionID,
 		WorldID:       w.WorldID,
 		AccountID:     w.AccountID,
@@ -7043,12 +8758,42 @@ func (m *StorageCommand) UnmarshalJSON(b []byte) error {
 			return catalogMalformed("StorageCommand ARRANGE body", err)
 		}
 		out.Body = body
+		if out.TransactionID == nil {
+			// ARRANGE always carries TransactionID; a producer that left it out meant the zero value.
+			out.TransactionID = new(uuid.UUID)
+		}
+		if out.WorldID == nil {
+			// ARRANGE always carries WorldID; a producer that left it out meant the zero value.
+			out.WorldID = new(uint8)
+		}
+		if out.AccountID == nil {
+			// ARRANGE always carries AccountID; a producer that left it out meant the zero value.
+			out.AccountID = new(uint32)
+		}
 	case StorageCommandTypeUpdateMesos:
 		body := new(StorageCommandUpdateMesosBody)
 		if err := catalogDecodeBody(w.Body, body); err != nil {
 			return catalogMalformed("StorageCommand UPDATE_MESOS body", err)
 		}
 		out.Body = body
+		if out.TransactionID == nil {
+			// UPDATE_MESOS always carries TransactionID; a producer that left it out meant the zero value.
+			out.TransactionID = new(uuid.UUID)
+		}
+		if out.WorldID == nil {
+			// UPDATE_MESOS always carries WorldID; a producer that left it out meant the zero value.
+			out.WorldID = new(uint8)
+		}
+		if out.AccountID == nil {
+			// UPDATE_MESOS always carries AccountID; a producer that left it out meant the zero value.
+			out.AccountID = new(uint32)
+		}
+	case StorageCommandTypeCloseStorage:
+		// The catalog says this type has no body; whatever is there is not read.
+		if out.CharacterID == nil {
+			// CLOSE_STORAGE always carries CharacterID; a producer that left it out meant the zero value.
+			out.CharacterID = new(uint32)
+		}
 	default:
 		return catalogUnknown("StorageCommand", "type", out.Type)
 	}
@@ -7074,6 +8819,15 @@ func (m StorageCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("StorageCommand", m.Type, m.Body, "*StorageCommandArrangeBody")
 		}
+		if w.TransactionID == nil {
+			w.TransactionID = new(uuid.UUID)
+		}
+		if w.WorldID == nil {
+			w.WorldID = new(uint8)
+		}
+		if w.AccountID == nil {
+			w.AccountID = new(uint32)
+		}
 	case StorageCommandTypeUpdateMesos:
 		switch b := m.Body.(type) {
 		case *StorageCommandUpdateMesosBody:
@@ -7085,6 +8839,22 @@ func (m StorageCommand) MarshalJSON() ([]byte, error) {
 			w.Body = &StorageCommandUpdateMesosBody{}
 		default:
 			return nil, catalogWrongBody("StorageCommand", m.Type, m.Body, "*StorageCommandUpdateMesosBody")
+		}
+		if w.TransactionID == nil {
+			w.TransactionID = new(uuid.UUID)
+		}
+		if w.WorldID == nil {
+			w.WorldID = new(uint8)
+		}
+		if w.AccountID == nil {
+			w.AccountID = new(uint32)
+		}
+	case StorageCommandTypeCloseStorage:
+		if m.Body != nil {
+			return nil, catalogWrongBody("StorageCommand", m.Type, m.Body, "nil")
+		}
+		if w.CharacterID == nil {
+			w.CharacterID = new(uint32)
 		}
 	default:
 		return nil, catalogUnknown("StorageCommand", "type", m.Type)
@@ -7152,13 +8922,22 @@ func (StorageCommandCodec) Decode(data []byte) (interface{}, error) {
 
 // Values of SystemMessageCommand.Type (JSON key "type").
 const (
-	SystemMessageCommandTypeSendMessage = "SEND_MESSAGE"
+	SystemMessageCommandTypeSendMessage     = "SEND_MESSAGE"
+	SystemMessageCommandTypePlayPortalSound = "PLAY_PORTAL_SOUND"
+	SystemMessageCommandTypeShowInfo        = "SHOW_INFO"
+	SystemMessageCommandTypeShowInfoText    = "SHOW_INFO_TEXT"
+	SystemMessageCommandTypeUpdateAreaInfo  = "UPDATE_AREA_INFO"
+	SystemMessageCommandTypeShowHint        = "SHOW_HINT"
+	SystemMessageCommandTypeShowGuideHint   = "SHOW_GUIDE_HINT"
+	SystemMessageCommandTypeShowIntro       = "SHOW_INTRO"
+	SystemMessageCommandTypeFieldEffect     = "FIELD_EFFECT"
+	SystemMessageCommandTypeUiLock          = "UI_LOCK"
+	SystemMessageCommandTypeUiDisable       = "UI_DISABLE"
 )
 
 // SystemMessageCommand is a message of COMMAND_TOPIC_SYSTEM_MESSAGE: Delivers a server/system text
-// message to one character's client. Key: characterId. HEAD adds ten types (PLAY_PORTAL_SOUND,
-// SHOW_INFO, SHOW_INFO_TEXT, UPDATE_AREA_INFO, SHOW_HINT, SHOW_GUIDE_HINT, SHOW_INTRO,
-// FIELD_EFFECT, UI_LOCK, UI_DISABLE); outside this era.
+// message to one character's client. Key: characterId. Current saga orchestrators add ten types
+// (era: current, below), all consumed by current channels.
 type SystemMessageCommand struct {
 	TransactionID uuid.UUID `json:"transactionId"`
 	WorldID       uint8     `json:"worldId"`
@@ -7217,6 +8996,66 @@ func (m *SystemMessageCommand) UnmarshalJSON(b []byte) error {
 			return catalogMalformed("SystemMessageCommand SEND_MESSAGE body", err)
 		}
 		out.Body = body
+	case SystemMessageCommandTypePlayPortalSound:
+		body := new(SystemMessageCommandPlayPortalSoundBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("SystemMessageCommand PLAY_PORTAL_SOUND body", err)
+		}
+		out.Body = body
+	case SystemMessageCommandTypeShowInfo:
+		body := new(SystemMessageCommandShowInfoBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("SystemMessageCommand SHOW_INFO body", err)
+		}
+		out.Body = body
+	case SystemMessageCommandTypeShowInfoText:
+		body := new(SystemMessageCommandShowInfoTextBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("SystemMessageCommand SHOW_INFO_TEXT body", err)
+		}
+		out.Body = body
+	case SystemMessageCommandTypeUpdateAreaInfo:
+		body := new(SystemMessageCommandUpdateAreaInfoBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("SystemMessageCommand UPDATE_AREA_INFO body", err)
+		}
+		out.Body = body
+	case SystemMessageCommandTypeShowHint:
+		body := new(SystemMessageCommandShowHintBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("SystemMessageCommand SHOW_HINT body", err)
+		}
+		out.Body = body
+	case SystemMessageCommandTypeShowGuideHint:
+		body := new(SystemMessageCommandShowGuideHintBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("SystemMessageCommand SHOW_GUIDE_HINT body", err)
+		}
+		out.Body = body
+	case SystemMessageCommandTypeShowIntro:
+		body := new(SystemMessageCommandShowIntroBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("SystemMessageCommand SHOW_INTRO body", err)
+		}
+		out.Body = body
+	case SystemMessageCommandTypeFieldEffect:
+		body := new(SystemMessageCommandFieldEffectBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("SystemMessageCommand FIELD_EFFECT body", err)
+		}
+		out.Body = body
+	case SystemMessageCommandTypeUiLock:
+		body := new(SystemMessageCommandUiLockBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("SystemMessageCommand UI_LOCK body", err)
+		}
+		out.Body = body
+	case SystemMessageCommandTypeUiDisable:
+		body := new(SystemMessageCommandUiDisableBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("SystemMessageCommand UI_DISABLE body", err)
+		}
+		out.Body = body
 	default:
 		return catalogUnknown("SystemMessageCommand", "type", out.Type)
 	}
@@ -7242,6 +9081,126 @@ func (m SystemMessageCommand) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("SystemMessageCommand", m.Type, m.Body, "*SystemMessageCommandSendMessageBody")
 		}
+	case SystemMessageCommandTypePlayPortalSound:
+		switch b := m.Body.(type) {
+		case *SystemMessageCommandPlayPortalSoundBody:
+			if b == nil {
+				w.Body = &SystemMessageCommandPlayPortalSoundBody{}
+			}
+		case SystemMessageCommandPlayPortalSoundBody:
+		case nil:
+			w.Body = &SystemMessageCommandPlayPortalSoundBody{}
+		default:
+			return nil, catalogWrongBody("SystemMessageCommand", m.Type, m.Body, "*SystemMessageCommandPlayPortalSoundBody")
+		}
+	case SystemMessageCommandTypeShowInfo:
+		switch b := m.Body.(type) {
+		case *SystemMessageCommandShowInfoBody:
+			if b == nil {
+				w.Body = &SystemMessageCommandShowInfoBody{}
+			}
+		case SystemMessageCommandShowInfoBody:
+		case nil:
+			w.Body = &SystemMessageCommandShowInfoBody{}
+		default:
+			return nil, catalogWrongBody("SystemMessageCommand", m.Type, m.Body, "*SystemMessageCommandShowInfoBody")
+		}
+	case SystemMessageCommandTypeShowInfoText:
+		switch b := m.Body.(type) {
+		case *SystemMessageCommandShowInfoTextBody:
+			if b == nil {
+				w.Body = &SystemMessageCommandShowInfoTextBody{}
+			}
+		case SystemMessageCommandShowInfoTextBody:
+		case nil:
+			w.Body = &SystemMessageCommandShowInfoTextBody{}
+		default:
+			return nil, catalogWrongBody("SystemMessageCommand", m.Type, m.Body, "*SystemMessageCommandShowInfoTextBody")
+		}
+	case SystemMessageCommandTypeUpdateAreaInfo:
+		switch b := m.Body.(type) {
+		case *SystemMessageCommandUpdateAreaInfoBody:
+			if b == nil {
+				w.Body = &SystemMessageCommandUpdateAreaInfoBody{}
+			}
+		case SystemMessageCommandUpdateAreaInfoBody:
+		case nil:
+			w.Body = &SystemMessageCommandUpdateAreaInfoBody{}
+		default:
+			return nil, catalogWrongBody("SystemMessageCommand", m.Type, m.Body, "*SystemMessageCommandUpdateAreaInfoBody")
+		}
+	case SystemMessageCommandTypeShowHint:
+		switch b := m.Body.(type) {
+		case *SystemMessageCommandShowHintBody:
+			if b == nil {
+				w.Body = &SystemMessageCommandShowHintBody{}
+			}
+		case SystemMessageCommandShowHintBody:
+		case nil:
+			w.Body = &SystemMessageCommandShowHintBody{}
+		default:
+			return nil, catalogWrongBody("SystemMessageCommand", m.Type, m.Body, "*SystemMessageCommandShowHintBody")
+		}
+	case SystemMessageCommandTypeShowGuideHint:
+		switch b := m.Body.(type) {
+		case *SystemMessageCommandShowGuideHintBody:
+			if b == nil {
+				w.Body = &SystemMessageCommandShowGuideHintBody{}
+			}
+		case SystemMessageCommandShowGuideHintBody:
+		case nil:
+			w.Body = &SystemMessageCommandShowGuideHintBody{}
+		default:
+			return nil, catalogWrongBody("SystemMessageCommand", m.Type, m.Body, "*SystemMessageCommandShowGuideHintBody")
+		}
+	case SystemMessageCommandTypeShowIntro:
+		switch b := m.Body.(type) {
+		case *SystemMessageCommandShowIntroBody:
+			if b == nil {
+				w.Body = &SystemMessageCommandShowIntroBody{}
+			}
+		case SystemMessageCommandShowIntroBody:
+		case nil:
+			w.Body = &SystemMessageCommandShowIntroBody{}
+		default:
+			return nil, catalogWrongBody("SystemMessageCommand", m.Type, m.Body, "*SystemMessageCommandShowIntroBody")
+		}
+	case SystemMessageCommandTypeFieldEffect:
+		switch b := m.Body.(type) {
+		case *SystemMessageCommandFieldEffectBody:
+			if b == nil {
+				w.Body = &SystemMessageCommandFieldEffectBody{}
+			}
+		case SystemMessageCommandFieldEffectBody:
+		case nil:
+			w.Body = &SystemMessageCommandFieldEffectBody{}
+		default:
+			return nil, catalogWrongBody("SystemMessageCommand", m.Type, m.Body, "*SystemMessageCommandFieldEffectBody")
+		}
+	case SystemMessageCommandTypeUiLock:
+		switch b := m.Body.(type) {
+		case *SystemMessageCommandUiLockBody:
+			if b == nil {
+				w.Body = &SystemMessageCommandUiLockBody{}
+			}
+		case SystemMessageCommandUiLockBody:
+		case nil:
+			w.Body = &SystemMessageCommandUiLockBody{}
+		default:
+			return nil, catalogWrongBody("SystemMessageCommand", m.Type, m.Body, "*SystemMessageCommandUiLockBody")
+		}
+	case SystemMessageCommandTypeUiDisable:
+		switch b := m.Body.(type) {
+		case *SystemMessageCommandUiDisableBody:
+			if b == nil {
+				w.Body = &SystemMessageCommandUiDisableBody{}
+			}
+		case SystemMessageCommandUiDisableBody:
+		case nil:
+			w.Body = &SystemMessageCommandUiDisableBody{}
+		default:
+			return nil, catalogWrongBody("SystemMessageCommand", m.Type, m.Body, "*SystemMessageCommandUiDisableBody")
+		}
 	default:
 		return nil, catalogUnknown("SystemMessageCommand", "type", m.Type)
 	}
@@ -7254,6 +9213,77 @@ type SystemMessageCommandSendMessageBody struct {
 	// Values: NOTICE, POP_UP, PINK_TEXT, BLUE_TEXT.
 	MessageType string `json:"messageType"`
 	Message     string `json:"message"`
+}
+
+// SystemMessageCommandPlayPortalSoundBody is the body of SystemMessageCommand messages of type
+// PLAY_PORTAL_SOUND. A script plays the portal sound for the character. It is always the empty
+// object {}.
+type SystemMessageCommandPlayPortalSoundBody struct{}
+
+// SystemMessageCommandShowInfoBody is the body of SystemMessageCommand messages of type SHOW_INFO.
+// A script shows an info effect.
+type SystemMessageCommandShowInfoBody struct {
+	// Client effect path.
+	Path string `json:"path"`
+}
+
+// SystemMessageCommandShowInfoTextBody is the body of SystemMessageCommand messages of type
+// SHOW_INFO_TEXT. A script shows a one-line info text.
+type SystemMessageCommandShowInfoTextBody struct {
+	Text string `json:"text"`
+}
+
+// SystemMessageCommandUpdateAreaInfoBody is the body of SystemMessageCommand messages of type
+// UPDATE_AREA_INFO. A script updates an area (quest record) info string.
+type SystemMessageCommandUpdateAreaInfoBody struct {
+	// area/info number.
+	Area uint16 `json:"area"`
+	Info string `json:"info"`
+}
+
+// SystemMessageCommandShowHintBody is the body of SystemMessageCommand messages of type SHOW_HINT.
+// A script shows a hint balloon.
+type SystemMessageCommandShowHintBody struct {
+	Hint string `json:"hint"`
+
+	// 0 = automatic.
+	Width uint16 `json:"width"`
+
+	// 0 = automatic.
+	Height uint16 `json:"height"`
+}
+
+// SystemMessageCommandShowGuideHintBody is the body of SystemMessageCommand messages of type
+// SHOW_GUIDE_HINT. A script shows a predefined guide hint.
+type SystemMessageCommandShowGuideHintBody struct {
+	HintID uint32 `json:"hintId"`
+
+	// Milliseconds; 0 = 7000.
+	Duration uint32 `json:"duration"`
+}
+
+// SystemMessageCommandShowIntroBody is the body of SystemMessageCommand messages of type
+// SHOW_INTRO. A script plays an intro/direction effect.
+type SystemMessageCommandShowIntroBody struct {
+	Path string `json:"path"`
+}
+
+// SystemMessageCommandFieldEffectBody is the body of SystemMessageCommand messages of type
+// FIELD_EFFECT. A script plays a field effect for the character.
+type SystemMessageCommandFieldEffectBody struct {
+	Path string `json:"path"`
+}
+
+// SystemMessageCommandUiLockBody is the body of SystemMessageCommand messages of type UI_LOCK. A
+// script locks (true) or unlocks the client UI.
+type SystemMessageCommandUiLockBody struct {
+	Enable bool `json:"enable"`
+}
+
+// SystemMessageCommandUiDisableBody is the body of SystemMessageCommand messages of type
+// UI_DISABLE. A script disables (true) or enables client input.
+type SystemMessageCommandUiDisableBody struct {
+	Enable bool `json:"enable"`
 }
 
 // DecodeSystemMessageCommand decodes a record value of COMMAND_TOPIC_SYSTEM_MESSAGE. Errors wrap
@@ -7315,7 +9345,9 @@ type AccountSessionStatusEvent struct {
 	// 0 when the account could not be determined.
 	AccountID uint32 `json:"accountId"`
 
-	// Optional, newer producers only: nil is not written.
+	// Optional, newer producers only: nil is not written. Current upstream always writes it: the
+	// account name, empty string when the account is unknown (TOO_MANY_ATTEMPTS, NOT_REGISTERED,
+	// early SYSTEM_ERROR, some STATE_CHANGED errors); the ban service records it in login history.
 	AccountName *string `json:"accountName,omitempty"`
 
 	// Type is the discriminator (JSON key "type"): one of the AccountSessionStatusEventType*
@@ -7443,12 +9475,13 @@ func (m AccountSessionStatusEvent) MarshalJSON() ([]byte, error) {
 
 // AccountSessionStatusEventCreatedBody is the body of AccountSessionStatusEvent messages of type
 // CREATED. Route: none. Login succeeded and the license was already accepted (or the region is
-// JMS). Empty object body in this era. Used by the login server only.
+// JMS). Empty object body in this era. Used by the login server (which ignores the body) and, at
+// current upstream, by the ban service (login history needs accountName, ipAddress, hwid).
 type AccountSessionStatusEventCreatedBody struct {
-	// Optional, newer producers only: nil is not written.
+	// Optional, newer producers only: nil is not written. The ipAddress of the CREATE command.
 	IPAddress *string `json:"ipAddress,omitempty"`
 
-	// Optional, newer producers only: nil is not written.
+	// Optional, newer producers only: nil is not written. The hwid of the CREATE command.
 	Hwid *string `json:"hwid,omitempty"`
 }
 
@@ -7467,7 +9500,11 @@ type AccountSessionStatusEventStateChangedBody struct {
 }
 
 // AccountSessionStatusEventErrorBody is the body of AccountSessionStatusEvent messages of type
-// ERROR. Route: self. The channel closes the session with this sessionId if it holds it.
+// ERROR. Route: self. The channel closes the session with this sessionId if it holds it. Current
+// account services also write INVALID_PIN / INVALID_PIC with the nil sessionId after a failed
+// PIN/PIC check over REST; DELETED_OR_BLOCKED carries the ban's reason code and end time. `until`
+// cannot be written as a superset: seed readers decode a number, current readers a string; choose
+// by mode.
 type AccountSessionStatusEventErrorBody struct {
 	// Values: SYSTEM_ERROR, NOT_REGISTERED, DELETED_OR_BLOCKED, ALREADY_LOGGED_IN,
 	// INCORRECT_PASSWORD, TOO_MANY_ATTEMPTS, INVALID_PIN, INVALID_PIC. INVALID_PIN and INVALID_PIC
@@ -7482,10 +9519,12 @@ type AccountSessionStatusEventErrorBody struct {
 	// an RFC3339 time instead (zero time when unset)
 	Until Uint64OrTime `json:"until"`
 
-	// Optional, newer producers only: nil is not written.
+	// Optional, newer producers only: nil is not written. The command's ipAddress; empty string on
+	// STATE_CHANGED-path errors.
 	IPAddress *string `json:"ipAddress,omitempty"`
 
-	// Optional, newer producers only: nil is not written.
+	// Optional, newer producers only: nil is not written. The command's hwid; empty string on
+	// STATE_CHANGED-path errors.
 	Hwid *string `json:"hwid,omitempty"`
 }
 
@@ -7554,7 +9593,8 @@ const (
 //
 // Type DELETED. Only later upstream producers write this type: decode it, do not produce it.
 // Route: none. Emitted only by newer account services (account deletion); already expected by the
-// cash shop service in this era. Not produced by this project.
+// cash shop service in this era. Not produced in `seed` mode; in `current` mode produced after a
+// successful COMMAND_TOPIC_ACCOUNT DELETE.
 type AccountStatusEvent struct {
 	// snake_case on this topic only.
 	AccountID uint32 `json:"account_id"`
@@ -7673,7 +9713,8 @@ const (
 
 // AssetStatusEvent is a message of EVENT_TOPIC_ASSET_STATUS: Changes to single inventory items
 // (assets) of a character. Key: assetId. No world/channel fields; the channel acts only if the
-// character's session is on it. Newer inventory services key by characterId.
+// character's session is on it. Current inventory services still key by assetId (the channel's own
+// compartment events are keyed by characterId).
 type AssetStatusEvent struct {
 	// Written by the inventory service; the channel ignores it.
 	TransactionID uuid.UUID `json:"transactionId"`
@@ -7738,17 +9779,35 @@ func (m *AssetStatusEvent) UnmarshalJSON(b []byte) error {
 	}
 	switch out.Type {
 	case AssetStatusEventTypeCreated:
-		body := new(AssetStatusEventCreatedBody)
-		if err := catalogDecodeBody(w.Body, body); err != nil {
-			return catalogMalformed("AssetStatusEvent CREATED body", err)
+		// Two eras, two bodys: the key "referenceId" is only in the seed one.
+		if catalogHasKey(w.Body, "referenceId") == false {
+			body := new(AssetStatusEventCreatedCurrentBody)
+			if err := catalogDecodeBody(w.Body, body); err != nil {
+				return catalogMalformed("AssetStatusEvent CREATED body", err)
+			}
+			out.Body = body
+		} else {
+			body := new(AssetStatusEventCreatedBody)
+			if err := catalogDecodeBody(w.Body, body); err != nil {
+				return catalogMalformed("AssetStatusEvent CREATED body", err)
+			}
+			out.Body = body
 		}
-		out.Body = body
 	case AssetStatusEventTypeUpdated:
-		body := new(AssetStatusEventUpdatedBody)
-		if err := catalogDecodeBody(w.Body, body); err != nil {
-			return catalogMalformed("AssetStatusEvent UPDATED body", err)
+		// Two eras, two bodys: the key "referenceId" is only in the seed one.
+		if catalogHasKey(w.Body, "referenceId") == false {
+			body := new(AssetStatusEventUpdatedCurrentBody)
+			if err := catalogDecodeBody(w.Body, body); err != nil {
+				return catalogMalformed("AssetStatusEvent UPDATED body", err)
+			}
+			out.Body = body
+		} else {
+			body := new(AssetStatusEventUpdatedBody)
+			if err := catalogDecodeBody(w.Body, body); err != nil {
+				return catalogMalformed("AssetStatusEvent UPDATED body", err)
+			}
+			out.Body = body
 		}
-		out.Body = body
 	case AssetStatusEventTypeDeleted:
 		body := new(AssetStatusEventDeletedBody)
 		if err := catalogDecodeBody(w.Body, body); err != nil {
@@ -7774,11 +9833,20 @@ func (m *AssetStatusEvent) UnmarshalJSON(b []byte) error {
 		}
 		out.Body = body
 	case AssetStatusEventTypeReleased:
-		body := new(AssetStatusEventReleasedBody)
-		if err := catalogDecodeBody(w.Body, body); err != nil {
-			return catalogMalformed("AssetStatusEvent RELEASED body", err)
+		// Two eras, two bodys: the key "expiration" is only in the current one.
+		if catalogHasKey(w.Body, "expiration") == true {
+			body := new(AssetStatusEventReleasedCurrentBody)
+			if err := catalogDecodeBody(w.Body, body); err != nil {
+				return catalogMalformed("AssetStatusEvent RELEASED body", err)
+			}
+			out.Body = body
+		} else {
+			body := new(AssetStatusEventReleasedBody)
+			if err := catalogDecodeBody(w.Body, body); err != nil {
+				return catalogMalformed("AssetStatusEvent RELEASED body", err)
+			}
+			out.Body = body
 		}
-		out.Body = body
 	case AssetStatusEventTypeExpired:
 		body := new(AssetStatusEventExpiredBody)
 		if err := catalogDecodeBody(w.Body, body); err != nil {
@@ -7805,10 +9873,15 @@ func (m AssetStatusEvent) MarshalJSON() ([]byte, error) {
 				w.Body = &AssetStatusEventCreatedBody{}
 			}
 		case AssetStatusEventCreatedBody:
+		case *AssetStatusEventCreatedCurrentBody:
+			if b == nil {
+				w.Body = &AssetStatusEventCreatedCurrentBody{}
+			}
+		case AssetStatusEventCreatedCurrentBody:
 		case nil:
 			w.Body = &AssetStatusEventCreatedBody{}
 		default:
-			return nil, catalogWrongBody("AssetStatusEvent", m.Type, m.Body, "*AssetStatusEventCreatedBody")
+			return nil, catalogWrongBody("AssetStatusEvent", m.Type, m.Body, "*AssetStatusEventCreatedBody or *AssetStatusEventCreatedCurrentBody")
 		}
 	case AssetStatusEventTypeUpdated:
 		switch b := m.Body.(type) {
@@ -7817,10 +9890,15 @@ func (m AssetStatusEvent) MarshalJSON() ([]byte, error) {
 				w.Body = &AssetStatusEventUpdatedBody{}
 			}
 		case AssetStatusEventUpdatedBody:
+		case *AssetStatusEventUpdatedCurrentBody:
+			if b == nil {
+				w.Body = &AssetStatusEventUpdatedCurrentBody{}
+			}
+		case AssetStatusEventUpdatedCurrentBody:
 		case nil:
 			w.Body = &AssetStatusEventUpdatedBody{}
 		default:
-			return nil, catalogWrongBody("AssetStatusEvent", m.Type, m.Body, "*AssetStatusEventUpdatedBody")
+			return nil, catalogWrongBody("AssetStatusEvent", m.Type, m.Body, "*AssetStatusEventUpdatedBody or *AssetStatusEventUpdatedCurrentBody")
 		}
 	case AssetStatusEventTypeDeleted:
 		switch b := m.Body.(type) {
@@ -7877,10 +9955,15 @@ func (m AssetStatusEvent) MarshalJSON() ([]byte, error) {
 				w.Body = &AssetStatusEventReleasedBody{}
 			}
 		case AssetStatusEventReleasedBody:
+		case *AssetStatusEventReleasedCurrentBody:
+			if b == nil {
+				w.Body = &AssetStatusEventReleasedCurrentBody{}
+			}
+		case AssetStatusEventReleasedCurrentBody:
 		case nil:
 			w.Body = &AssetStatusEventReleasedBody{}
 		default:
-			return nil, catalogWrongBody("AssetStatusEvent", m.Type, m.Body, "*AssetStatusEventReleasedBody")
+			return nil, catalogWrongBody("AssetStatusEvent", m.Type, m.Body, "*AssetStatusEventReleasedBody or *AssetStatusEventReleasedCurrentBody")
 		}
 	case AssetStatusEventTypeExpired:
 		switch b := m.Body.(type) {
@@ -7900,10 +9983,22 @@ func (m AssetStatusEvent) MarshalJSON() ([]byte, error) {
 	return json.Marshal(&w)
 }
 
+// AssetStatusEventCreatedCurrentBody is the body current upstream writes in AssetStatusEvent
+// messages of type CREATED. It is the shape AssetSnapshot, embedded.
+type AssetStatusEventCreatedCurrentBody struct {
+	AssetSnapshot
+}
+
 // AssetStatusEventCreatedBody is the body of AssetStatusEvent messages of type CREATED. Route:
 // self. It is the shape AssetReferenceBody, embedded.
 type AssetStatusEventCreatedBody struct {
 	AssetReferenceBody
+}
+
+// AssetStatusEventUpdatedCurrentBody is the body current upstream writes in AssetStatusEvent
+// messages of type UPDATED. It is the shape AssetSnapshot, embedded.
+type AssetStatusEventUpdatedCurrentBody struct {
+	AssetSnapshot
 }
 
 // AssetStatusEventUpdatedBody is the body of AssetStatusEvent messages of type UPDATED. Route:
@@ -7921,6 +10016,10 @@ type AssetStatusEventDeletedBody struct{}
 // messenger room members.
 type AssetStatusEventMovedBody struct {
 	OldSlot int16 `json:"oldSlot"`
+
+	// Optional, newer producers only: nil is not written. The asset's creation time; tagged omitempty
+	// upstream but a Go time is never omitted.
+	CreatedAt *time.Time `json:"createdAt,omitempty"`
 }
 
 // AssetStatusEventQuantityChangedBody is the body of AssetStatusEvent messages of type
@@ -7934,6 +10033,12 @@ type AssetStatusEventQuantityChangedBody struct {
 // into the character inventory (from storage or the cash shop). It is the shape AssetSnapshot,
 // embedded.
 type AssetStatusEventAcceptedBody struct {
+	AssetSnapshot
+}
+
+// AssetStatusEventReleasedCurrentBody is the body current upstream writes in AssetStatusEvent
+// messages of type RELEASED. It is the shape AssetSnapshot, embedded.
+type AssetStatusEventReleasedCurrentBody struct {
 	AssetSnapshot
 }
 
@@ -7995,6 +10100,293 @@ func (AssetStatusEventCodec) Encode(value interface{}) ([]byte, error) {
 // Decode decodes with DecodeAssetStatusEvent.
 func (AssetStatusEventCodec) Decode(data []byte) (interface{}, error) {
 	m, err := DecodeAssetStatusEvent(data)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return m, nil
+}
+
+// Values of CashCompartmentStatusEvent.Type (JSON key "type").
+const (
+	CashCompartmentStatusEventTypeAccepted = "ACCEPTED"
+	CashCompartmentStatusEventTypeReleased = "RELEASED"
+	CashCompartmentStatusEventTypeCreated  = "CREATED"
+	CashCompartmentStatusEventTypeUpdated  = "UPDATED"
+	CashCompartmentStatusEventTypeDeleted  = "DELETED"
+	CashCompartmentStatusEventTypeError    = "ERROR"
+)
+
+// CashCompartmentStatusEvent is a message of EVENT_TOPIC_CASH_COMPARTMENT_STATUS: Results of
+// moving an asset into (ACCEPTED) or out of (RELEASED) an account's cash-shop locker. Key:
+// characterId (ACCEPTED, RELEASED); 0 for the compartment lifecycle and ERROR types.
+type CashCompartmentStatusEvent struct {
+	AccountID uint32 `json:"accountId"`
+
+	// 0 on the lifecycle types.
+	CharacterID uint32 `json:"characterId"`
+
+	// The cash locker compartment.
+	CompartmentID uuid.UUID `json:"compartmentId"`
+
+	// Values: 1, 2, 3. 1 explorer, 2 cygnus, 3 legend locker.
+	CompartmentType uint8 `json:"compartmentType"`
+
+	// Type is the discriminator (JSON key "type"): one of the CashCompartmentStatusEventType*
+	// constants; it selects the type of Body.
+	Type string `json:"type"`
+
+	// Body holds a pointer to the CashCompartmentStatusEvent*Body type that Type selects, or nil
+	// where the catalog says the body is null.
+	Body any `json:"body"`
+}
+
+// cashCompartmentStatusEventWire is the decoding form of CashCompartmentStatusEvent: the body
+// stays raw until Type is known.
+type cashCompartmentStatusEventWire struct {
+	AccountID       uint32          `json:"accountId"`
+	CharacterID     uint32          `json:"characterId"`
+	CompartmentID   uuid.UUID       `json:"compartmentId"`
+	CompartmentType uint8           `json:"compartmentType"`
+	Type            *string         `json:"type"`
+	Body            json.RawMessage `json:"body"`
+}
+
+// cashCompartmentStatusEventJSON has the fields of CashCompartmentStatusEvent and none of its
+// methods, so MarshalJSON can hand it to encoding/json without recursing.
+type cashCompartmentStatusEventJSON CashCompartmentStatusEvent
+
+// UnmarshalJSON decodes the JSON object and then the body type its type selects. Unknown keys are
+// ignored; an unknown type is an error wrapping ErrUnknownType; anything else that does not fit
+// (wrong JSON types, out-of-range numbers, bad uuids or times, null) wraps ErrMalformed.
+func (m *CashCompartmentStatusEvent) UnmarshalJSON(b []byte) error {
+	if !catalogIsObject(b) {
+		return catalogMalformed("CashCompartmentStatusEvent", errCatalogNotObject)
+	}
+	var w cashCompartmentStatusEventWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return catalogMalformed("CashCompartmentStatusEvent", err)
+	}
+	if w.Type == nil {
+		return catalogMalformed("CashCompartmentStatusEvent", errCatalogNoDiscriminator("type"))
+	}
+	out := CashCompartmentStatusEvent{
+		AccountID:       w.AccountID,
+		CharacterID:     w.CharacterID,
+		CompartmentID:   w.CompartmentID,
+		CompartmentType: w.CompartmentType,
+		Type:            *w.Type,
+	}
+	switch out.Type {
+	case CashCompartmentStatusEventTypeAccepted:
+		body := new(CashCompartmentStatusEventAcceptedBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CashCompartmentStatusEvent ACCEPTED body", err)
+		}
+		out.Body = body
+	case CashCompartmentStatusEventTypeReleased:
+		body := new(CashCompartmentStatusEventReleasedBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CashCompartmentStatusEvent RELEASED body", err)
+		}
+		out.Body = body
+	case CashCompartmentStatusEventTypeCreated:
+		body := new(CashCompartmentStatusEventCreatedBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CashCompartmentStatusEvent CREATED body", err)
+		}
+		out.Body = body
+	case CashCompartmentStatusEventTypeUpdated:
+		body := new(CashCompartmentStatusEventUpdatedBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CashCompartmentStatusEvent UPDATED body", err)
+		}
+		out.Body = body
+	case CashCompartmentStatusEventTypeDeleted:
+		body := new(CashCompartmentStatusEventDeletedBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CashCompartmentStatusEvent DELETED body", err)
+		}
+		out.Body = body
+	case CashCompartmentStatusEventTypeError:
+		body := new(CashCompartmentStatusEventErrorBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CashCompartmentStatusEvent ERROR body", err)
+		}
+		out.Body = body
+	default:
+		return catalogUnknown("CashCompartmentStatusEvent", "type", out.Type)
+	}
+	*m = out
+	return nil
+}
+
+// MarshalJSON writes the keys in catalog order. It fails, wrapping ErrUnknownType, when Type is
+// not a catalog value, and fails when Body is not the type that value needs (a pointer or a value;
+// nil writes the zero body, or null where the catalog says null).
+func (m CashCompartmentStatusEvent) MarshalJSON() ([]byte, error) {
+	w := cashCompartmentStatusEventJSON(m)
+	switch m.Type {
+	case CashCompartmentStatusEventTypeAccepted:
+		switch b := m.Body.(type) {
+		case *CashCompartmentStatusEventAcceptedBody:
+			if b == nil {
+				w.Body = &CashCompartmentStatusEventAcceptedBody{}
+			}
+		case CashCompartmentStatusEventAcceptedBody:
+		case nil:
+			w.Body = &CashCompartmentStatusEventAcceptedBody{}
+		default:
+			return nil, catalogWrongBody("CashCompartmentStatusEvent", m.Type, m.Body, "*CashCompartmentStatusEventAcceptedBody")
+		}
+	case CashCompartmentStatusEventTypeReleased:
+		switch b := m.Body.(type) {
+		case *CashCompartmentStatusEventReleasedBody:
+			if b == nil {
+				w.Body = &CashCompartmentStatusEventReleasedBody{}
+			}
+		case CashCompartmentStatusEventReleasedBody:
+		case nil:
+			w.Body = &CashCompartmentStatusEventReleasedBody{}
+		default:
+			return nil, catalogWrongBody("CashCompartmentStatusEvent", m.Type, m.Body, "*CashCompartmentStatusEventReleasedBody")
+		}
+	case CashCompartmentStatusEventTypeCreated:
+		switch b := m.Body.(type) {
+		case *CashCompartmentStatusEventCreatedBody:
+			if b == nil {
+				w.Body = &CashCompartmentStatusEventCreatedBody{}
+			}
+		case CashCompartmentStatusEventCreatedBody:
+		case nil:
+			w.Body = &CashCompartmentStatusEventCreatedBody{}
+		default:
+			return nil, catalogWrongBody("CashCompartmentStatusEvent", m.Type, m.Body, "*CashCompartmentStatusEventCreatedBody")
+		}
+	case CashCompartmentStatusEventTypeUpdated:
+		switch b := m.Body.(type) {
+		case *CashCompartmentStatusEventUpdatedBody:
+			if b == nil {
+				w.Body = &CashCompartmentStatusEventUpdatedBody{}
+			}
+		case CashCompartmentStatusEventUpdatedBody:
+		case nil:
+			w.Body = &CashCompartmentStatusEventUpdatedBody{}
+		default:
+			return nil, catalogWrongBody("CashCompartmentStatusEvent", m.Type, m.Body, "*CashCompartmentStatusEventUpdatedBody")
+		}
+	case CashCompartmentStatusEventTypeDeleted:
+		switch b := m.Body.(type) {
+		case *CashCompartmentStatusEventDeletedBody:
+			if b == nil {
+				w.Body = &CashCompartmentStatusEventDeletedBody{}
+			}
+		case CashCompartmentStatusEventDeletedBody:
+		case nil:
+			w.Body = &CashCompartmentStatusEventDeletedBody{}
+		default:
+			return nil, catalogWrongBody("CashCompartmentStatusEvent", m.Type, m.Body, "*CashCompartmentStatusEventDeletedBody")
+		}
+	case CashCompartmentStatusEventTypeError:
+		switch b := m.Body.(type) {
+		case *CashCompartmentStatusEventErrorBody:
+			if b == nil {
+				w.Body = &CashCompartmentStatusEventErrorBody{}
+			}
+		case CashCompartmentStatusEventErrorBody:
+		case nil:
+			w.Body = &CashCompartmentStatusEventErrorBody{}
+		default:
+			return nil, catalogWrongBody("CashCompartmentStatusEvent", m.Type, m.Body, "*CashCompartmentStatusEventErrorBody")
+		}
+	default:
+		return nil, catalogUnknown("CashCompartmentStatusEvent", "type", m.Type)
+	}
+	return json.Marshal(&w)
+}
+
+// CashCompartmentStatusEventAcceptedBody is the body of CashCompartmentStatusEvent messages of
+// type ACCEPTED. Route: self. Item moved from the character inventory into the locker; the
+// character gets the cash-shop "moved to locker" result for that asset.
+type CashCompartmentStatusEventAcceptedBody struct {
+	TransactionID uuid.UUID `json:"transactionId"`
+
+	// The new locker asset.
+	AssetID uint32 `json:"assetId"`
+}
+
+// CashCompartmentStatusEventReleasedBody is the body of CashCompartmentStatusEvent messages of
+// type RELEASED. Route: self. Item left the locker for the character inventory; the channel finds
+// the inventory asset by cashId and sends the cash-shop "moved to inventory" result.
+type CashCompartmentStatusEventReleasedBody struct {
+	TransactionID uuid.UUID `json:"transactionId"`
+	AssetID       uint32    `json:"assetId"`
+
+	// A plain JSON number here (not a string)
+	CashID     int64  `json:"cashId"`
+	TemplateID uint32 `json:"templateId"`
+}
+
+// CashCompartmentStatusEventCreatedBody is the body of CashCompartmentStatusEvent messages of type
+// CREATED. Route: none.
+type CashCompartmentStatusEventCreatedBody struct {
+	Capacity uint32 `json:"capacity"`
+}
+
+// CashCompartmentStatusEventUpdatedBody is the body of CashCompartmentStatusEvent messages of type
+// UPDATED. Route: none.
+type CashCompartmentStatusEventUpdatedBody struct {
+	Capacity uint32 `json:"capacity"`
+}
+
+// CashCompartmentStatusEventDeletedBody is the body of CashCompartmentStatusEvent messages of type
+// DELETED. Route: none. It is always the empty object {}.
+type CashCompartmentStatusEventDeletedBody struct{}
+
+// CashCompartmentStatusEventErrorBody is the body of CashCompartmentStatusEvent messages of type
+// ERROR. Route: none.
+type CashCompartmentStatusEventErrorBody struct {
+	ErrorCode     string    `json:"errorCode"`
+	TransactionID uuid.UUID `json:"transactionId"`
+}
+
+// DecodeCashCompartmentStatusEvent decodes a record value of EVENT_TOPIC_CASH_COMPARTMENT_STATUS.
+// Errors wrap ErrUnknownType (an unknown discriminator value, which consumers may skip) or
+// ErrMalformed; it never panics.
+func DecodeCashCompartmentStatusEvent(b []byte) (*CashCompartmentStatusEvent, error) {
+	m := new(CashCompartmentStatusEvent)
+	if err := m.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Encode returns the record value of m, keys in catalog order.
+func (m *CashCompartmentStatusEvent) Encode() ([]byte, error) {
+	return m.MarshalJSON()
+}
+
+// CashCompartmentStatusEventCodec is the goka.Codec of EVENT_TOPIC_CASH_COMPARTMENT_STATUS: it
+// encodes CashCompartmentStatusEvent values or pointers and decodes to
+// *CashCompartmentStatusEvent.
+type CashCompartmentStatusEventCodec struct{}
+
+// Encode encodes a value or pointer of type CashCompartmentStatusEvent; any other value (or a nil
+// pointer) is an error, never a panic.
+func (CashCompartmentStatusEventCodec) Encode(value interface{}) ([]byte, error) {
+	switch v := value.(type) {
+	case *CashCompartmentStatusEvent:
+		if v != nil {
+			return v.Encode()
+		}
+	case CashCompartmentStatusEvent:
+		return v.Encode()
+	}
+	return nil, catalogWrongValue("CashCompartmentStatusEventCodec", value)
+}
+
+// Decode decodes with DecodeCashCompartmentStatusEvent.
+func (CashCompartmentStatusEventCodec) Decode(data []byte) (interface{}, error) {
+	m, err := DecodeCashCompartmentStatusEvent(data)
 	if err != nil {
 		return nil, err // not a typed nil inside the interface
 	}
@@ -8316,9 +10708,13 @@ type CashShopStatusEventPurchaseBody struct {
 	// Newer producers write uint32 instead of uuid; both decode. A uuid in this era; newer producers
 	// write a uint32 asset id.
 	AssetID UUIDOrUint32 `json:"assetId"`
-	ItemID  uint32       `json:"itemId"`
 
-	// Optional, newer producers only: nil is not written.
+	// Optional: nil is not written. Not written by the current cash shop service (current channels
+	// read 0)
+	ItemID *uint32 `json:"itemId,omitempty"`
+
+	// Optional, newer producers only: nil is not written. Nil uuid when the purchase has no
+	// correlation record.
 	TransactionID *uuid.UUID `json:"transactionId,omitempty"`
 }
 
@@ -8591,7 +10987,8 @@ type ChairStatusEventCancelledBody struct {
 type ChairStatusEventErrorBody struct {
 	CharacterID uint32 `json:"characterId"`
 
-	// Values: INTERNAL, ALREADY_SITING, DOES_NOT_EXIT. Spelled as upstream writes them.
+	// Values: INTERNAL, ALREADY_SITING, DOES_NOT_EXIT, NOT_OWNED. Spelled as upstream writes them;
+	// NOT_OWNED (portable chair the character does not own) only from current chair services.
 	Type string `json:"type"`
 }
 
@@ -8810,6 +11207,139 @@ func (ChalkboardStatusEventCodec) Encode(value interface{}) ([]byte, error) {
 // Decode decodes with DecodeChalkboardStatusEvent.
 func (ChalkboardStatusEventCodec) Decode(data []byte) (interface{}, error) {
 	m, err := DecodeChalkboardStatusEvent(data)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return m, nil
+}
+
+// Values of ChannelStatusEvent.Type (JSON key "type").
+const (
+	ChannelStatusEventTypeStarted  = "STARTED"
+	ChannelStatusEventTypeShutdown = "SHUTDOWN"
+)
+
+// ChannelStatusEvent is a message of EVENT_TOPIC_CHANNEL_STATUS: Channel registration on the bus
+// at current upstream - STARTED (announce/refresh) and SHUTDOWN (withdraw). Key: tenant id
+// (TENANT_ID header value) as its 36-byte ASCII uuid string. Flat object, type first. Same field
+// meaning as the seed-mode HEARTBEAT/SHUTDOWN on COMMAND_TOPIC_CHANNEL_STATUS. Unknown type values
+// are logged and ignored by the world service. Bodyless: the keys of the envelope and of the type
+// sit at the top level, the discriminator last.
+//
+// Type STARTED. Channel listener comes up, every 10 s while it runs, and in reply to
+// STATUS_REQUEST (current mode).
+//
+// Type SHUTDOWN. Channel listener drains/stops (current mode).
+type ChannelStatusEvent struct {
+	// Type is the discriminator (JSON key "type"): one of the ChannelStatusEventType* constants. It
+	// is written last.
+	Type      string `json:"type"`
+	WorldID   uint8  `json:"worldId"`
+	ChannelID uint8  `json:"channelId"`
+	IPAddress string `json:"ipAddress"`
+
+	// Go int upstream; a plain JSON number.
+	Port            uint16 `json:"port"`
+	CurrentCapacity uint32 `json:"currentCapacity"`
+
+	// Current channels register 1000.
+	MaxCapacity uint32 `json:"maxCapacity"`
+}
+
+// channelStatusEventWire is the decoding form of ChannelStatusEvent; the discriminator is a
+// pointer to tell a missing key from an empty one.
+type channelStatusEventWire struct {
+	Type            *string `json:"type"`
+	WorldID         uint8   `json:"worldId"`
+	ChannelID       uint8   `json:"channelId"`
+	IPAddress       string  `json:"ipAddress"`
+	Port            uint16  `json:"port"`
+	CurrentCapacity uint32  `json:"currentCapacity"`
+	MaxCapacity     uint32  `json:"maxCapacity"`
+}
+
+// channelStatusEventJSON has the fields of ChannelStatusEvent and none of its methods.
+type channelStatusEventJSON ChannelStatusEvent
+
+// UnmarshalJSON decodes the flat object. Keys that belong to another type than Type are dropped;
+// an unknown type is an error wrapping ErrUnknownType; anything else that does not fit wraps
+// ErrMalformed.
+func (m *ChannelStatusEvent) UnmarshalJSON(b []byte) error {
+	if !catalogIsObject(b) {
+		return catalogMalformed("ChannelStatusEvent", errCatalogNotObject)
+	}
+	var w channelStatusEventWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return catalogMalformed("ChannelStatusEvent", err)
+	}
+	if w.Type == nil {
+		return catalogMalformed("ChannelStatusEvent", errCatalogNoDiscriminator("type"))
+	}
+	out := ChannelStatusEvent{Type: *w.Type}
+	out.WorldID = w.WorldID
+	out.ChannelID = w.ChannelID
+	out.IPAddress = w.IPAddress
+	out.Port = w.Port
+	out.CurrentCapacity = w.CurrentCapacity
+	out.MaxCapacity = w.MaxCapacity
+	switch out.Type {
+	case ChannelStatusEventTypeStarted:
+	case ChannelStatusEventTypeShutdown:
+	default:
+		return catalogUnknown("ChannelStatusEvent", "type", out.Type)
+	}
+	*m = out
+	return nil
+}
+
+// MarshalJSON writes the envelope, the fields of Type's type and then the discriminator, in
+// catalog order. It fails, wrapping ErrUnknownType, when Type is not a catalog value.
+func (m ChannelStatusEvent) MarshalJSON() ([]byte, error) {
+	switch m.Type {
+	case ChannelStatusEventTypeStarted, ChannelStatusEventTypeShutdown:
+		w := channelStatusEventJSON(m)
+		return json.Marshal(&w)
+	}
+	return nil, catalogUnknown("ChannelStatusEvent", "type", m.Type)
+}
+
+// DecodeChannelStatusEvent decodes a record value of EVENT_TOPIC_CHANNEL_STATUS. Errors wrap
+// ErrUnknownType (an unknown discriminator value, which consumers may skip) or ErrMalformed; it
+// never panics.
+func DecodeChannelStatusEvent(b []byte) (*ChannelStatusEvent, error) {
+	m := new(ChannelStatusEvent)
+	if err := m.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Encode returns the record value of m, keys in catalog order.
+func (m *ChannelStatusEvent) Encode() ([]byte, error) {
+	return m.MarshalJSON()
+}
+
+// ChannelStatusEventCodec is the goka.Codec of EVENT_TOPIC_CHANNEL_STATUS: it encodes
+// ChannelStatusEvent values or pointers and decodes to *ChannelStatusEvent.
+type ChannelStatusEventCodec struct{}
+
+// Encode encodes a value or pointer of type ChannelStatusEvent; any other value (or a nil pointer)
+// is an error, never a panic.
+func (ChannelStatusEventCodec) Encode(value interface{}) ([]byte, error) {
+	switch v := value.(type) {
+	case *ChannelStatusEvent:
+		if v != nil {
+			return v.Encode()
+		}
+	case ChannelStatusEvent:
+		return v.Encode()
+	}
+	return nil, catalogWrongValue("ChannelStatusEventCodec", value)
+}
+
+// Decode decodes with DecodeChannelStatusEvent.
+func (ChannelStatusEventCodec) Decode(data []byte) (interface{}, error) {
+	m, err := DecodeChannelStatusEvent(data)
 	if err != nil {
 		return nil, err // not a typed nil inside the interface
 	}
@@ -9200,12 +11730,14 @@ const (
 	CharacterStatusEventTypeSkinColorChanged  = "SKIN_COLOR_CHANGED"
 	CharacterStatusEventTypeGmChanged         = "GM_CHANGED"
 	CharacterStatusEventTypeError             = "ERROR"
+	CharacterStatusEventTypeWorldChanged      = "WORLD_CHANGED"
+	CharacterStatusEventTypeDied              = "DIED"
 )
 
 // CharacterStatusEvent is a message of EVENT_TOPIC_CHARACTER_STATUS: Character lifecycle and stat
 // changes written by the character service. Key: characterId. Newer character services also emit
-// WORLD_CHANGED and DIED and move MAP_CHANGED/CHANNEL_CHANGED to other producers; unknown types
-// must be ignored.
+// WORLD_CHANGED and DIED and move MAP_CHANGED/CHANNEL_CHANGED to other producers (at current
+// upstream the maps service writes both, same envelope and key); unknown types must be ignored.
 type CharacterStatusEvent struct {
 	// Written by the character service; the channel ignores it.
 	TransactionID uuid.UUID `json:"transactionId"`
@@ -9379,9 +11911,30 @@ func (m *CharacterStatusEvent) UnmarshalJSON(b []byte) error {
 		}
 		out.Body = body
 	case CharacterStatusEventTypeError:
-		body := new(CharacterStatusEventErrorBody)
+		// Two eras, two bodys: the key "body" is only in the seed one.
+		if catalogHasKey(w.Body, "body") == false {
+			body := new(CharacterStatusEventErrorCurrentBody)
+			if err := catalogDecodeBody(w.Body, body); err != nil {
+				return catalogMalformed("CharacterStatusEvent ERROR body", err)
+			}
+			out.Body = body
+		} else {
+			body := new(CharacterStatusEventErrorBody)
+			if err := catalogDecodeBody(w.Body, body); err != nil {
+				return catalogMalformed("CharacterStatusEvent ERROR body", err)
+			}
+			out.Body = body
+		}
+	case CharacterStatusEventTypeWorldChanged:
+		body := new(CharacterStatusEventWorldChangedBody)
 		if err := catalogDecodeBody(w.Body, body); err != nil {
-			return catalogMalformed("CharacterStatusEvent ERROR body", err)
+			return catalogMalformed("CharacterStatusEvent WORLD_CHANGED body", err)
+		}
+		out.Body = body
+	case CharacterStatusEventTypeDied:
+		body := new(CharacterStatusEventDiedBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("CharacterStatusEvent DIED body", err)
 		}
 		out.Body = body
 	default:
@@ -9644,10 +12197,39 @@ func (m CharacterStatusEvent) MarshalJSON() ([]byte, error) {
 				w.Body = &CharacterStatusEventErrorBody{}
 			}
 		case CharacterStatusEventErrorBody:
+		case *CharacterStatusEventErrorCurrentBody:
+			if b == nil {
+				w.Body = &CharacterStatusEventErrorCurrentBody{}
+			}
+		case CharacterStatusEventErrorCurrentBody:
 		case nil:
 			w.Body = &CharacterStatusEventErrorBody{}
 		default:
-			return nil, catalogWrongBody("CharacterStatusEvent", m.Type, m.Body, "*CharacterStatusEventErrorBody")
+			return nil, catalogWrongBody("CharacterStatusEvent", m.Type, m.Body, "*CharacterStatusEventErrorBody or *CharacterStatusEventErrorCurrentBody")
+		}
+	case CharacterStatusEventTypeWorldChanged:
+		switch b := m.Body.(type) {
+		case *CharacterStatusEventWorldChangedBody:
+			if b == nil {
+				w.Body = &CharacterStatusEventWorldChangedBody{}
+			}
+		case CharacterStatusEventWorldChangedBody:
+		case nil:
+			w.Body = &CharacterStatusEventWorldChangedBody{}
+		default:
+			return nil, catalogWrongBody("CharacterStatusEvent", m.Type, m.Body, "*CharacterStatusEventWorldChangedBody")
+		}
+	case CharacterStatusEventTypeDied:
+		switch b := m.Body.(type) {
+		case *CharacterStatusEventDiedBody:
+			if b == nil {
+				w.Body = &CharacterStatusEventDiedBody{}
+			}
+		case CharacterStatusEventDiedBody:
+		case nil:
+			w.Body = &CharacterStatusEventDiedBody{}
+		default:
+			return nil, catalogWrongBody("CharacterStatusEvent", m.Type, m.Body, "*CharacterStatusEventDiedBody")
 		}
 	default:
 		return nil, catalogUnknown("CharacterStatusEvent", "type", m.Type)
@@ -9659,6 +12241,12 @@ func (m CharacterStatusEvent) MarshalJSON() ([]byte, error) {
 // Route: none.
 type CharacterStatusEventCreatedBody struct {
 	Name string `json:"name"`
+
+	// Optional, newer producers only: nil is not written. The new character's starting map.
+	MapID *uint32 `json:"mapId,omitempty"`
+
+	// Optional, newer producers only: nil is not written. Nil uuid for a normal map.
+	Instance *uuid.UUID `json:"instance,omitempty"`
 }
 
 // CharacterStatusEventCreationFailedBody is the body of CharacterStatusEvent messages of type
@@ -9689,16 +12277,21 @@ type CharacterStatusEventLogoutBody struct {
 }
 
 // CharacterStatusEventChannelChangedBody is the body of CharacterStatusEvent messages of type
-// CHANNEL_CHANGED. Route: none.
+// CHANNEL_CHANGED. Route: none. Current producer is the maps service, after it resolves a
+// COMMAND_TOPIC_CHARACTER_CHANNEL_CHANGE_REQUEST.
 type CharacterStatusEventChannelChangedBody struct {
 	ChannelID    uint8  `json:"channelId"`
 	OldChannelID uint8  `json:"oldChannelId"`
 	MapID        uint32 `json:"mapId"`
+
+	// Optional, newer producers only: nil is not written.
+	Instance *uuid.UUID `json:"instance,omitempty"`
 }
 
 // CharacterStatusEventMapChangedBody is the body of CharacterStatusEvent messages of type
 // MAP_CHANGED. Route: self. Only the channel in body.channelId acts; it moves the session to the
-// target map and sends the warp to that character.
+// target map and sends the warp to that character. Current producer is the maps service (after a
+// CHANGE_MAP command); useTargetPosition true means land at targetX/targetY instead of the portal.
 type CharacterStatusEventMapChangedBody struct {
 	ChannelID uint8  `json:"channelId"`
 	OldMapID  uint32 `json:"oldMapId"`
@@ -9722,7 +12315,9 @@ type CharacterStatusEventMapChangedBody struct {
 }
 
 // CharacterStatusEventJobChangedBody is the body of CharacterStatusEvent messages of type
-// JOB_CHANGED. Route: none. Not handled in this era (newer channels request a dragon for the job).
+// JOB_CHANGED. Route: none. Not handled in this era; current channels react to it (they request a
+// dragon for the job in the character's field), still nothing on the wire from this topic's point
+// of view.
 type CharacterStatusEventJobChangedBody struct {
 	ChannelID uint8  `json:"channelId"`
 	JobID     uint16 `json:"jobId"`
@@ -9840,8 +12435,25 @@ type CharacterStatusEventGmChangedBody struct {
 	NewGm bool `json:"newGm"`
 }
 
+// CharacterStatusEventErrorCurrentBody is the body current upstream writes in CharacterStatusEvent
+// messages of type ERROR.
+type CharacterStatusEventErrorCurrentBody struct {
+	// Values: NOT_ENOUGH_MESO, MESO_OVERFLOW, STAT_AT_MINIMUM, STAT_AT_MAXIMUM,
+	// INSUFFICIENT_HPMP_AP_USED, POOL_BELOW_JOB_MINIMUM, INVALID_TARGET.
+	Error string `json:"error"`
+
+	// Optional: nil is not written. Meso errors (NOT_ENOUGH_MESO, MESO_OVERFLOW): the requested
+	// change.
+	Amount *int32 `json:"amount,omitempty"`
+
+	// Optional: nil is not written. AP transfer errors (the other five codes): the stat concerned
+	// (STR, DEX, INT, LUK, HP, MP) or empty.
+	Detail *string `json:"detail,omitempty"`
+}
+
 // CharacterStatusEventErrorBody is the body of CharacterStatusEvent messages of type ERROR. Route:
-// none.
+// none. Current producers write a flat body instead (current.body); a dual-era decoder reads
+// body.body.amount when body.body is an object, else body.amount.
 type CharacterStatusEventErrorBody struct {
 	// Values: NOT_ENOUGH_MESO.
 	Error string `json:"error"`
@@ -9854,6 +12466,28 @@ type CharacterStatusEventErrorBody struct {
 // [...]}).
 type CharacterStatusEventErrorBodyBody struct {
 	Amount int32 `json:"amount"`
+}
+
+// CharacterStatusEventWorldChangedBody is the body of CharacterStatusEvent messages of type
+// WORLD_CHANGED. Route: none. Character moved to another world (world transfer). Not acted upon by
+// channels.
+type CharacterStatusEventWorldChangedBody struct {
+	OldWorldID uint8 `json:"oldWorldId"`
+	NewWorldID uint8 `json:"newWorldId"`
+}
+
+// CharacterStatusEventDiedBody is the body of CharacterStatusEvent messages of type DIED. Route:
+// none. Character HP reached 0. Not acted upon by channels (the death effect comes from the HP
+// stat change).
+type CharacterStatusEventDiedBody struct {
+	ChannelID uint8  `json:"channelId"`
+	MapID     uint32 `json:"mapId"`
+
+	// 0 when not known.
+	KillerID uint32 `json:"killerId"`
+
+	// Values: MONSTER, CHARACTER, ENVIRONMENT, UNKNOWN.
+	KillerType string `json:"killerType"`
 }
 
 // DecodeCharacterStatusEvent decodes a record value of EVENT_TOPIC_CHARACTER_STATUS. Errors wrap
@@ -10321,6 +12955,9 @@ const (
 // CompartmentTransferStatusEvent is a message of EVENT_TOPIC_COMPARTMENT_TRANSFER_STATUS: An asset
 // finished moving between a character inventory, the cash shop inventory or storage. Key:
 // characterId. Removed upstream right after this era (replaced by asset ACCEPTED/RELEASED events).
+// Nothing writes it at current upstream: cash-shop moves report on
+// EVENT_TOPIC_CASH_COMPARTMENT_STATUS (ACCEPTED/RELEASED) plus EVENT_TOPIC_ASSET_STATUS; decoders
+// keep accepting it from seed-era producers.
 type CompartmentTransferStatusEvent struct {
 	CharacterID uint32 `json:"characterId"`
 
@@ -11061,7 +13698,8 @@ type DropStatusEventCreatedBody struct {
 	DropperY        int16     `json:"dropperY"`
 	PlayerDrop      bool      `json:"playerDrop"`
 
-	// Optional: nil is not written. Read by the channel but never written by the drops service.
+	// Optional: nil is not written. Read by the channel but never written by the drops service (still
+	// true at current upstream)
 	Mod *uint8 `json:"mod,omitempty"`
 }
 
@@ -11075,13 +13713,18 @@ type DropStatusEventPickedUpBody struct {
 	CharacterID uint32 `json:"characterId"`
 	ItemID      uint32 `json:"itemId"`
 
-	// Newer producers replace this with embedded equipment statistics.
-	EquipmentID uint32 `json:"equipmentId"`
-	Quantity    uint32 `json:"quantity"`
-	Meso        uint32 `json:"meso"`
+	// Optional: nil is not written. Newer producers replace this with embedded equipment statistics;
+	// current channels still read it and get 0.
+	EquipmentID *uint32 `json:"equipmentId,omitempty"`
+	Quantity    uint32  `json:"quantity"`
+	Meso        uint32  `json:"meso"`
 
 	// -1 when not picked up by a pet.
 	PetSlot int8 `json:"petSlot"`
+
+	// The fields of DropEquipmentData (included; optional, newer producers only: nil writes none of
+	// them).
+	*DropEquipmentData
 }
 
 // DropStatusEventReservedBody is the body of DropStatusEvent messages of type RESERVED. Route:
@@ -11089,9 +13732,15 @@ type DropStatusEventPickedUpBody struct {
 type DropStatusEventReservedBody struct {
 	CharacterID uint32 `json:"characterId"`
 	ItemID      uint32 `json:"itemId"`
-	EquipmentID uint32 `json:"equipmentId"`
-	Quantity    uint32 `json:"quantity"`
-	Meso        uint32 `json:"meso"`
+
+	// Optional: nil is not written.
+	EquipmentID *uint32 `json:"equipmentId,omitempty"`
+	Quantity    uint32  `json:"quantity"`
+	Meso        uint32  `json:"meso"`
+
+	// The fields of DropEquipmentData (included; optional, newer producers only: nil writes none of
+	// them).
+	*DropEquipmentData
 }
 
 // DropStatusEventReservationFailureBody is the body of DropStatusEvent messages of type
@@ -12230,14 +14879,19 @@ func (MonsterStatusEventCodec) Decode(data []byte) (interface{}, error) {
 
 // Values of NoteStatusEvent.Type (JSON key "type").
 const (
-	NoteStatusEventTypeCreated = "CREATED"
-	NoteStatusEventTypeUpdated = "UPDATED"
-	NoteStatusEventTypeDeleted = "DELETED"
+	NoteStatusEventTypeCreated      = "CREATED"
+	NoteStatusEventTypeUpdated      = "UPDATED"
+	NoteStatusEventTypeDeleted      = "DELETED"
+	NoteStatusEventTypeCreateFailed = "CREATE_FAILED"
 )
 
 // NoteStatusEvent is a message of EVENT_TOPIC_NOTE_STATUS: Notes (offline messages) addressed to a
 // character were created, changed or deleted. Key: characterId.
 type NoteStatusEvent struct {
+	// Optional, newer producers only: nil is not written. Saga transaction id; nil uuid when not
+	// saga-driven (tagged omitempty upstream, but a uuid is never omitted)
+	TransactionID *uuid.UUID `json:"transactionId,omitempty"`
+
 	// The recipient.
 	CharacterID uint32 `json:"characterId"`
 
@@ -12253,9 +14907,10 @@ type NoteStatusEvent struct {
 // noteStatusEventWire is the decoding form of NoteStatusEvent: the body stays raw until Type is
 // known.
 type noteStatusEventWire struct {
-	CharacterID uint32          `json:"characterId"`
-	Type        *string         `json:"type"`
-	Body        json.RawMessage `json:"body"`
+	TransactionID *uuid.UUID      `json:"transactionId,omitempty"`
+	CharacterID   uint32          `json:"characterId"`
+	Type          *string         `json:"type"`
+	Body          json.RawMessage `json:"body"`
 }
 
 // noteStatusEventJSON has the fields of NoteStatusEvent and none of its methods, so MarshalJSON
@@ -12277,8 +14932,9 @@ func (m *NoteStatusEvent) UnmarshalJSON(b []byte) error {
 		return catalogMalformed("NoteStatusEvent", errCatalogNoDiscriminator("type"))
 	}
 	out := NoteStatusEvent{
-		CharacterID: w.CharacterID,
-		Type:        *w.Type,
+		TransactionID: w.TransactionID,
+		CharacterID:   w.CharacterID,
+		Type:          *w.Type,
 	}
 	switch out.Type {
 	case NoteStatusEventTypeCreated:
@@ -12297,6 +14953,12 @@ func (m *NoteStatusEvent) UnmarshalJSON(b []byte) error {
 		body := new(NoteStatusEventDeletedBody)
 		if err := catalogDecodeBody(w.Body, body); err != nil {
 			return catalogMalformed("NoteStatusEvent DELETED body", err)
+		}
+		out.Body = body
+	case NoteStatusEventTypeCreateFailed:
+		body := new(NoteStatusEventCreateFailedBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("NoteStatusEvent CREATE_FAILED body", err)
 		}
 		out.Body = body
 	default:
@@ -12348,6 +15010,18 @@ func (m NoteStatusEvent) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("NoteStatusEvent", m.Type, m.Body, "*NoteStatusEventDeletedBody")
 		}
+	case NoteStatusEventTypeCreateFailed:
+		switch b := m.Body.(type) {
+		case *NoteStatusEventCreateFailedBody:
+			if b == nil {
+				w.Body = &NoteStatusEventCreateFailedBody{}
+			}
+		case NoteStatusEventCreateFailedBody:
+		case nil:
+			w.Body = &NoteStatusEventCreateFailedBody{}
+		default:
+			return nil, catalogWrongBody("NoteStatusEvent", m.Type, m.Body, "*NoteStatusEventCreateFailedBody")
+		}
 	default:
 		return nil, catalogUnknown("NoteStatusEvent", "type", m.Type)
 	}
@@ -12376,6 +15050,14 @@ type NoteStatusEventUpdatedBody struct {
 // NoteStatusEventDeletedBody is the body of NoteStatusEvent messages of type DELETED. Route: none.
 type NoteStatusEventDeletedBody struct {
 	NoteID uint32 `json:"noteId"`
+}
+
+// NoteStatusEventCreateFailedBody is the body of NoteStatusEvent messages of type CREATE_FAILED.
+// Route: none. A saga-driven note could not be stored; consumed by the saga orchestrator, not by
+// channels. characterId is the intended recipient.
+type NoteStatusEventCreateFailedBody struct {
+	SenderID uint32 `json:"senderId"`
+	Reason   string `json:"reason"`
 }
 
 // DecodeNoteStatusEvent decodes a record value of EVENT_TOPIC_NOTE_STATUS. Errors wrap
@@ -12558,6 +15240,225 @@ func (SessionStatusEventCodec) Decode(data []byte) (interface{}, error) {
 	return m, nil
 }
 
+// Values of StorageCompartmentStatusEvent.Type (JSON key "type").
+const (
+	StorageCompartmentStatusEventTypeAccepted = "ACCEPTED"
+	StorageCompartmentStatusEventTypeReleased = "RELEASED"
+	StorageCompartmentStatusEventTypeError    = "ERROR"
+)
+
+// StorageCompartmentStatusEvent is a message of EVENT_TOPIC_STORAGE_COMPARTMENT_STATUS: An asset
+// entered (ACCEPTED) or left (RELEASED) account storage as part of a storage saga. Key: accountId.
+type StorageCompartmentStatusEvent struct {
+	WorldID   uint8  `json:"worldId"`
+	AccountID uint32 `json:"accountId"`
+
+	// Optional: nil is not written. Omitted when 0.
+	CharacterID *uint32 `json:"characterId,omitempty"`
+
+	// Type is the discriminator (JSON key "type"): one of the StorageCompartmentStatusEventType*
+	// constants; it selects the type of Body.
+	Type string `json:"type"`
+
+	// Body holds a pointer to the StorageCompartmentStatusEvent*Body type that Type selects, or nil
+	// where the catalog says the body is null.
+	Body any `json:"body"`
+}
+
+// storageCompartmentStatusEventWire is the decoding form of StorageCompartmentStatusEvent: the
+// body stays raw until Type is known.
+type storageCompartmentStatusEventWire struct {
+	WorldID     uint8           `json:"worldId"`
+	AccountID   uint32          `json:"accountId"`
+	CharacterID *uint32         `json:"characterId,omitempty"`
+	Type        *string         `json:"type"`
+	Body        json.RawMessage `json:"body"`
+}
+
+// storageCompartmentStatusEventJSON has the fields of StorageCompartmentStatusEvent and none of
+// its methods, so MarshalJSON can hand it to encoding/json without recursing.
+type storageCompartmentStatusEventJSON StorageCompartmentStatusEvent
+
+// UnmarshalJSON decodes the JSON object and then the body type its type selects. Unknown keys are
+// ignored; an unknown type is an error wrapping ErrUnknownType; anything else that does not fit
+// (wrong JSON types, out-of-range numbers, bad uuids or times, null) wraps ErrMalformed.
+func (m *StorageCompartmentStatusEvent) UnmarshalJSON(b []byte) error {
+	if !catalogIsObject(b) {
+		return catalogMalformed("StorageCompartmentStatusEvent", errCatalogNotObject)
+	}
+	var w storageCompartmentStatusEventWire
+	if err := json.Unmarshal(b, &w); err != nil {
+		return catalogMalformed("StorageCompartmentStatusEvent", err)
+	}
+	if w.Type == nil {
+		return catalogMalformed("StorageCompartmentStatusEvent", errCatalogNoDiscriminator("type"))
+	}
+	out := StorageCompartmentStatusEvent{
+		WorldID:     w.WorldID,
+		AccountID:   w.AccountID,
+		CharacterID: w.CharacterID,
+		Type:        *w.Type,
+	}
+	switch out.Type {
+	case StorageCompartmentStatusEventTypeAccepted:
+		body := new(StorageCompartmentStatusEventAcceptedBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("StorageCompartmentStatusEvent ACCEPTED body", err)
+		}
+		out.Body = body
+		if out.CharacterID == nil {
+			// ACCEPTED always carries CharacterID; a producer that left it out meant the zero value.
+			out.CharacterID = new(uint32)
+		}
+	case StorageCompartmentStatusEventTypeReleased:
+		body := new(StorageCompartmentStatusEventReleasedBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("StorageCompartmentStatusEvent RELEASED body", err)
+		}
+		out.Body = body
+		if out.CharacterID == nil {
+			// RELEASED always carries CharacterID; a producer that left it out meant the zero value.
+			out.CharacterID = new(uint32)
+		}
+	case StorageCompartmentStatusEventTypeError:
+		body := new(StorageCompartmentStatusEventErrorBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("StorageCompartmentStatusEvent ERROR body", err)
+		}
+		out.Body = body
+	default:
+		return catalogUnknown("StorageCompartmentStatusEvent", "type", out.Type)
+	}
+	*m = out
+	return nil
+}
+
+// MarshalJSON writes the keys in catalog order. It fails, wrapping ErrUnknownType, when Type is
+// not a catalog value, and fails when Body is not the type that value needs (a pointer or a value;
+// nil writes the zero body, or null where the catalog says null).
+func (m StorageCompartmentStatusEvent) MarshalJSON() ([]byte, error) {
+	w := storageCompartmentStatusEventJSON(m)
+	switch m.Type {
+	case StorageCompartmentStatusEventTypeAccepted:
+		switch b := m.Body.(type) {
+		case *StorageCompartmentStatusEventAcceptedBody:
+			if b == nil {
+				w.Body = &StorageCompartmentStatusEventAcceptedBody{}
+			}
+		case StorageCompartmentStatusEventAcceptedBody:
+		case nil:
+			w.Body = &StorageCompartmentStatusEventAcceptedBody{}
+		default:
+			return nil, catalogWrongBody("StorageCompartmentStatusEvent", m.Type, m.Body, "*StorageCompartmentStatusEventAcceptedBody")
+		}
+		if w.CharacterID == nil {
+			w.CharacterID = new(uint32)
+		}
+	case StorageCompartmentStatusEventTypeReleased:
+		switch b := m.Body.(type) {
+		case *StorageCompartmentStatusEventReleasedBody:
+			if b == nil {
+				w.Body = &StorageCompartmentStatusEventReleasedBody{}
+			}
+		case StorageCompartmentStatusEventReleasedBody:
+		case nil:
+			w.Body = &StorageCompartmentStatusEventReleasedBody{}
+		default:
+			return nil, catalogWrongBody("StorageCompartmentStatusEvent", m.Type, m.Body, "*StorageCompartmentStatusEventReleasedBody")
+		}
+		if w.CharacterID == nil {
+			w.CharacterID = new(uint32)
+		}
+	case StorageCompartmentStatusEventTypeError:
+		switch b := m.Body.(type) {
+		case *StorageCompartmentStatusEventErrorBody:
+			if b == nil {
+				w.Body = &StorageCompartmentStatusEventErrorBody{}
+			}
+		case StorageCompartmentStatusEventErrorBody:
+		case nil:
+			w.Body = &StorageCompartmentStatusEventErrorBody{}
+		default:
+			return nil, catalogWrongBody("StorageCompartmentStatusEvent", m.Type, m.Body, "*StorageCompartmentStatusEventErrorBody")
+		}
+	default:
+		return nil, catalogUnknown("StorageCompartmentStatusEvent", "type", m.Type)
+	}
+	return json.Marshal(&w)
+}
+
+// StorageCompartmentStatusEventAcceptedBody is the body of StorageCompartmentStatusEvent messages
+// of type ACCEPTED. Route: account. The storage window of the character is refreshed for that
+// inventory tab.
+type StorageCompartmentStatusEventAcceptedBody struct {
+	TransactionID uuid.UUID `json:"transactionId"`
+	AssetID       uint32    `json:"assetId"`
+	Slot          int16     `json:"slot"`
+	InventoryType uint8     `json:"inventoryType"`
+}
+
+// StorageCompartmentStatusEventReleasedBody is the body of StorageCompartmentStatusEvent messages
+// of type RELEASED. Route: account.
+type StorageCompartmentStatusEventReleasedBody struct {
+	TransactionID uuid.UUID `json:"transactionId"`
+	AssetID       uint32    `json:"assetId"`
+	InventoryType uint8     `json:"inventoryType"`
+}
+
+// StorageCompartmentStatusEventErrorBody is the body of StorageCompartmentStatusEvent messages of
+// type ERROR. Route: none.
+type StorageCompartmentStatusEventErrorBody struct {
+	TransactionID uuid.UUID `json:"transactionId"`
+	ErrorCode     string    `json:"errorCode"`
+
+	// Optional: nil is not written. Omitted when empty.
+	Message *string `json:"message,omitempty"`
+}
+
+// DecodeStorageCompartmentStatusEvent decodes a record value of
+// EVENT_TOPIC_STORAGE_COMPARTMENT_STATUS. Errors wrap ErrUnknownType (an unknown discriminator
+// value, which consumers may skip) or ErrMalformed; it never panics.
+func DecodeStorageCompartmentStatusEvent(b []byte) (*StorageCompartmentStatusEvent, error) {
+	m := new(StorageCompartmentStatusEvent)
+	if err := m.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Encode returns the record value of m, keys in catalog order.
+func (m *StorageCompartmentStatusEvent) Encode() ([]byte, error) {
+	return m.MarshalJSON()
+}
+
+// StorageCompartmentStatusEventCodec is the goka.Codec of EVENT_TOPIC_STORAGE_COMPARTMENT_STATUS:
+// it encodes StorageCompartmentStatusEvent values or pointers and decodes to
+// *StorageCompartmentStatusEvent.
+type StorageCompartmentStatusEventCodec struct{}
+
+// Encode encodes a value or pointer of type StorageCompartmentStatusEvent; any other value (or a
+// nil pointer) is an error, never a panic.
+func (StorageCompartmentStatusEventCodec) Encode(value interface{}) ([]byte, error) {
+	switch v := value.(type) {
+	case *StorageCompartmentStatusEvent:
+		if v != nil {
+			return v.Encode()
+		}
+	case StorageCompartmentStatusEvent:
+		return v.Encode()
+	}
+	return nil, catalogWrongValue("StorageCompartmentStatusEventCodec", value)
+}
+
+// Decode decodes with DecodeStorageCompartmentStatusEvent.
+func (StorageCompartmentStatusEventCodec) Decode(data []byte) (interface{}, error) {
+	m, err := DecodeStorageCompartmentStatusEvent(data)
+	if err != nil {
+		return nil, err // not a typed nil inside the interface
+	}
+	return m, nil
+}
+
 // Values of StorageStatusEvent.Type (JSON key "type").
 const (
 	StorageStatusEventTypeDeposited           = "DEPOSITED"
@@ -12567,11 +15468,13 @@ const (
 	StorageStatusEventTypeError               = "ERROR"
 	StorageStatusEventTypeProjectionCreated   = "PROJECTION_CREATED"
 	StorageStatusEventTypeProjectionDestroyed = "PROJECTION_DESTROYED"
+	StorageStatusEventTypeExpired             = "EXPIRED"
 )
 
 // StorageStatusEvent is a message of EVENT_TOPIC_STORAGE_STATUS: Results of account storage (NPC
 // storage box) operations. Key: accountId. Handled only for this world, for the account's session
-// on this channel.
+// on this channel. At current upstream, item moves into and out of storage are reported to
+// channels on EVENT_TOPIC_STORAGE_COMPARTMENT_STATUS (below), not by DEPOSITED/WITHDRAWN.
 type StorageStatusEvent struct {
 	TransactionID uuid.UUID `json:"transactionId"`
 	WorldID       uint8     `json:"worldId"`
@@ -12661,6 +15564,12 @@ func (m *StorageStatusEvent) UnmarshalJSON(b []byte) error {
 		body := new(StorageStatusEventProjectionDestroyedBody)
 		if err := catalogDecodeBody(w.Body, body); err != nil {
 			return catalogMalformed("StorageStatusEvent PROJECTION_DESTROYED body", err)
+		}
+		out.Body = body
+	case StorageStatusEventTypeExpired:
+		body := new(StorageStatusEventExpiredBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("StorageStatusEvent EXPIRED body", err)
 		}
 		out.Body = body
 	default:
@@ -12760,6 +15669,18 @@ func (m StorageStatusEvent) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("StorageStatusEvent", m.Type, m.Body, "*StorageStatusEventProjectionDestroyedBody")
 		}
+	case StorageStatusEventTypeExpired:
+		switch b := m.Body.(type) {
+		case *StorageStatusEventExpiredBody:
+			if b == nil {
+				w.Body = &StorageStatusEventExpiredBody{}
+			}
+		case StorageStatusEventExpiredBody:
+		case nil:
+			w.Body = &StorageStatusEventExpiredBody{}
+		default:
+			return nil, catalogWrongBody("StorageStatusEvent", m.Type, m.Body, "*StorageStatusEventExpiredBody")
+		}
 	default:
 		return nil, catalogUnknown("StorageStatusEvent", "type", m.Type)
 	}
@@ -12767,14 +15688,20 @@ func (m StorageStatusEvent) MarshalJSON() ([]byte, error) {
 }
 
 // StorageStatusEventDepositedBody is the body of StorageStatusEvent messages of type DEPOSITED.
-// Route: none.
+// Route: none. Current storage services write only assetId, slot and templateId.
 type StorageStatusEventDepositedBody struct {
-	AssetID       uint32    `json:"assetId"`
-	Slot          int16     `json:"slot"`
-	TemplateID    uint32    `json:"templateId"`
-	ReferenceID   uint32    `json:"referenceId"`
-	ReferenceType string    `json:"referenceType"`
-	Expiration    time.Time `json:"expiration"`
+	AssetID    uint32 `json:"assetId"`
+	Slot       int16  `json:"slot"`
+	TemplateID uint32 `json:"templateId"`
+
+	// Optional: nil is not written.
+	ReferenceID *uint32 `json:"referenceId,omitempty"`
+
+	// Optional: nil is not written.
+	ReferenceType *string `json:"referenceType,omitempty"`
+
+	// Optional: nil is not written.
+	Expiration *time.Time `json:"expiration,omitempty"`
 }
 
 // StorageStatusEventWithdrawnBody is the body of StorageStatusEvent messages of type WITHDRAWN.
@@ -12827,6 +15754,18 @@ type StorageStatusEventProjectionDestroyedBody struct {
 	CharacterID uint32 `json:"characterId"`
 }
 
+// StorageStatusEventExpiredBody is the body of StorageStatusEvent messages of type EXPIRED. Route:
+// none. A stored asset expired. Current channels do not act on it.
+type StorageStatusEventExpiredBody struct {
+	IsCash bool `json:"isCash"`
+
+	// Optional: nil is not written. Omitted when 0.
+	ReplaceItemID *uint32 `json:"replaceItemId,omitempty"`
+
+	// Optional: nil is not written. Omitted when empty.
+	ReplaceMessage *string `json:"replaceMessage,omitempty"`
+}
+
 // DecodeStorageStatusEvent decodes a record value of EVENT_TOPIC_STORAGE_STATUS. Errors wrap
 // ErrUnknownType (an unknown discriminator value, which consumers may skip) or ErrMalformed; it
 // never panics.
@@ -12872,8 +15811,10 @@ func (StorageStatusEventCodec) Decode(data []byte) (interface{}, error) {
 
 // Values of TransportStatusEvent.Type (JSON key "type").
 const (
-	TransportStatusEventTypeArrived  = "ARRIVED"
-	TransportStatusEventTypeDeparted = "DEPARTED"
+	TransportStatusEventTypeArrived        = "ARRIVED"
+	TransportStatusEventTypeDeparted       = "DEPARTED"
+	TransportStatusEventTypeVoyageDeparted = "VOYAGE_DEPARTED"
+	TransportStatusEventTypeVoyageArrived  = "VOYAGE_ARRIVED"
 )
 
 // TransportStatusEvent is a message of EVENT_TOPIC_TRANSPORT_STATUS: A scheduled transport (ship,
@@ -12935,6 +15876,18 @@ func (m *TransportStatusEvent) UnmarshalJSON(b []byte) error {
 			return catalogMalformed("TransportStatusEvent DEPARTED body", err)
 		}
 		out.Body = body
+	case TransportStatusEventTypeVoyageDeparted:
+		body := new(TransportStatusEventVoyageDepartedBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("TransportStatusEvent VOYAGE_DEPARTED body", err)
+		}
+		out.Body = body
+	case TransportStatusEventTypeVoyageArrived:
+		body := new(TransportStatusEventVoyageArrivedBody)
+		if err := catalogDecodeBody(w.Body, body); err != nil {
+			return catalogMalformed("TransportStatusEvent VOYAGE_ARRIVED body", err)
+		}
+		out.Body = body
 	default:
 		return catalogUnknown("TransportStatusEvent", "type", out.Type)
 	}
@@ -12972,6 +15925,30 @@ func (m TransportStatusEvent) MarshalJSON() ([]byte, error) {
 		default:
 			return nil, catalogWrongBody("TransportStatusEvent", m.Type, m.Body, "*TransportStatusEventDepartedBody")
 		}
+	case TransportStatusEventTypeVoyageDeparted:
+		switch b := m.Body.(type) {
+		case *TransportStatusEventVoyageDepartedBody:
+			if b == nil {
+				w.Body = &TransportStatusEventVoyageDepartedBody{}
+			}
+		case TransportStatusEventVoyageDepartedBody:
+		case nil:
+			w.Body = &TransportStatusEventVoyageDepartedBody{}
+		default:
+			return nil, catalogWrongBody("TransportStatusEvent", m.Type, m.Body, "*TransportStatusEventVoyageDepartedBody")
+		}
+	case TransportStatusEventTypeVoyageArrived:
+		switch b := m.Body.(type) {
+		case *TransportStatusEventVoyageArrivedBody:
+			if b == nil {
+				w.Body = &TransportStatusEventVoyageArrivedBody{}
+			}
+		case TransportStatusEventVoyageArrivedBody:
+		case nil:
+			w.Body = &TransportStatusEventVoyageArrivedBody{}
+		default:
+			return nil, catalogWrongBody("TransportStatusEvent", m.Type, m.Body, "*TransportStatusEventVoyageArrivedBody")
+		}
 	default:
 		return nil, catalogUnknown("TransportStatusEvent", "type", m.Type)
 	}
@@ -12989,6 +15966,19 @@ type TransportStatusEventArrivedBody struct {
 // Route: field.
 type TransportStatusEventDepartedBody struct {
 	MapID uint32 `json:"mapId"`
+}
+
+// TransportStatusEventVoyageDepartedBody is the body of TransportStatusEvent messages of type
+// VOYAGE_DEPARTED. Route: none. Written by current transport services for scheduled voyages;
+// channels ignore it. It is the shape VoyageBody, embedded.
+type TransportStatusEventVoyageDepartedBody struct {
+	VoyageBody
+}
+
+// TransportStatusEventVoyageArrivedBody is the body of TransportStatusEvent messages of type
+// VOYAGE_ARRIVED. Route: none. As VOYAGE_DEPARTED. It is the shape VoyageBody, embedded.
+type TransportStatusEventVoyageArrivedBody struct {
+	VoyageBody
 }
 
 // DecodeTransportStatusEvent decodes a record value of EVENT_TOPIC_TRANSPORT_STATUS. Errors wrap
@@ -13037,6 +16027,37 @@ func (TransportStatusEventCodec) Decode(data []byte) (interface{}, error) {
 // CatalogTopics describes every topic of the contract catalog, by topic env name (which is also
 // the default topic name). It is generated from contracts/*.yaml.
 var CatalogTopics = map[string]*CatalogTopic{
+	"COMMAND_TOPIC_ACCOUNT": {
+		Name:          "COMMAND_TOPIC_ACCOUNT",
+		Message:       "AccountCommand",
+		Discriminator: "type",
+		Key:           "a random number in the usual 8-byte form for CREATE; the account id for DELETE",
+		Era:           "current",
+		Uses: []CatalogUse{
+			{Service: "account", Direction: "consumed", File: "account.yaml"},
+		},
+		Types: []CatalogType{
+			{
+				Value:      "CREATE",
+				Era:        "current",
+				Key:        "a random number in the usual 8-byte form (not taken from any field)",
+				Body:       "AccountCommandCreateBody",
+				NewBody:    catalogNew[AccountCommandCreateBody],
+				DecodeBody: catalogDecodeBodyAs[AccountCommandCreateBody],
+			},
+			{
+				Value:      "DELETE",
+				Era:        "current",
+				Key:        "body.accountId",
+				KeyField:   "body.accountId",
+				Body:       "AccountCommandDeleteBody",
+				NewBody:    catalogNew[AccountCommandDeleteBody],
+				DecodeBody: catalogDecodeBodyAs[AccountCommandDeleteBody],
+			},
+		},
+		Decode: AccountCommandCodec{}.Decode,
+		Codec:  AccountCommandCodec{},
+	},
 	"COMMAND_TOPIC_ACCOUNT_SESSION": {
 		Name:          "COMMAND_TOPIC_ACCOUNT_SESSION",
 		Message:       "AccountSessionCommand",
@@ -13075,6 +16096,28 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Decode: AccountSessionCommandCodec{}.Decode,
 		Codec:  AccountSessionCommandCodec{},
+	},
+	"COMMAND_TOPIC_BAN": {
+		Name:          "COMMAND_TOPIC_BAN",
+		Message:       "BanCommand",
+		Discriminator: "type",
+		Key:           "accountId of the banned account (the same number as body.value)",
+		Era:           "current",
+		Uses: []CatalogUse{
+			{Service: "account", Direction: "produced", File: "account.yaml"},
+		},
+		Types: []CatalogType{
+			{
+				Value:      "CREATE",
+				Era:        "current",
+				Key:        "accountId of the banned account (the same number as body.value)",
+				Body:       "BanCommandCreateBody",
+				NewBody:    catalogNew[BanCommandCreateBody],
+				DecodeBody: catalogDecodeBodyAs[BanCommandCreateBody],
+			},
+		},
+		Decode: BanCommandCodec{}.Decode,
+		Codec:  BanCommandCodec{},
 	},
 	"COMMAND_TOPIC_BUDDY_LIST": {
 		Name:          "COMMAND_TOPIC_BUDDY_LIST",
@@ -13164,6 +16207,24 @@ var CatalogTopics = map[string]*CatalogTopic{
 				NewBody:    catalogNew[CashShopCommandRequestCharacterSlotIncreaseByItemBody],
 				DecodeBody: catalogDecodeBodyAs[CashShopCommandRequestCharacterSlotIncreaseByItemBody],
 			},
+			{
+				Value:      "OPEN_SURPRISE",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "CashShopCommandOpenSurpriseBody",
+				NewBody:    catalogNew[CashShopCommandOpenSurpriseBody],
+				DecodeBody: catalogDecodeBodyAs[CashShopCommandOpenSurpriseBody],
+			},
+			{
+				Value:      "REQUEST_COUPON_REDEMPTION",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "CashShopCommandRequestCouponRedemptionBody",
+				NewBody:    catalogNew[CashShopCommandRequestCouponRedemptionBody],
+				DecodeBody: catalogDecodeBodyAs[CashShopCommandRequestCouponRedemptionBody],
+			},
 		},
 		Decode: CashShopCommandCodec{}.Decode,
 		Codec:  CashShopCommandCodec{},
@@ -13193,6 +16254,15 @@ var CatalogTopics = map[string]*CatalogTopic{
 				Body:       "ChairCommandCancelBody",
 				NewBody:    catalogNew[ChairCommandCancelBody],
 				DecodeBody: catalogDecodeBodyAs[ChairCommandCancelBody],
+			},
+			{
+				Value:      "RECOVERY",
+				Era:        "current",
+				Key:        "body.characterId",
+				KeyField:   "body.characterId",
+				Body:       "ChairCommandRecoveryBody",
+				NewBody:    catalogNew[ChairCommandRecoveryBody],
+				DecodeBody: catalogDecodeBodyAs[ChairCommandRecoveryBody],
 			},
 		},
 		Decode: ChairCommandCodec{}.Decode,
@@ -13244,10 +16314,12 @@ var CatalogTopics = map[string]*CatalogTopic{
 			},
 			{
 				Value: "HEARTBEAT",
+				Era:   "seed",
 				Key:   "tenant id (TENANT_ID header value) as its 36-byte ASCII uuid string, as upstream atlas-world keys this topic",
 			},
 			{
 				Value: "SHUTDOWN",
+				Era:   "seed",
 				Key:   "tenant id (TENANT_ID header value) as its 36-byte ASCII uuid string, as upstream atlas-world keys this topic",
 			},
 		},
@@ -13304,6 +16376,33 @@ var CatalogTopics = map[string]*CatalogTopic{
 				NewBody:    catalogNew[CharacterCommandChangeMpBody],
 				DecodeBody: catalogDecodeBodyAs[CharacterCommandChangeMpBody],
 			},
+			{
+				Value:      "REQUEST_CHANGE_MESO",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "CharacterCommandRequestChangeMesoBody",
+				NewBody:    catalogNew[CharacterCommandRequestChangeMesoBody],
+				DecodeBody: catalogDecodeBodyAs[CharacterCommandRequestChangeMesoBody],
+			},
+			{
+				Value:      "SET_HP",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "CharacterCommandSetHpBody",
+				NewBody:    catalogNew[CharacterCommandSetHpBody],
+				DecodeBody: catalogDecodeBodyAs[CharacterCommandSetHpBody],
+			},
+			{
+				Value:      "AWARD_EXPERIENCE",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "CharacterCommandAwardExperienceBody",
+				NewBody:    catalogNew[CharacterCommandAwardExperienceBody],
+				DecodeBody: catalogDecodeBodyAs[CharacterCommandAwardExperienceBody],
+			},
 		},
 		Decode: CharacterCommandCodec{}.Decode,
 		Codec:  CharacterCommandCodec{},
@@ -13334,9 +16433,48 @@ var CatalogTopics = map[string]*CatalogTopic{
 				NewBody:    catalogNew[CharacterBuffCommandCancelBody],
 				DecodeBody: catalogDecodeBodyAs[CharacterBuffCommandCancelBody],
 			},
+			{
+				Value:      "CANCEL_BY_TYPES",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "CharacterBuffCommandCancelByTypesBody",
+				NewBody:    catalogNew[CharacterBuffCommandCancelByTypesBody],
+				DecodeBody: catalogDecodeBodyAs[CharacterBuffCommandCancelByTypesBody],
+			},
+			{
+				Value:      "UPDATE_STAT_VALUE",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "CharacterBuffCommandUpdateStatValueBody",
+				NewBody:    catalogNew[CharacterBuffCommandUpdateStatValueBody],
+				DecodeBody: catalogDecodeBodyAs[CharacterBuffCommandUpdateStatValueBody],
+			},
+			{
+				Value:      "EXPIRE",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "CharacterBuffCommandExpireBody",
+				NewBody:    catalogNew[CharacterBuffCommandExpireBody],
+				DecodeBody: catalogDecodeBodyAs[CharacterBuffCommandExpireBody],
+			},
 		},
 		Decode: CharacterBuffCommandCodec{}.Decode,
 		Codec:  CharacterBuffCommandCodec{},
+	},
+	"COMMAND_TOPIC_CHARACTER_CHANNEL_CHANGE_REQUEST": {
+		Name:     "COMMAND_TOPIC_CHARACTER_CHANNEL_CHANGE_REQUEST",
+		Message:  "CharacterChannelChangeRequestCommand",
+		Key:      "characterId",
+		KeyField: "characterId",
+		Era:      "current",
+		Uses: []CatalogUse{
+			{Service: "channel", Direction: "produced", File: "channel-commands.yaml"},
+		},
+		Decode: CharacterChannelChangeRequestCommandCodec{}.Decode,
+		Codec:  CharacterChannelChangeRequestCommandCodec{},
 	},
 	"COMMAND_TOPIC_CHARACTER_CHAT": {
 		Name:          "COMMAND_TOPIC_CHARACTER_CHAT",
@@ -13412,6 +16550,15 @@ var CatalogTopics = map[string]*CatalogTopic{
 				NewBody:    catalogNew[CharacterChatCommandPetBody],
 				DecodeBody: catalogDecodeBodyAs[CharacterChatCommandPetBody],
 			},
+			{
+				Value:      "SPOUSE",
+				Era:        "current",
+				Key:        "actorId",
+				KeyField:   "actorId",
+				Body:       "CharacterChatCommandSpouseBody",
+				NewBody:    catalogNew[CharacterChatCommandSpouseBody],
+				DecodeBody: catalogDecodeBodyAs[CharacterChatCommandSpouseBody],
+			},
 		},
 		Decode: CharacterChatCommandCodec{}.Decode,
 		Codec:  CharacterChatCommandCodec{},
@@ -13485,6 +16632,15 @@ var CatalogTopics = map[string]*CatalogTopic{
 				NewBody:    catalogNew[CompartmentCommandSortBody],
 				DecodeBody: catalogDecodeBodyAs[CompartmentCommandSortBody],
 			},
+			{
+				Value:      "REQUEST_RESERVE",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "CompartmentCommandRequestReserveBody",
+				NewBody:    catalogNew[CompartmentCommandRequestReserveBody],
+				DecodeBody: catalogDecodeBodyAs[CompartmentCommandRequestReserveBody],
+			},
 		},
 		Decode: CompartmentCommandCodec{}.Decode,
 		Codec:  CompartmentCommandCodec{},
@@ -13494,6 +16650,7 @@ var CatalogTopics = map[string]*CatalogTopic{
 		Message:  "CompartmentTransferCommand",
 		Key:      "characterId",
 		KeyField: "characterId",
+		Era:      "seed",
 		Uses: []CatalogUse{
 			{Service: "channel", Direction: "produced", File: "channel-commands.yaml"},
 		},
@@ -13526,6 +16683,51 @@ var CatalogTopics = map[string]*CatalogTopic{
 				NewBody:    catalogNew[ConsumableCommandRequestScrollBody],
 				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestScrollBody],
 			},
+			{
+				Value:      "REQUEST_ITEM_REWARD",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "ConsumableCommandRequestItemRewardBody",
+				NewBody:    catalogNew[ConsumableCommandRequestItemRewardBody],
+				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestItemRewardBody],
+			},
+			{
+				Value:      "REQUEST_VEGA_SCROLL",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "ConsumableCommandRequestVegaScrollBody",
+				NewBody:    catalogNew[ConsumableCommandRequestVegaScrollBody],
+				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestVegaScrollBody],
+			},
+			{
+				Value:      "REQUEST_VICIOUS_HAMMER",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "ConsumableCommandRequestViciousHammerBody",
+				NewBody:    catalogNew[ConsumableCommandRequestViciousHammerBody],
+				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestViciousHammerBody],
+			},
+			{
+				Value:      "REQUEST_SKILL_BOOK_USE",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "ConsumableCommandRequestSkillBookUseBody",
+				NewBody:    catalogNew[ConsumableCommandRequestSkillBookUseBody],
+				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestSkillBookUseBody],
+			},
+			{
+				Value:      "REQUEST_CATCH_MONSTER",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "ConsumableCommandRequestCatchMonsterBody",
+				NewBody:    catalogNew[ConsumableCommandRequestCatchMonsterBody],
+				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestCatchMonsterBody],
+			},
 		},
 		Decode: ConsumableCommandCodec{}.Decode,
 		Codec:  ConsumableCommandCodec{},
@@ -13534,6 +16736,7 @@ var CatalogTopics = map[string]*CatalogTopic{
 		Name:    "COMMAND_TOPIC_CREATE_ACCOUNT",
 		Message: "CreateAccountCommand",
 		Key:     "a random number in the usual 8-byte form (not taken from any field)",
+		Era:     "seed",
 		Uses: []CatalogUse{
 			{Service: "account", Direction: "consumed", File: "account.yaml"},
 		},
@@ -13557,6 +16760,24 @@ var CatalogTopics = map[string]*CatalogTopic{
 				Body:       "DropCommandRequestReservationBody",
 				NewBody:    catalogNew[DropCommandRequestReservationBody],
 				DecodeBody: catalogDecodeBodyAs[DropCommandRequestReservationBody],
+			},
+			{
+				Value:      "SPAWN",
+				Era:        "current",
+				Key:        "body.dropperId",
+				KeyField:   "body.dropperId",
+				Body:       "DropCommandSpawnBody",
+				NewBody:    catalogNew[DropCommandSpawnBody],
+				DecodeBody: catalogDecodeBodyAs[DropCommandSpawnBody],
+			},
+			{
+				Value:      "CONSUME",
+				Era:        "current",
+				Key:        "body.dropId",
+				KeyField:   "body.dropId",
+				Body:       "DropCommandConsumeBody",
+				NewBody:    catalogNew[DropCommandConsumeBody],
+				DecodeBody: catalogDecodeBodyAs[DropCommandConsumeBody],
 			},
 		},
 		Decode: DropCommandCodec{}.Decode,
@@ -13813,6 +17034,87 @@ var CatalogTopics = map[string]*CatalogTopic{
 				NewBody:    catalogNew[MonsterCommandDamageBody],
 				DecodeBody: catalogDecodeBodyAs[MonsterCommandDamageBody],
 			},
+			{
+				Value:      "DAMAGE_FRIENDLY",
+				Era:        "current",
+				Key:        "monsterId",
+				KeyField:   "monsterId",
+				Body:       "MonsterCommandDamageFriendlyBody",
+				NewBody:    catalogNew[MonsterCommandDamageFriendlyBody],
+				DecodeBody: catalogDecodeBodyAs[MonsterCommandDamageFriendlyBody],
+			},
+			{
+				Value:      "APPLY_STATUS",
+				Era:        "current",
+				Key:        "monsterId",
+				KeyField:   "monsterId",
+				Body:       "MonsterCommandApplyStatusBody",
+				NewBody:    catalogNew[MonsterCommandApplyStatusBody],
+				DecodeBody: catalogDecodeBodyAs[MonsterCommandApplyStatusBody],
+			},
+			{
+				Value:      "CANCEL_STATUS",
+				Era:        "current",
+				Key:        "monsterId",
+				KeyField:   "monsterId",
+				Body:       "MonsterCommandCancelStatusBody",
+				NewBody:    catalogNew[MonsterCommandCancelStatusBody],
+				DecodeBody: catalogDecodeBodyAs[MonsterCommandCancelStatusBody],
+			},
+			{
+				Value:      "USE_SKILL",
+				Era:        "current",
+				Key:        "monsterId",
+				KeyField:   "monsterId",
+				Body:       "MonsterCommandUseSkillBody",
+				NewBody:    catalogNew[MonsterCommandUseSkillBody],
+				DecodeBody: catalogDecodeBodyAs[MonsterCommandUseSkillBody],
+			},
+			{
+				Value:      "USE_BASIC_ATTACK",
+				Era:        "current",
+				Key:        "monsterId",
+				KeyField:   "monsterId",
+				Body:       "MonsterCommandUseBasicAttackBody",
+				NewBody:    catalogNew[MonsterCommandUseBasicAttackBody],
+				DecodeBody: catalogDecodeBodyAs[MonsterCommandUseBasicAttackBody],
+			},
+			{
+				Value:      "DRAIN_MP",
+				Era:        "current",
+				Key:        "monsterId",
+				KeyField:   "monsterId",
+				Body:       "MonsterCommandDrainMpBody",
+				NewBody:    catalogNew[MonsterCommandDrainMpBody],
+				DecodeBody: catalogDecodeBodyAs[MonsterCommandDrainMpBody],
+			},
+			{
+				Value:      "KILL",
+				Era:        "current",
+				Key:        "monsterId",
+				KeyField:   "monsterId",
+				Body:       "MonsterCommandKillBody",
+				NewBody:    catalogNew[MonsterCommandKillBody],
+				DecodeBody: catalogDecodeBodyAs[MonsterCommandKillBody],
+			},
+			{
+				Value:      "CLEAR_AGGRO",
+				Era:        "current",
+				Key:        "monsterId",
+				KeyField:   "monsterId",
+				Body:       "MonsterCommandClearAggroBody",
+				NewBody:    catalogNew[MonsterCommandClearAggroBody],
+				DecodeBody: catalogDecodeBodyAs[MonsterCommandClearAggroBody],
+			},
+			{
+				Value:      "FORCE_CONTROL",
+				Era:        "current",
+				Key:        "monsterId",
+				KeyField:   "monsterId",
+				Body:       "MonsterCommandForceControlBody",
+				NewBody:    catalogNew[MonsterCommandForceControlBody],
+				DecodeBody: catalogDecodeBodyAs[MonsterCommandForceControlBody],
+			},
 		},
 		Decode: MonsterCommandCodec{}.Decode,
 		Codec:  MonsterCommandCodec{},
@@ -13929,6 +17231,15 @@ var CatalogTopics = map[string]*CatalogTopic{
 				Body:       "NpcConversationCommandStyleBody",
 				NewBody:    catalogNew[NpcConversationCommandStyleBody],
 				DecodeBody: catalogDecodeBodyAs[NpcConversationCommandStyleBody],
+			},
+			{
+				Value:      "SLIDE_MENU",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "NpcConversationCommandSlideMenuBody",
+				NewBody:    catalogNew[NpcConversationCommandSlideMenuBody],
+				DecodeBody: catalogDecodeBodyAs[NpcConversationCommandSlideMenuBody],
 			},
 		},
 		Decode: NpcConversationCommandCodec{}.Decode,
@@ -14105,13 +17416,75 @@ var CatalogTopics = map[string]*CatalogTopic{
 				Value:      "ENTER",
 				Key:        "portalId",
 				KeyField:   "portalId",
+				Requires:   []string{"portalId"},
 				Body:       "PortalCommandEnterBody",
 				NewBody:    catalogNew[PortalCommandEnterBody],
 				DecodeBody: catalogDecodeBodyAs[PortalCommandEnterBody],
 			},
+			{
+				Value:      "WARP",
+				Era:        "current",
+				Key:        "body.characterId",
+				KeyField:   "body.characterId",
+				Requires:   []string{"instance"},
+				Body:       "PortalCommandWarpBody",
+				NewBody:    catalogNew[PortalCommandWarpBody],
+				DecodeBody: catalogDecodeBodyAs[PortalCommandWarpBody],
+			},
 		},
 		Decode: PortalCommandCodec{}.Decode,
 		Codec:  PortalCommandCodec{},
+	},
+	"COMMAND_TOPIC_QUEST": {
+		Name:          "COMMAND_TOPIC_QUEST",
+		Message:       "QuestCommand",
+		Discriminator: "type",
+		Key:           "characterId",
+		KeyField:      "characterId",
+		Era:           "current",
+		Uses: []CatalogUse{
+			{Service: "channel", Direction: "produced", File: "channel-commands.yaml"},
+		},
+		Types: []CatalogType{
+			{
+				Value:      "START",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "QuestCommandStartBody",
+				NewBody:    catalogNew[QuestCommandStartBody],
+				DecodeBody: catalogDecodeBodyAs[QuestCommandStartBody],
+			},
+			{
+				Value:      "COMPLETE",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "QuestCommandCompleteBody",
+				NewBody:    catalogNew[QuestCommandCompleteBody],
+				DecodeBody: catalogDecodeBodyAs[QuestCommandCompleteBody],
+			},
+			{
+				Value:      "FORFEIT",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "QuestCommandForfeitBody",
+				NewBody:    catalogNew[QuestCommandForfeitBody],
+				DecodeBody: catalogDecodeBodyAs[QuestCommandForfeitBody],
+			},
+			{
+				Value:      "RESTORE_ITEM",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "QuestCommandRestoreItemBody",
+				NewBody:    catalogNew[QuestCommandRestoreItemBody],
+				DecodeBody: catalogDecodeBodyAs[QuestCommandRestoreItemBody],
+			},
+		},
+		Decode: QuestCommandCodec{}.Decode,
+		Codec:  QuestCommandCodec{},
 	},
 	"COMMAND_TOPIC_QUEST_CONVERSATION": {
 		Name:          "COMMAND_TOPIC_QUEST_CONVERSATION",
@@ -14163,6 +17536,15 @@ var CatalogTopics = map[string]*CatalogTopic{
 				NewBody:    catalogNew[SkillCommandSetCooldownBody],
 				DecodeBody: catalogDecodeBodyAs[SkillCommandSetCooldownBody],
 			},
+			{
+				Value:      "RESET_COOLDOWNS",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "SkillCommandResetCooldownsBody",
+				NewBody:    catalogNew[SkillCommandResetCooldownsBody],
+				DecodeBody: catalogDecodeBodyAs[SkillCommandResetCooldownsBody],
+			},
 		},
 		Decode: SkillCommandCodec{}.Decode,
 		Codec:  SkillCommandCodec{},
@@ -14203,6 +17585,7 @@ var CatalogTopics = map[string]*CatalogTopic{
 				Value:      "ARRANGE",
 				Key:        "accountId",
 				KeyField:   "accountId",
+				Requires:   []string{"transactionId", "worldId", "accountId"},
 				Body:       "StorageCommandArrangeBody",
 				NewBody:    catalogNew[StorageCommandArrangeBody],
 				DecodeBody: catalogDecodeBodyAs[StorageCommandArrangeBody],
@@ -14211,9 +17594,17 @@ var CatalogTopics = map[string]*CatalogTopic{
 				Value:      "UPDATE_MESOS",
 				Key:        "accountId",
 				KeyField:   "accountId",
+				Requires:   []string{"transactionId", "worldId", "accountId"},
 				Body:       "StorageCommandUpdateMesosBody",
 				NewBody:    catalogNew[StorageCommandUpdateMesosBody],
 				DecodeBody: catalogDecodeBodyAs[StorageCommandUpdateMesosBody],
+			},
+			{
+				Value:    "CLOSE_STORAGE",
+				Era:      "current",
+				Key:      "characterId",
+				KeyField: "characterId",
+				Requires: []string{"characterId"},
 			},
 		},
 		Decode: StorageCommandCodec{}.Decode,
@@ -14236,6 +17627,96 @@ var CatalogTopics = map[string]*CatalogTopic{
 				Body:       "SystemMessageCommandSendMessageBody",
 				NewBody:    catalogNew[SystemMessageCommandSendMessageBody],
 				DecodeBody: catalogDecodeBodyAs[SystemMessageCommandSendMessageBody],
+			},
+			{
+				Value:      "PLAY_PORTAL_SOUND",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "SystemMessageCommandPlayPortalSoundBody",
+				NewBody:    catalogNew[SystemMessageCommandPlayPortalSoundBody],
+				DecodeBody: catalogDecodeBodyAs[SystemMessageCommandPlayPortalSoundBody],
+			},
+			{
+				Value:      "SHOW_INFO",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "SystemMessageCommandShowInfoBody",
+				NewBody:    catalogNew[SystemMessageCommandShowInfoBody],
+				DecodeBody: catalogDecodeBodyAs[SystemMessageCommandShowInfoBody],
+			},
+			{
+				Value:      "SHOW_INFO_TEXT",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "SystemMessageCommandShowInfoTextBody",
+				NewBody:    catalogNew[SystemMessageCommandShowInfoTextBody],
+				DecodeBody: catalogDecodeBodyAs[SystemMessageCommandShowInfoTextBody],
+			},
+			{
+				Value:      "UPDATE_AREA_INFO",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "SystemMessageCommandUpdateAreaInfoBody",
+				NewBody:    catalogNew[SystemMessageCommandUpdateAreaInfoBody],
+				DecodeBody: catalogDecodeBodyAs[SystemMessageCommandUpdateAreaInfoBody],
+			},
+			{
+				Value:      "SHOW_HINT",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "SystemMessageCommandShowHintBody",
+				NewBody:    catalogNew[SystemMessageCommandShowHintBody],
+				DecodeBody: catalogDecodeBodyAs[SystemMessageCommandShowHintBody],
+			},
+			{
+				Value:      "SHOW_GUIDE_HINT",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "SystemMessageCommandShowGuideHintBody",
+				NewBody:    catalogNew[SystemMessageCommandShowGuideHintBody],
+				DecodeBody: catalogDecodeBodyAs[SystemMessageCommandShowGuideHintBody],
+			},
+			{
+				Value:      "SHOW_INTRO",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "SystemMessageCommandShowIntroBody",
+				NewBody:    catalogNew[SystemMessageCommandShowIntroBody],
+				DecodeBody: catalogDecodeBodyAs[SystemMessageCommandShowIntroBody],
+			},
+			{
+				Value:      "FIELD_EFFECT",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "SystemMessageCommandFieldEffectBody",
+				NewBody:    catalogNew[SystemMessageCommandFieldEffectBody],
+				DecodeBody: catalogDecodeBodyAs[SystemMessageCommandFieldEffectBody],
+			},
+			{
+				Value:      "UI_LOCK",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "SystemMessageCommandUiLockBody",
+				NewBody:    catalogNew[SystemMessageCommandUiLockBody],
+				DecodeBody: catalogDecodeBodyAs[SystemMessageCommandUiLockBody],
+			},
+			{
+				Value:      "UI_DISABLE",
+				Era:        "current",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "SystemMessageCommandUiDisableBody",
+				NewBody:    catalogNew[SystemMessageCommandUiDisableBody],
+				DecodeBody: catalogDecodeBodyAs[SystemMessageCommandUiDisableBody],
 			},
 		},
 		Decode: SystemMessageCommandCodec{}.Decode,
@@ -14419,6 +17900,74 @@ var CatalogTopics = map[string]*CatalogTopic{
 		Decode: AssetStatusEventCodec{}.Decode,
 		Codec:  AssetStatusEventCodec{},
 	},
+	"EVENT_TOPIC_CASH_COMPARTMENT_STATUS": {
+		Name:          "EVENT_TOPIC_CASH_COMPARTMENT_STATUS",
+		Message:       "CashCompartmentStatusEvent",
+		Discriminator: "type",
+		Key:           "characterId (ACCEPTED, RELEASED); 0 for the compartment lifecycle and ERROR types",
+		Era:           "current",
+		Uses: []CatalogUse{
+			{Service: "channel", Direction: "consumed", File: "channel-events.yaml"},
+		},
+		Types: []CatalogType{
+			{
+				Value:      "ACCEPTED",
+				Era:        "current",
+				Route:      "self",
+				Key:        "characterId (ACCEPTED, RELEASED); 0 for the compartment lifecycle and ERROR types",
+				Body:       "CashCompartmentStatusEventAcceptedBody",
+				NewBody:    catalogNew[CashCompartmentStatusEventAcceptedBody],
+				DecodeBody: catalogDecodeBodyAs[CashCompartmentStatusEventAcceptedBody],
+			},
+			{
+				Value:      "RELEASED",
+				Era:        "current",
+				Route:      "self",
+				Key:        "characterId (ACCEPTED, RELEASED); 0 for the compartment lifecycle and ERROR types",
+				Body:       "CashCompartmentStatusEventReleasedBody",
+				NewBody:    catalogNew[CashCompartmentStatusEventReleasedBody],
+				DecodeBody: catalogDecodeBodyAs[CashCompartmentStatusEventReleasedBody],
+			},
+			{
+				Value:      "CREATED",
+				Era:        "current",
+				Route:      "none",
+				Key:        "characterId (ACCEPTED, RELEASED); 0 for the compartment lifecycle and ERROR types",
+				Body:       "CashCompartmentStatusEventCreatedBody",
+				NewBody:    catalogNew[CashCompartmentStatusEventCreatedBody],
+				DecodeBody: catalogDecodeBodyAs[CashCompartmentStatusEventCreatedBody],
+			},
+			{
+				Value:      "UPDATED",
+				Era:        "current",
+				Route:      "none",
+				Key:        "characterId (ACCEPTED, RELEASED); 0 for the compartment lifecycle and ERROR types",
+				Body:       "CashCompartmentStatusEventUpdatedBody",
+				NewBody:    catalogNew[CashCompartmentStatusEventUpdatedBody],
+				DecodeBody: catalogDecodeBodyAs[CashCompartmentStatusEventUpdatedBody],
+			},
+			{
+				Value:      "DELETED",
+				Era:        "current",
+				Route:      "none",
+				Key:        "characterId (ACCEPTED, RELEASED); 0 for the compartment lifecycle and ERROR types",
+				Body:       "CashCompartmentStatusEventDeletedBody",
+				NewBody:    catalogNew[CashCompartmentStatusEventDeletedBody],
+				DecodeBody: catalogDecodeBodyAs[CashCompartmentStatusEventDeletedBody],
+			},
+			{
+				Value:      "ERROR",
+				Era:        "current",
+				Route:      "none",
+				Key:        "characterId (ACCEPTED, RELEASED); 0 for the compartment lifecycle and ERROR types",
+				Body:       "CashCompartmentStatusEventErrorBody",
+				NewBody:    catalogNew[CashCompartmentStatusEventErrorBody],
+				DecodeBody: catalogDecodeBodyAs[CashCompartmentStatusEventErrorBody],
+			},
+		},
+		Decode: CashCompartmentStatusEventCodec{}.Decode,
+		Codec:  CashCompartmentStatusEventCodec{},
+	},
 	"EVENT_TOPIC_CASH_SHOP_STATUS": {
 		Name:          "EVENT_TOPIC_CASH_SHOP_STATUS",
 		Message:       "CashShopStatusEvent",
@@ -14601,6 +18150,31 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Decode: ChalkboardStatusEventCodec{}.Decode,
 		Codec:  ChalkboardStatusEventCodec{},
+	},
+	"EVENT_TOPIC_CHANNEL_STATUS": {
+		Name:          "EVENT_TOPIC_CHANNEL_STATUS",
+		Message:       "ChannelStatusEvent",
+		Discriminator: "type",
+		Bodyless:      true,
+		Key:           "tenant id (TENANT_ID header value) as its 36-byte ASCII uuid string",
+		Era:           "current",
+		Uses: []CatalogUse{
+			{Service: "channel", Direction: "produced", File: "channel-commands.yaml"},
+		},
+		Types: []CatalogType{
+			{
+				Value: "STARTED",
+				Era:   "current",
+				Key:   "tenant id (TENANT_ID header value) as its 36-byte ASCII uuid string",
+			},
+			{
+				Value: "SHUTDOWN",
+				Era:   "current",
+				Key:   "tenant id (TENANT_ID header value) as its 36-byte ASCII uuid string",
+			},
+		},
+		Decode: ChannelStatusEventCodec{}.Decode,
+		Codec:  ChannelStatusEventCodec{},
 	},
 	"EVENT_TOPIC_CHARACTER_CHAT": {
 		Name:          "EVENT_TOPIC_CHARACTER_CHAT",
@@ -14896,6 +18470,26 @@ var CatalogTopics = map[string]*CatalogTopic{
 				NewBody:    catalogNew[CharacterStatusEventErrorBody],
 				DecodeBody: catalogDecodeBodyAs[CharacterStatusEventErrorBody],
 			},
+			{
+				Value:      "WORLD_CHANGED",
+				Era:        "current",
+				Route:      "none",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "CharacterStatusEventWorldChangedBody",
+				NewBody:    catalogNew[CharacterStatusEventWorldChangedBody],
+				DecodeBody: catalogDecodeBodyAs[CharacterStatusEventWorldChangedBody],
+			},
+			{
+				Value:      "DIED",
+				Era:        "current",
+				Route:      "none",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "CharacterStatusEventDiedBody",
+				NewBody:    catalogNew[CharacterStatusEventDiedBody],
+				DecodeBody: catalogDecodeBodyAs[CharacterStatusEventDiedBody],
+			},
 		},
 		Decode: CharacterStatusEventCodec{}.Decode,
 		Codec:  CharacterStatusEventCodec{},
@@ -15020,6 +18614,7 @@ var CatalogTopics = map[string]*CatalogTopic{
 		Discriminator: "type",
 		Key:           "characterId",
 		KeyField:      "characterId",
+		Era:           "seed",
 		Uses: []CatalogUse{
 			{Service: "channel", Direction: "consumed", File: "channel-events.yaml"},
 		},
@@ -15509,6 +19104,16 @@ var CatalogTopics = map[string]*CatalogTopic{
 				NewBody:    catalogNew[NoteStatusEventDeletedBody],
 				DecodeBody: catalogDecodeBodyAs[NoteStatusEventDeletedBody],
 			},
+			{
+				Value:      "CREATE_FAILED",
+				Era:        "current",
+				Route:      "none",
+				Key:        "characterId",
+				KeyField:   "characterId",
+				Body:       "NoteStatusEventCreateFailedBody",
+				NewBody:    catalogNew[NoteStatusEventCreateFailedBody],
+				DecodeBody: catalogDecodeBodyAs[NoteStatusEventCreateFailedBody],
+			},
 		},
 		Decode: NoteStatusEventCodec{}.Decode,
 		Codec:  NoteStatusEventCodec{},
@@ -15539,6 +19144,53 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Decode: SessionStatusEventCodec{}.Decode,
 		Codec:  SessionStatusEventCodec{},
+	},
+	"EVENT_TOPIC_STORAGE_COMPARTMENT_STATUS": {
+		Name:          "EVENT_TOPIC_STORAGE_COMPARTMENT_STATUS",
+		Message:       "StorageCompartmentStatusEvent",
+		Discriminator: "type",
+		Key:           "accountId",
+		KeyField:      "accountId",
+		Era:           "current",
+		Uses: []CatalogUse{
+			{Service: "channel", Direction: "consumed", File: "channel-events.yaml"},
+		},
+		Types: []CatalogType{
+			{
+				Value:      "ACCEPTED",
+				Era:        "current",
+				Route:      "account",
+				Key:        "accountId",
+				KeyField:   "accountId",
+				Requires:   []string{"characterId"},
+				Body:       "StorageCompartmentStatusEventAcceptedBody",
+				NewBody:    catalogNew[StorageCompartmentStatusEventAcceptedBody],
+				DecodeBody: catalogDecodeBodyAs[StorageCompartmentStatusEventAcceptedBody],
+			},
+			{
+				Value:      "RELEASED",
+				Era:        "current",
+				Route:      "account",
+				Key:        "accountId",
+				KeyField:   "accountId",
+				Requires:   []string{"characterId"},
+				Body:       "StorageCompartmentStatusEventReleasedBody",
+				NewBody:    catalogNew[StorageCompartmentStatusEventReleasedBody],
+				DecodeBody: catalogDecodeBodyAs[StorageCompartmentStatusEventReleasedBody],
+			},
+			{
+				Value:      "ERROR",
+				Era:        "current",
+				Route:      "none",
+				Key:        "accountId",
+				KeyField:   "accountId",
+				Body:       "StorageCompartmentStatusEventErrorBody",
+				NewBody:    catalogNew[StorageCompartmentStatusEventErrorBody],
+				DecodeBody: catalogDecodeBodyAs[StorageCompartmentStatusEventErrorBody],
+			},
+		},
+		Decode: StorageCompartmentStatusEventCodec{}.Decode,
+		Codec:  StorageCompartmentStatusEventCodec{},
 	},
 	"EVENT_TOPIC_STORAGE_STATUS": {
 		Name:          "EVENT_TOPIC_STORAGE_STATUS",
@@ -15615,6 +19267,16 @@ var CatalogTopics = map[string]*CatalogTopic{
 				NewBody:    catalogNew[StorageStatusEventProjectionDestroyedBody],
 				DecodeBody: catalogDecodeBodyAs[StorageStatusEventProjectionDestroyedBody],
 			},
+			{
+				Value:      "EXPIRED",
+				Era:        "current",
+				Route:      "none",
+				Key:        "accountId",
+				KeyField:   "accountId",
+				Body:       "StorageStatusEventExpiredBody",
+				NewBody:    catalogNew[StorageStatusEventExpiredBody],
+				DecodeBody: catalogDecodeBodyAs[StorageStatusEventExpiredBody],
+			},
 		},
 		Decode: StorageStatusEventCodec{}.Decode,
 		Codec:  StorageStatusEventCodec{},
@@ -15644,6 +19306,24 @@ var CatalogTopics = map[string]*CatalogTopic{
 				NewBody:    catalogNew[TransportStatusEventDepartedBody],
 				DecodeBody: catalogDecodeBodyAs[TransportStatusEventDepartedBody],
 			},
+			{
+				Value:      "VOYAGE_DEPARTED",
+				Era:        "current",
+				Route:      "none",
+				Key:        "body.voyageId as its 36-character text",
+				Body:       "TransportStatusEventVoyageDepartedBody",
+				NewBody:    catalogNew[TransportStatusEventVoyageDepartedBody],
+				DecodeBody: catalogDecodeBodyAs[TransportStatusEventVoyageDepartedBody],
+			},
+			{
+				Value:      "VOYAGE_ARRIVED",
+				Era:        "current",
+				Route:      "none",
+				Key:        "body.voyageId as its 36-character text",
+				Body:       "TransportStatusEventVoyageArrivedBody",
+				NewBody:    catalogNew[TransportStatusEventVoyageArrivedBody],
+				DecodeBody: catalogDecodeBodyAs[TransportStatusEventVoyageArrivedBody],
+			},
 		},
 		Decode: TransportStatusEventCodec{}.Decode,
 		Codec:  TransportStatusEventCodec{},
@@ -15652,7 +19332,9 @@ var CatalogTopics = map[string]*CatalogTopic{
 
 // catalogTopicOrder lists the CatalogTopics keys sorted.
 var catalogTopicOrder = []string{
+	"COMMAND_TOPIC_ACCOUNT",
 	"COMMAND_TOPIC_ACCOUNT_SESSION",
+	"COMMAND_TOPIC_BAN",
 	"COMMAND_TOPIC_BUDDY_LIST",
 	"COMMAND_TOPIC_CASH_SHOP",
 	"COMMAND_TOPIC_CHAIR",
@@ -15660,6 +19342,7 @@ var catalogTopicOrder = []string{
 	"COMMAND_TOPIC_CHANNEL_STATUS",
 	"COMMAND_TOPIC_CHARACTER",
 	"COMMAND_TOPIC_CHARACTER_BUFF",
+	"COMMAND_TOPIC_CHARACTER_CHANNEL_CHANGE_REQUEST",
 	"COMMAND_TOPIC_CHARACTER_CHAT",
 	"COMMAND_TOPIC_CHARACTER_MOVEMENT",
 	"COMMAND_TOPIC_COMPARTMENT",
@@ -15683,6 +19366,7 @@ var catalogTopicOrder = []string{
 	"COMMAND_TOPIC_PET",
 	"COMMAND_TOPIC_PET_MOVEMENT",
 	"COMMAND_TOPIC_PORTAL",
+	"COMMAND_TOPIC_QUEST",
 	"COMMAND_TOPIC_QUEST_CONVERSATION",
 	"COMMAND_TOPIC_SAGA",
 	"COMMAND_TOPIC_SKILL",
@@ -15692,9 +19376,11 @@ var catalogTopicOrder = []string{
 	"EVENT_TOPIC_ACCOUNT_SESSION_STATUS",
 	"EVENT_TOPIC_ACCOUNT_STATUS",
 	"EVENT_TOPIC_ASSET_STATUS",
+	"EVENT_TOPIC_CASH_COMPARTMENT_STATUS",
 	"EVENT_TOPIC_CASH_SHOP_STATUS",
 	"EVENT_TOPIC_CHAIR_STATUS",
 	"EVENT_TOPIC_CHALKBOARD_STATUS",
+	"EVENT_TOPIC_CHANNEL_STATUS",
 	"EVENT_TOPIC_CHARACTER_CHAT",
 	"EVENT_TOPIC_CHARACTER_STATUS",
 	"EVENT_TOPIC_COMPARTMENT_STATUS",
@@ -15707,6 +19393,7 @@ var catalogTopicOrder = []string{
 	"EVENT_TOPIC_MONSTER_STATUS",
 	"EVENT_TOPIC_NOTE_STATUS",
 	"EVENT_TOPIC_SESSION_STATUS",
+	"EVENT_TOPIC_STORAGE_COMPARTMENT_STATUS",
 	"EVENT_TOPIC_STORAGE_STATUS",
 	"EVENT_TOPIC_TRANSPORT_STATUS",
 }

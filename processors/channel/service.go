@@ -44,7 +44,7 @@ type Service struct {
 // written are the topics a channel instance writes: the commands and dead letters.
 func written(o runtime.Options) []runtime.TopicSpec {
 	var names []goka.Stream
-	for _, name := range commands.Produced() {
+	for _, name := range commands.Produced(o.Contracts) {
 		names = append(names, atlas.TopicFromEnv(name))
 	}
 	return o.Streams(append(names, atlas.DeadLetterTopic)...)
@@ -60,10 +60,10 @@ func Topics(o runtime.Options) []runtime.TopicSpec {
 			streams = append(streams, s)
 		}
 	}
-	for _, t := range events.Consumed() {
+	for _, t := range events.Consumed(o.Contracts) {
 		add(t.Stream)
 	}
-	for _, name := range commands.Produced() {
+	for _, name := range commands.Produced(o.Contracts) {
 		add(atlas.TopicFromEnv(name))
 	}
 	add(atlas.DeadLetterTopic)
@@ -130,7 +130,7 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 		closeAll(listeners)
 		return nil, fmt.Errorf("channel producer: %w", err)
 	}
-	emitter := commands.New(producer, cfg.Tenant, string(group))
+	emitter := commands.New(producer, cfg.Tenant, string(group), s.Options.Contracts)
 	reg := sessions.NewRegistry()
 	mgr := sessions.NewManager(reg, emitter)
 	directory := map[uint8]gateway.Address{}
@@ -154,7 +154,7 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 		directory[l.Channel] = gateway.Address{Host: cfg.Host, Port: uint16(port)}
 	}
 
-	handler := &events.Handler{Tenant: cfg.Tenant, Scope: scope, Sessions: mgr, Presence: r.Presence}
+	handler := &events.Handler{Tenant: cfg.Tenant, Scope: scope, Sessions: mgr, Presence: r.Presence, Era: s.Options.Contracts}
 	var dones []<-chan struct{}
 	for _, gg := range handler.Graphs(group) {
 		p := s.Options.StartProcessor(ctx, gg, sarama.OffsetNewest, goka.WithConsumerGroupBuilder(events.ConsumerGroupBuilder(s.Options)))
@@ -167,7 +167,7 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 		gw, err := gateway.New(gateway.Config{
 			Tenant: cfg.Tenant, World: cfg.World, Channel: l.Channel, Capacity: cfg.MaxCapacity,
 			SendQueue: cfg.SendQueue, Ready: r.Ready, OriginPatterns: cfg.OriginPatterns,
-			Tickets: verifier, Limits: limits,
+			Tickets: verifier, Limits: limits, Era: s.Options.Contracts,
 			Directory: func(ch uint8) (gateway.Address, bool) { a, ok := directory[ch]; return a, ok },
 		}, mgr, emitter, s.Accounts)
 		if err != nil {

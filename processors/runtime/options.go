@@ -13,6 +13,7 @@ import (
 
 	"github.com/IBM/sarama"
 	"github.com/atlasstreams/atlas"
+	"github.com/atlasstreams/atlas/codecs"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/storage"
 )
@@ -38,6 +39,9 @@ type Options struct {
 	// Services learn it from the cluster at start (LearnRecordLimit); it becomes Sarama's
 	// Producer.MaxMessageBytes and the limit callbacks check against.
 	MaxRecordBytes int
+	// Contracts is the contract era the product writes (codecs.EraSeed, the default, or
+	// codecs.EraCurrent); it reads both eras in either.
+	Contracts string
 }
 
 // DefaultOptions are the options for a broker at brokers.
@@ -49,6 +53,7 @@ func DefaultOptions(brokers ...string) Options {
 		FlushFrequency: time.Millisecond,
 		AcksAll:        true,
 		ClientID:       "atlas",
+		Contracts:      codecs.EraSeed,
 	}
 }
 
@@ -92,6 +97,12 @@ func OptionsFromEnv() (Options, error) {
 			errs = append(errs, fmt.Sprintf("ATLAS_ACKS=%q: want all or 1", v))
 		}
 	}
+	if v := os.Getenv("ATLAS_CONTRACTS"); v != "" {
+		if err := CheckContracts(v); err != nil {
+			errs = append(errs, "ATLAS_CONTRACTS="+strconv.Quote(v)+": "+err.Error())
+		}
+		o.Contracts = v
+	}
 	if v := os.Getenv("ATLAS_CLIENT_ID"); v != "" {
 		o.ClientID = v
 	}
@@ -99,6 +110,14 @@ func OptionsFromEnv() (Options, error) {
 		return o, fmt.Errorf("kafka configuration: %s", strings.Join(errs, "; "))
 	}
 	return o, nil
+}
+
+// CheckContracts checks a contracts setting: seed or current.
+func CheckContracts(era string) error {
+	if era != codecs.EraSeed && era != codecs.EraCurrent {
+		return fmt.Errorf("want %s (the formats of the services this product was built against, the default) or %s (current upstream Atlas)", codecs.EraSeed, codecs.EraCurrent)
+	}
+	return nil
 }
 
 // ParseBrokers reads a comma-separated broker list (the form of KAFKA_BROKERS), dropping blanks.

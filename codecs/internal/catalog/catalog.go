@@ -78,7 +78,14 @@ type Topic struct {
 	Note          string
 	Origin        string
 	Trigger       string
+	Era           string // "seed" or "current": the topic exists in that era only; "" both
 }
+
+// Contract eras (FORMAT.md, "Contract eras").
+const (
+	EraSeed    = "seed"
+	EraCurrent = "current"
+)
 
 // Flat reports whether the topic's messages have no discriminator.
 func (t *Topic) Flat() bool { return t.Discriminator == "" }
@@ -121,6 +128,21 @@ type Type struct {
 	Note     string
 	Origin   string
 	Trigger  string
+	Era      string // "seed" or "current": the type exists in that era only; "" both
+	// Envelope, when set, replaces the topic's envelope for this type (a type with a top-level
+	// layout of its own); OwnBodyless says that type has no body key.
+	Envelope    []*Field
+	OwnBodyless bool
+	// Current is the body current upstream writes when it is another one than the seed's (a
+	// variant: decoders tell the two apart by their keys); nil when both eras share the body.
+	Current *Variant
+}
+
+// Variant is the current era's body of a type (or payload of a step action).
+type Variant struct {
+	Body   BodyKind // BodyFields or BodyShape
+	Fields []*Field
+	Shape  string
 }
 
 // Newer reports whether only later upstream producers write this type.
@@ -133,12 +155,19 @@ type StepAction struct {
 	Examples []Example
 	Note     string
 	Trigger  string
+	Era      string
+	// CurrentPayload is the payload current upstream writes when it differs (a variant).
+	CurrentPayload []*Field
 }
 
 // Example is one example message (or step object) as JSON text, and the file it comes from.
 type Example struct {
 	File string
 	JSON string
+	// Era is the era whose producers write this example: "seed" for `example` (also valid in
+	// the current era unless a current example is given or the entry is seed-only), "current"
+	// for `current.example` and for the example of a current-only entry.
+	Era string
 }
 
 // Shape is a named field list.
@@ -162,6 +191,22 @@ type Field struct {
 	ShapeBy     *ShapeBy
 	Include     string // set for {include: Shape}; then JSON and Type are empty
 	Note        string
+	// Current is how current upstream differs (nil: not at all); the loader has already folded
+	// it into the field: an absent field that is not a superset is optional, a changed type is
+	// an alt_type, changed values are added to Values.
+	Current *FieldCurrent
+	// Superset: writing the field in both eras is safe (the other era's readers ignore it).
+	Superset bool
+}
+
+// FieldCurrent is a field's `current:` attribute.
+type FieldCurrent struct {
+	Required bool
+	Absent   bool
+	Type     *TypeExpr
+	Unit     string
+	Values   []any
+	Note     string
 }
 
 // Newer reports whether the field was added after the contract era.
@@ -292,46 +337,85 @@ type rawTopic struct {
 	WireOrder     []string        `yaml:"wire_order"`
 	See           string          `yaml:"see"`
 	StepActions   []rawStepAction `yaml:"step_actions"`
+	Era           string          `yaml:"era"`
+	Current       *rawFlatCurrent `yaml:"current"`
 	Note          string          `yaml:"note"`
 	Origin        string          `yaml:"origin"`
 	Trigger       string          `yaml:"trigger"`
 }
 
 type rawType struct {
-	Value    string     `yaml:"value"`
-	Body     yaml.Node  `yaml:"body"`
-	Fields   []rawField `yaml:"fields"`
-	Route    string     `yaml:"route"`
-	Key      string     `yaml:"key"`
-	Requires []string   `yaml:"requires"`
-	Since    string     `yaml:"since"`
-	Note     string     `yaml:"note"`
-	Origin   string     `yaml:"origin"`
-	Trigger  string     `yaml:"trigger"`
-	Example  string     `yaml:"example"`
+	Value     string          `yaml:"value"`
+	Body      yaml.Node       `yaml:"body"`
+	Fields    []rawField      `yaml:"fields"`
+	Era       string          `yaml:"era"`
+	Envelope  []rawField      `yaml:"envelope"`
+	Bodyless  bool            `yaml:"bodyless"`
+	WireOrder []string        `yaml:"wire_order"`
+	Current   *rawTypeCurrent `yaml:"current"`
+	Route     string          `yaml:"route"`
+	Key       string          `yaml:"key"`
+	Requires  []string        `yaml:"requires"`
+	Since     string          `yaml:"since"`
+	Note      string          `yaml:"note"`
+	Origin    string          `yaml:"origin"`
+	Trigger   string          `yaml:"trigger"`
+	Example   string          `yaml:"example"`
 }
 
 type rawStepAction struct {
-	Value   string     `yaml:"value"`
-	Payload []rawField `yaml:"payload"`
-	Trigger string     `yaml:"trigger"`
-	Note    string     `yaml:"note"`
-	Example string     `yaml:"example"`
+	Value   string          `yaml:"value"`
+	Payload []rawField      `yaml:"payload"`
+	Era     string          `yaml:"era"`
+	Current *rawStepCurrent `yaml:"current"`
+	Trigger string          `yaml:"trigger"`
+	Note    string          `yaml:"note"`
+	Example string          `yaml:"example"`
 }
 
 type rawField struct {
-	JSON        string      `yaml:"json"`
-	Type        yaml.Node   `yaml:"type"`
-	Optional    bool        `yaml:"optional"`
-	Since       string      `yaml:"since"`
-	Values      []any       `yaml:"values"`
-	Nullable    bool        `yaml:"nullable"`
-	AsString    bool        `yaml:"as_string"`
-	AltType     string      `yaml:"alt_type"`
-	KnownShapes []string    `yaml:"known_shapes"`
-	ShapeBy     *rawShapeBy `yaml:"shape_by"`
-	Include     string      `yaml:"include"`
-	Note        string      `yaml:"note"`
+	JSON        string           `yaml:"json"`
+	Type        yaml.Node        `yaml:"type"`
+	Optional    bool             `yaml:"optional"`
+	Since       string           `yaml:"since"`
+	Values      []any            `yaml:"values"`
+	Nullable    bool             `yaml:"nullable"`
+	AsString    bool             `yaml:"as_string"`
+	AltType     string           `yaml:"alt_type"`
+	KnownShapes []string         `yaml:"known_shapes"`
+	ShapeBy     *rawShapeBy      `yaml:"shape_by"`
+	Include     string           `yaml:"include"`
+	Note        string           `yaml:"note"`
+	Current     *rawFieldCurrent `yaml:"current"`
+	Superset    bool             `yaml:"superset"`
+}
+
+// The current era's view of an entry (FORMAT.md, "Contract eras").
+type rawFlatCurrent struct {
+	Fields  []rawField `yaml:"fields"`
+	Example string     `yaml:"example"`
+}
+
+type rawTypeCurrent struct {
+	Body     yaml.Node  `yaml:"body"`
+	Fields   []rawField `yaml:"fields"`
+	Requires []string   `yaml:"requires"`
+	Example  string     `yaml:"example"`
+	Note     string     `yaml:"note"`
+}
+
+type rawStepCurrent struct {
+	Payload []rawField `yaml:"payload"`
+	Example string     `yaml:"example"`
+}
+
+type rawFieldCurrent struct {
+	Required bool   `yaml:"required"`
+	Absent   bool   `yaml:"absent"`
+	Type     string `yaml:"type"`
+	Unit     string `yaml:"unit"`
+	Values   []any  `yaml:"values"`
+	Note     string `yaml:"note"`
 }
 
 type rawShapeBy struct {
@@ -423,7 +507,10 @@ func parseEntry(file string, r *rawTopic) (*Entry, error) {
 	t := &Topic{
 		Name: r.Name, DefinedIn: file, Purpose: r.Purpose, Key: r.Key, Discriminator: disc,
 		Bodyless: r.Bodyless, WireOrder: r.WireOrder, Route: r.Route,
-		Note: r.Note, Origin: r.Origin, Trigger: r.Trigger,
+		Note: r.Note, Origin: r.Origin, Trigger: r.Trigger, Era: r.Era,
+	}
+	if err := checkEra(r.Era); err != nil {
+		return nil, err
 	}
 	var err error
 	if t.Envelope, err = convFields(r.Envelope); err != nil {
@@ -433,7 +520,16 @@ func parseEntry(file string, r *rawTopic) (*Entry, error) {
 		return nil, fmt.Errorf("fields: %w", err)
 	}
 	if r.Example != "" {
-		t.Examples = []Example{{File: file, JSON: r.Example}}
+		t.Examples = []Example{{File: file, JSON: r.Example, Era: exampleEra(r.Era)}}
+	}
+	if r.Current != nil {
+		if len(r.Current.Fields) > 0 {
+			return nil, errors.New("current.fields on a flat topic is not supported by this loader")
+		}
+		if r.Current.Example == "" || !t.Flat() || r.Era != "" {
+			return nil, errors.New("topic-level current needs an example, a flat topic of both eras")
+		}
+		t.Examples = append(t.Examples, Example{File: file, JSON: r.Current.Example, Era: EraCurrent})
 	}
 	if t.Flat() {
 		if len(r.Types) > 0 || len(r.Envelope) > 0 || r.Bodyless {
@@ -465,10 +561,25 @@ func parseEntry(file string, r *rawTopic) (*Entry, error) {
 		if sa.Value == "" || sa.Example == "" {
 			return nil, errors.New("a step action needs a value and an example")
 		}
-		t.StepActions = append(t.StepActions, &StepAction{
-			Value: sa.Value, Payload: p, Examples: []Example{{File: file, JSON: sa.Example}},
-			Note: sa.Note, Trigger: sa.Trigger,
-		})
+		if err := checkEra(sa.Era); err != nil {
+			return nil, fmt.Errorf("step action %s: %w", sa.Value, err)
+		}
+		step := &StepAction{
+			Value: sa.Value, Payload: p, Examples: []Example{{File: file, JSON: sa.Example, Era: exampleEra(sa.Era)}},
+			Note: sa.Note, Trigger: sa.Trigger, Era: sa.Era,
+		}
+		if c := sa.Current; c != nil {
+			if c.Example == "" || sa.Era != "" {
+				return nil, fmt.Errorf("step action %s: current needs an example, on an action of both eras", sa.Value)
+			}
+			step.Examples = append(step.Examples, Example{File: file, JSON: c.Example, Era: EraCurrent})
+			if len(c.Payload) > 0 {
+				if step.CurrentPayload, err = convFields(c.Payload); err != nil {
+					return nil, fmt.Errorf("step action %s current payload: %w", sa.Value, err)
+				}
+			}
+		}
+		t.StepActions = append(t.StepActions, step)
 	}
 	e.def = t
 	return e, nil
@@ -477,7 +588,7 @@ func parseEntry(file string, r *rawTopic) (*Entry, error) {
 func convType(file string, t *Topic, r *rawType) (*Type, error) {
 	ty := &Type{
 		Value: r.Value, Route: r.Route, Key: r.Key, Requires: r.Requires, Since: r.Since,
-		Note: r.Note, Origin: r.Origin, Trigger: r.Trigger,
+		Note: r.Note, Origin: r.Origin, Trigger: r.Trigger, Era: r.Era, OwnBodyless: r.Bodyless,
 	}
 	if r.Value == "" {
 		return nil, errors.New("no value")
@@ -485,8 +596,56 @@ func convType(file string, t *Topic, r *rawType) (*Type, error) {
 	if r.Example == "" {
 		return nil, errors.New("no example")
 	}
-	ty.Examples = []Example{{File: file, JSON: r.Example}}
+	if err := checkEra(r.Era); err != nil {
+		return nil, err
+	}
+	ty.Examples = []Example{{File: file, JSON: r.Example, Era: exampleEra(r.Era)}}
 	var err error
+	if len(r.WireOrder) > 0 {
+		return nil, errors.New("a type's own wire_order is not supported by this loader")
+	}
+	if len(r.Envelope) > 0 {
+		if ty.Envelope, err = convFields(r.Envelope); err != nil {
+			return nil, fmt.Errorf("envelope: %w", err)
+		}
+	}
+	if c := r.Current; c != nil {
+		if c.Example == "" || r.Era != "" {
+			return nil, errors.New("current needs an example, on a type of both eras")
+		}
+		if len(c.Fields) > 0 || len(c.Requires) > 0 {
+			return nil, errors.New("current.fields and current.requires are not supported by this loader")
+		}
+		ty.Examples = append(ty.Examples, Example{File: file, JSON: c.Example, Era: EraCurrent})
+		switch {
+		case c.Body.Kind == 0:
+		case c.Body.Kind == yaml.ScalarNode && c.Body.Tag != "!!null":
+			ty.Current = &Variant{Body: BodyShape, Shape: c.Body.Value}
+		case c.Body.Kind == yaml.SequenceNode:
+			var rf []rawField
+			if err := strictDecode(&c.Body, &rf); err != nil {
+				return nil, err
+			}
+			fs, err := convFields(rf)
+			if err != nil {
+				return nil, fmt.Errorf("current body: %w", err)
+			}
+			ty.Current = &Variant{Body: BodyFields, Fields: fs}
+		default:
+			return nil, errors.New("current.body must be a field list or a shape name")
+		}
+	}
+	if r.Bodyless && !t.Bodyless {
+		// A bodyless type on a topic with bodies: its fields are top-level, like its envelope.
+		if r.Body.Kind != 0 {
+			return nil, errors.New("a bodyless type has no body")
+		}
+		ty.Body = BodyNone
+		if ty.Fields, err = convFields(r.Fields); err != nil {
+			return nil, err
+		}
+		return ty, nil
+	}
 	if t.Bodyless {
 		if r.Body.Kind != 0 {
 			return nil, errors.New("bodyless topic: a type has no body")
@@ -539,6 +698,7 @@ func convField(r *rawField) (*Field, error) {
 	f := &Field{
 		JSON: r.JSON, Optional: r.Optional, Since: r.Since, Values: r.Values, Nullable: r.Nullable,
 		AsString: r.AsString, KnownShapes: r.KnownShapes, Include: r.Include, Note: r.Note,
+		Superset: r.Superset,
 	}
 	if f.Since != "" && f.Since != "newer" {
 		return nil, fmt.Errorf("field %s: since %q (only `newer` is defined)", r.JSON, f.Since)
@@ -573,7 +733,77 @@ func convField(r *rawField) (*Field, error) {
 	if f.AsString && !(f.Type.Kind == Scalar && isInteger(f.Type.Name)) {
 		return nil, fmt.Errorf("field %s: as_string needs an integer type", r.JSON)
 	}
+	if r.Current != nil {
+		if err := foldCurrent(f, r.Current); err != nil {
+			return nil, fmt.Errorf("field %s: %w", r.JSON, err)
+		}
+	}
 	return f, nil
+}
+
+// foldCurrent records a field's current-era difference and folds it into the field, so that
+// one Go type decodes both eras: a field current producers leave out is optional, a field whose type changed
+// takes the current type as its alt_type, and the current values join the seed's.
+func foldCurrent(f *Field, r *rawFieldCurrent) error {
+	c := &FieldCurrent{Required: r.Required, Absent: r.Absent, Unit: r.Unit, Values: r.Values, Note: r.Note}
+	if r.Required && r.Absent {
+		return errors.New("current: required and absent")
+	}
+	if r.Type != "" {
+		t, err := ParseType(r.Type)
+		if err != nil {
+			return fmt.Errorf("current type: %w", err)
+		}
+		if t.Kind != Scalar || f.Type.Kind != Scalar {
+			return errors.New("current type: scalars only")
+		}
+		c.Type = t
+		switch {
+		case f.AltType == nil:
+			f.AltType = t
+		case f.AltType.Name != t.Name:
+			return fmt.Errorf("current type %s and alt_type %s differ", t.Name, f.AltType.Name)
+		}
+	}
+	if r.Absent {
+		// Optional even for a superset field: its producers write it in both eras, but current
+		// messages from elsewhere do not carry it.
+		f.Optional = true
+	}
+	if len(f.Values) > 0 {
+		for _, v := range r.Values {
+			if !containsValue(f.Values, v) {
+				f.Values = append(f.Values, v)
+			}
+		}
+	}
+	f.Current = c
+	return nil
+}
+
+func containsValue(vs []any, v any) bool {
+	for _, x := range vs {
+		if fmt.Sprint(x) == fmt.Sprint(v) {
+			return true
+		}
+	}
+	return false
+}
+
+func checkEra(e string) error {
+	switch e {
+	case "", EraSeed, EraCurrent:
+		return nil
+	}
+	return fmt.Errorf("era %q (seed or current)", e)
+}
+
+// exampleEra is the era of an entry's own `example`: a current-only entry's is current.
+func exampleEra(entryEra string) string {
+	if entryEra == EraCurrent {
+		return EraCurrent
+	}
+	return EraSeed
 }
 
 func isInteger(s string) bool {

@@ -198,6 +198,9 @@ func (c *Catalog) check() error {
 		}
 	}
 	for _, t := range c.Topics {
+		if err := c.foldTypeEnvelopes(t); err != nil {
+			return fmt.Errorf("topic %s: %w", t.Name, err)
+		}
 		if err := c.checkTopic(t); err != nil {
 			return fmt.Errorf("topic %s: %w", t.Name, err)
 		}
@@ -330,8 +333,10 @@ func (c *Catalog) checkTopic(t *Topic) error {
 			}
 			delete(want, k)
 		}
-		if t.Bodyless {
-			return fmt.Errorf("wire_order on a bodyless topic is not supported")
+		for _, ty := range t.Types {
+			if t.Bodyless && len(ty.Fields) > 0 {
+				return fmt.Errorf("wire_order on a bodyless topic whose types have fields of their own is not supported")
+			}
 		}
 	}
 	envelope := map[string]*Field{}

@@ -157,7 +157,7 @@ var runtimeIdents = []string{
 	"LookupCatalogTopic", "CatalogTopicList", "catalogTopicOrder", "errCatalogNotObject",
 	"errCatalogNoDiscriminator", "catalogIsObject", "catalogIsNull", "catalogMalformed", "catalogUnknown",
 	"catalogWrongBody", "catalogWrongValue", "catalogDecodeBody", "catalogNew", "catalogDecodeBodyAs",
-	"catalogDecodeAs",
+	"catalogDecodeAs", "catalogHasKey", "EraSeed", "EraCurrent",
 }
 
 var scalarGo = map[string]string{
@@ -473,8 +473,14 @@ type dispatchSpec struct {
 type dispatchCase struct {
 	Value    string
 	Const    string
-	BodyType string   // "" when the body is JSON null
+	BodyType string   // "" when the body is JSON null (or absent, NoBody)
 	Requires []string // Go names of optional (pointer) fields this case always writes
+	NoBody   bool     // the message has no body key at all
+	// Variant is the Go type of the current era's body when it is another than BodyType;
+	// VariantKey is a key only one of the two has, present in the variant if VariantHasKey.
+	Variant       string
+	VariantKey    string
+	VariantHasKey bool
 }
 
 func (g *gen) writeDispatch(d dispatchSpec) {
@@ -548,9 +554,27 @@ func (g *gen) writeDispatch(d dispatchSpec) {
 	g.e.p("\tswitch out.%s {", d.Disc.Name)
 	for _, c := range d.Cases {
 		g.e.p("\tcase %s:", c.Const)
-		if c.BodyType == "" {
+		switch {
+		case c.NoBody:
+			g.e.p("\t\t// The catalog says this type has no %s; whatever is there is not read.", d.BodyWord)
+		case c.BodyType == "":
 			g.e.p("\t\t// The catalog says the %s is JSON null; whatever is there is not read.", d.BodyWord)
-		} else {
+		case c.Variant != "":
+			g.e.p("\t\t// Two eras, two %ss: the key %q is only in the %s one.", d.BodyWord, c.VariantKey, map[bool]string{true: "current", false: "seed"}[c.VariantHasKey])
+			g.e.p("\t\tif catalogHasKey(w.%s, %q) == %v {", d.Body.Name, c.VariantKey, c.VariantHasKey)
+			g.e.p("\t\t\tbody := new(%s)", c.Variant)
+			g.e.p("\t\t\tif err := catalogDecodeBody(w.%s, body); err != nil {", d.Body.Name)
+			g.e.p("\t\t\t\treturn catalogMalformed(%q, err)", d.Name+" "+c.Value+" "+d.BodyWord)
+			g.e.p("\t\t\t}")
+			g.e.p("\t\t\tout.%s = body", d.Body.Name)
+			g.e.p("\t\t} else {")
+			g.e.p("\t\t\tbody := new(%s)", c.BodyType)
+			g.e.p("\t\t\tif err := catalogDecodeBody(w.%s, body); err != nil {", d.Body.Name)
+			g.e.p("\t\t\t\treturn catalogMalformed(%q, err)", d.Name+" "+c.Value+" "+d.BodyWord)
+			g.e.p("\t\t\t}")
+			g.e.p("\t\t\tout.%s = body", d.Body.Name)
+			g.e.p("\t\t}")
+		default:
 			g.e.p("\t\tbody := new(%s)", c.BodyType)
 			g.e.p("\t\tif err := catalogDecodeBody(w.%s, body); err != nil {", d.Body.Name)
 			g.e.p("\t\t\treturn catalogMalformed(%q, err)", d.Name+" "+c.Value+" "+d.BodyWord)
@@ -588,15 +612,24 @@ func (g *gen) writeDispatch(d dispatchSpec) {
 			g.e.p("\t\t}")
 		} else {
 			g.e.p("\t\tswitch b := m.%s.(type) {", d.Body.Name)
-			g.e.p("\t\tcase *%s:", c.BodyType)
-			g.e.p("\t\t\tif b == nil {")
-			g.e.p("\t\t\t\tw.%s = &%s{}", d.Body.Name, c.BodyType)
-			g.e.p("\t\t\t}")
-			g.e.p("\t\tcase %s:", c.BodyType)
+			for _, bt := range []string{c.BodyType, c.Variant} {
+				if bt == "" {
+					continue
+				}
+				g.e.p("\t\tcase *%s:", bt)
+				g.e.p("\t\t\tif b == nil {")
+				g.e.p("\t\t\t\tw.%s = &%s{}", d.Body.Name, bt)
+				g.e.p("\t\t\t}")
+				g.e.p("\t\tcase %s:", bt)
+			}
 			g.e.p("\t\tcase nil:")
 			g.e.p("\t\t\tw.%s = &%s{}", d.Body.Name, c.BodyType)
 			g.e.p("\t\tdefault:")
-			g.e.p("\t\t\treturn nil, catalogWrongBody(%q, m.%s, m.%s, %q)", d.Name, d.Disc.Name, d.Body.Name, "*"+c.BodyType)
+			want := "*" + c.BodyType
+			if c.Variant != "" {
+				want += " or *" + c.Variant
+			}
+			g.e.p("\t\t\treturn nil, catalogWrongBody(%q, m.%s, m.%s, %q)", d.Name, d.Disc.Name, d.Body.Name, want)
 			g.e.p("\t\t}")
 		}
 		for _, r := range c.Requires {
@@ -649,6 +682,10 @@ func (g *gen) stepShape(s *catalog.Shape, t *catalog.Topic) {
 			Const:    s.Name + "Action" + catalog.ValueName(sa.Value),
 			BodyType: s.Name + catalog.ValueName(sa.Value) + "Payload",
 		}
+		if sa.CurrentPayload != nil {
+			c.Variant = s.Name + catalog.ValueName(sa.Value) + "CurrentPayload"
+			c.VariantKey, c.VariantHasKey = g.variantKey(s.Name+" "+sa.Value, sa.Payload, sa.CurrentPayload)
+		}
 		d.Cases = append(d.Cases, c)
 	}
 	g.writeDispatch(d)
@@ -657,7 +694,48 @@ func (g *gen) stepShape(s *catalog.Shape, t *catalog.Topic) {
 		name := s.Name + catalog.ValueName(sa.Value) + "Payload"
 		g.writeStruct(name, sentence(name+" is the payload of "+s.Name+" steps whose action is "+sa.Value, sa.Trigger, sa.Note),
 			g.fieldsOf(name, sa.Payload), sa.Payload)
+		if sa.CurrentPayload != nil {
+			name := s.Name + catalog.ValueName(sa.Value) + "CurrentPayload"
+			g.writeStruct(name, name+" is the payload current upstream writes in "+s.Name+" steps whose action is "+sa.Value+".",
+				g.fieldsOf(name, sa.CurrentPayload), sa.CurrentPayload)
+		}
 	}
+}
+
+// variantKey finds how a decoder tells a type's seed body from its current one: a key one of
+// them always writes and the other never has. It prefers a seed key, since seed bodies are
+// the ones with fixed keys.
+func (g *gen) variantKey(what string, seed, current []*catalog.Field) (key string, presentMeansCurrent bool) {
+	keys := func(fs []*catalog.Field) map[string]*catalog.Field {
+		m := map[string]*catalog.Field{}
+		for _, f := range g.c.Flatten(fs) {
+			m[f.JSON] = f
+		}
+		return m
+	}
+	sk, ck := keys(seed), keys(current)
+	for _, f := range g.c.Flatten(seed) {
+		if !f.Optional && ck[f.JSON] == nil {
+			return f.JSON, false
+		}
+	}
+	for _, f := range g.c.Flatten(current) {
+		if !f.Optional && sk[f.JSON] == nil {
+			return f.JSON, true
+		}
+	}
+	g.fail("%s: no key tells the seed body from the current one", what)
+	return "", false
+}
+
+// bodyFields are the fields of a body given as a field list or a shape.
+func (g *gen) bodyFields(kind catalog.BodyKind, fields []*catalog.Field, shape string) []*catalog.Field {
+	if kind == catalog.BodyShape {
+		if s := g.c.Shapes[shape]; s != nil {
+			return s.Fields
+		}
+	}
+	return fields
 }
 
 // ---- topics ----
@@ -724,10 +802,26 @@ func (g *gen) bodyTopic(t *catalog.Topic) {
 		Name: msg, Doc: topicDoc(msg, t), Disc: disc, Body: body, DiscJSON: t.Discriminator, BodyWord: "body",
 		Fields: g.envelopeFields(t, msg, disc, body, nil),
 	}
+	if t.HasOwnBodyless() {
+		for _, ty := range t.Types {
+			if ty.Body == catalog.BodyNull {
+				g.fail("topic %s: a type without a body and one with a null body cannot share a Go type", t.Name)
+			}
+		}
+		// The bodyless type leaves Body nil, and nil is then not written at all.
+		body.Tag = "body,omitempty"
+		d.Fields = g.envelopeFields(t, msg, disc, body, nil)
+	}
 	for _, ty := range t.Types {
 		c := dispatchCase{Value: ty.Value, Const: msg + dname + catalog.ValueName(ty.Value)}
-		if ty.Body != catalog.BodyNull {
+		if ty.Body != catalog.BodyNull && ty.Body != catalog.BodyNone {
 			c.BodyType = msg + catalog.ValueName(ty.Value) + "Body"
+		}
+		c.NoBody = ty.Body == catalog.BodyNone
+		if v := ty.Current; v != nil {
+			c.Variant = msg + catalog.ValueName(ty.Value) + "CurrentBody"
+			c.VariantKey, c.VariantHasKey = g.variantKey(t.Name+" "+ty.Value,
+				g.bodyFields(ty.Body, ty.Fields, ty.Shape), g.bodyFields(v.Body, v.Fields, v.Shape))
 		}
 		for _, r := range ty.Requires {
 			c.Requires = append(c.Requires, catalog.GoFieldName(r))
@@ -738,8 +832,18 @@ func (g *gen) bodyTopic(t *catalog.Topic) {
 	for _, ty := range t.Types {
 		name := msg + catalog.ValueName(ty.Value) + "Body"
 		doc := typeDoc(name+" is the body of "+msg+" messages of type "+ty.Value, ty)
+		if v := ty.Current; v != nil {
+			vname := msg + catalog.ValueName(ty.Value) + "CurrentBody"
+			vdoc := vname + " is the body current upstream writes in " + msg + " messages of type " + ty.Value + "."
+			if v.Body == catalog.BodyShape {
+				g.writeStruct(vname, sentence(vdoc, "It is the shape "+v.Shape+", embedded"),
+					[]gofield{{Name: v.Shape, Type: v.Shape, Embedded: true}}, nil)
+			} else {
+				g.writeStruct(vname, vdoc, g.fieldsOf(vname, v.Fields), v.Fields)
+			}
+		}
 		switch ty.Body {
-		case catalog.BodyNull:
+		case catalog.BodyNull, catalog.BodyNone:
 			continue
 		case catalog.BodyShape:
 			// A distinct type per discriminator value (rather than an alias of the shape) keeps
@@ -1075,6 +1179,9 @@ func (g *gen) registry() {
 		if t.Route != "" {
 			g.e.p("\t\tRoute: %q,", t.Route)
 		}
+		if t.Era != "" {
+			g.e.p("\t\tEra: %q,", t.Era)
+		}
 		g.e.p("\t\tUses: []CatalogUse{")
 		for _, u := range t.Uses {
 			g.e.p("\t\t\t{Service: %q, Direction: %q, File: %q},", u.Service, u.Direction, u.File)
@@ -1089,6 +1196,9 @@ func (g *gen) registry() {
 				}
 				g.e.p("\t\t\t{")
 				g.e.p("\t\t\t\tValue: %q,", ty.Value)
+				if ty.Era != "" {
+					g.e.p("\t\t\t\tEra: %q,", ty.Era)
+				}
 				if ty.Route != "" {
 					g.e.p("\t\t\t\tRoute: %q,", ty.Route)
 				}

@@ -47,6 +47,8 @@ type CatalogTopic struct {
 	Uses []CatalogUse
 	// Types lists the discriminator values in catalog order (none for a flat topic).
 	Types []CatalogType
+	// Era is EraSeed or EraCurrent for a topic of one contract era only, "" for both.
+	Era string
 	// Decode decodes a record value into a pointer to the message type.
 	Decode func([]byte) (any, error)
 	// Codec is the message type's goka.Codec.
@@ -74,11 +76,33 @@ type CatalogType struct {
 	Newer bool
 	// Requires lists optional envelope keys this type always carries.
 	Requires []string
+	// Era is EraSeed or EraCurrent for a type of one contract era only, "" for both.
+	Era string
 	// Body is the Go type of the body ("" for bodyless topics and null bodies). NewBody returns
 	// a pointer to a zero one; DecodeBody decodes a body alone (e.g. a client-provided one).
 	Body       string
 	NewBody    func() any
 	DecodeBody func([]byte) (any, error)
+}
+
+// The contract eras (contracts/FORMAT.md, "Contract eras"): the formats of the services this
+// project was built against, and those of current upstream Atlas.
+const (
+	EraSeed    = "seed"
+	EraCurrent = "current"
+)
+
+// InEra reports whether the topic exists in era: a topic of the other era only does not.
+func (t *CatalogTopic) InEra(era string) bool { return t.Era == "" || t.Era == era }
+
+// InEra reports whether the type exists in era.
+func (t *CatalogType) InEra(era string) bool { return t.Era == "" || t.Era == era }
+
+// Produced reports whether this project's producers write the type in era: a type of the
+// other era never, and a newer type (written by later upstream producers) only in the
+// current era.
+func (t *CatalogType) Produced(era string) bool {
+	return t.InEra(era) && !(t.Newer && era != EraCurrent)
 }
 
 // LookupCatalogTopic returns the catalog entry of a topic env name.
@@ -184,6 +208,17 @@ func catalogDecodeBody(raw json.RawMessage, v any) error {
 		return nil
 	}
 	return json.Unmarshal(raw, v)
+}
+
+// catalogHasKey reports whether a raw JSON object has key: it tells the two eras' bodies of a
+// type apart. Anything that is not an object has no key.
+func catalogHasKey(raw json.RawMessage, key string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(raw, &m) != nil {
+		return false
+	}
+	_, ok := m[key]
+	return ok
 }
 
 // catalogNew returns a pointer to a zero T (CatalogType.NewBody).

@@ -70,15 +70,21 @@ func (c *Conn) Closed() string {
 	return c.closed
 }
 
-// Emitter records messages after encoding them as the real emitter would.
+// Emitter records messages after encoding them as the real emitter would, in the contract
+// era Era (seed when empty).
 type Emitter struct {
+	Era     string
 	mu      sync.Mutex
 	records []commands.Record
 }
 
 // Send implements the emitter interfaces.
 func (e *Emitter) Send(msg any, tr codecs.Trace) error {
-	rec, err := commands.Encode(Tenant, msg, tr)
+	era := e.Era
+	if era == "" {
+		era = codecs.EraSeed
+	}
+	rec, err := commands.Encode(era, Tenant, msg, tr)
 	if err != nil {
 		return err
 	}

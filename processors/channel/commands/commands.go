@@ -81,8 +81,9 @@ var ErrNotProduced = errors.New("not a message the channel produces")
 // ErrClosed refuses a message after Close.
 var ErrClosed = errors.New("emitter closed")
 
-// Encode turns a message (a value or pointer of a codecs message type) into its record.
-func Encode(tenant codecs.Tenant, msg any, tr codecs.Trace) (Record, error) {
+// Encode turns a message (a value or pointer of a codecs message type) into its record. A
+// topic or type of the other contract era than era is refused (ErrNotProduced).
+func Encode(era string, tenant codecs.Tenant, msg any, tr codecs.Trace) (Record, error) {
 	t := reflect.TypeOf(msg)
 	if t != nil && t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -91,8 +92,8 @@ func Encode(tenant codecs.Tenant, msg any, tr codecs.Trace) (Record, error) {
 		return Record{}, fmt.Errorf("%w: %T", ErrNotProduced, msg)
 	}
 	s, ok := specs[t.Name()]
-	if !ok {
-		return Record{}, fmt.Errorf("%w: %s", ErrNotProduced, t.Name())
+	if !ok || !s.cat.InEra(era) {
+		return Record{}, fmt.Errorf("%w: %s in the %s contracts", ErrNotProduced, t.Name(), era)
 	}
 	value, err := s.cat.Codec.Encode(msg)
 	if err != nil {
@@ -109,8 +110,8 @@ func Encode(tenant codecs.Tenant, msg any, tr codecs.Trace) (Record, error) {
 			return Record{}, fmt.Errorf("%s: discriminator: %w", s.cat.Name, err)
 		}
 		ct, ok := s.cat.Type(rec.Type)
-		if !ok || ct.Newer {
-			return Record{}, fmt.Errorf("%w: %s %s", ErrNotProduced, s.cat.Name, rec.Type)
+		if !ok || !ct.Produced(era) {
+			return Record{}, fmt.Errorf("%w: %s %s in the %s contracts", ErrNotProduced, s.cat.Name, rec.Type, era)
 		}
 		keyField = ct.KeyField
 	}
@@ -154,21 +155,26 @@ type Emitter struct {
 	p      Producer
 	tenant codecs.Tenant
 	group  string
+	era    string
 
 	mu       sync.Mutex
 	closed   bool
 	inflight sync.WaitGroup
 }
 
-// New returns an emitter for tenant; group labels its metrics.
-func New(p Producer, tenant codecs.Tenant, group string) *Emitter {
-	return &Emitter{p: p, tenant: tenant, group: group}
+// New returns an emitter for tenant writing contract era era (codecs.EraSeed when empty);
+// group labels its metrics.
+func New(p Producer, tenant codecs.Tenant, group, era string) *Emitter {
+	if era == "" {
+		era = codecs.EraSeed
+	}
+	return &Emitter{p: p, tenant: tenant, group: group, era: era}
 }
 
 // Send encodes and produces msg without waiting for the broker; a failure after this point is
 // logged and counted. Records of one key keep their order (idempotent, ordered producer).
 func (e *Emitter) Send(msg any, tr codecs.Trace) error {
-	rec, err := Encode(e.tenant, msg, tr)
+	rec, err := Encode(e.era, e.tenant, msg, tr)
 	if err != nil {
 		return err
 	}
@@ -218,11 +224,14 @@ func For[M any](e *Emitter) (Typed[M], error) {
 // Send produces m.
 func (t Typed[M]) Send(m *M, tr codecs.Trace) error { return t.e.Send(m, tr) }
 
-// Produced lists the catalog names of the topics the channel produces, sorted.
-func Produced() []string {
+// Produced lists the catalog names of the topics the channel produces in contract era era,
+// sorted.
+func Produced(era string) []string {
 	out := make([]string, 0, len(specs))
 	for _, s := range specs {
-		out = append(out, s.cat.Name)
+		if s.cat.InEra(era) {
+			out = append(out, s.cat.Name)
+		}
 	}
 	sort.Strings(out)
 	return out

@@ -41,6 +41,15 @@ type Handler struct {
 	Scope    route.Scope
 	Sessions *sessions.Manager
 	Presence *Presence
+	// Era is the contract era (codecs.EraSeed when empty): it chooses the topics consumed.
+	Era string
+}
+
+func (h *Handler) era() string {
+	if h.Era == "" {
+		return codecs.EraSeed
+	}
+	return h.Era
 }
 
 // Topic pairs a consumed topic's stream (its name after env overrides) with its catalog entry.
@@ -49,11 +58,12 @@ type Topic struct {
 	Catalog *codecs.CatalogTopic
 }
 
-// Consumed lists the topics the catalog says the channel consumes, in catalog order.
-func Consumed() []Topic {
+// Consumed lists the topics the catalog says the channel consumes in contract era era, in
+// catalog order.
+func Consumed(era string) []Topic {
 	var out []Topic
 	for _, t := range codecs.CatalogTopicList() {
-		if t.ConsumedBy("channel") {
+		if t.ConsumedBy("channel") && t.InEra(era) {
 			out = append(out, Topic{Stream: atlas.TopicFromEnv(t.Name), Catalog: t})
 		}
 	}
@@ -63,7 +73,7 @@ func Consumed() []Topic {
 // Graphs returns one group graph per consumed topic, all in group.
 func (h *Handler) Graphs(group goka.Group) []*goka.GroupGraph {
 	var out []*goka.GroupGraph
-	for _, t := range Consumed() {
+	for _, t := range Consumed(h.era()) {
 		t := t
 		var types []string
 		for _, ty := range t.Catalog.Types {

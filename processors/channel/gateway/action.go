@@ -106,9 +106,9 @@ func badAction(format string, args ...any) error {
 // the client gives only keys of the type (no unknown key, no case variant); the session's
 // identity and location are written over every key the policy names; the catalog validates
 // the result.
-func buildCommand(f protocol.ClientFrame, s sessions.Session) (any, error) {
+func buildCommand(era string, f protocol.ClientFrame, s sessions.Session) (any, error) {
 	cat, ok := codecs.LookupCatalogTopic(f.Topic)
-	if !ok || !cat.ProducedBy("channel") {
+	if !ok || !cat.ProducedBy("channel") || !cat.InEra(era) {
 		return nil, badAction("topic %.64q is not a command topic of the channel", f.Topic)
 	}
 	if cat.Discriminator == "" && (f.Type != "" || len(f.Body) > 0) {
@@ -116,7 +116,7 @@ func buildCommand(f protocol.ClientFrame, s sessions.Session) (any, error) {
 	}
 	var ct *codecs.CatalogType
 	if cat.Discriminator != "" {
-		if ct, ok = cat.Type(f.Type); !ok || ct.Newer {
+		if ct, ok = cat.Type(f.Type); !ok || !ct.Produced(era) {
 			return nil, badAction("%s has no type %.64q this channel produces", cat.Name, f.Type)
 		}
 	}

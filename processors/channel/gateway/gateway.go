@@ -62,6 +62,9 @@ type Config struct {
 	Ready func() bool
 	// OriginPatterns allow browser pages of other origins (see websocket.AcceptOptions).
 	OriginPatterns []string
+	// Era is the contract era clients' actions are produced in (codecs.EraSeed when empty): a
+	// type of the other era is refused.
+	Era string
 }
 
 // Emitter produces commands (package commands).
@@ -434,7 +437,7 @@ func (g *Gateway) action(sid uuid.UUID, f protocol.ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	msg, err := buildCommand(f, s)
+	msg, err := buildCommand(g.era(), f, s)
 	if err != nil {
 		return err
 	}
@@ -463,4 +466,11 @@ func (g *Gateway) changeChannel(sid uuid.UUID, f protocol.ClientFrame) error {
 		return protocol.Refuse(protocol.CodeBadChange, "change_channel needs a channelId, or an ipAddress and a port")
 	}
 	return g.sessions.RequestChannelChange(sid, to.Host, to.Port, codecs.NewTrace())
+}
+
+func (g *Gateway) era() string {
+	if g.cfg.Era == "" {
+		return codecs.EraSeed
+	}
+	return g.cfg.Era
 }
