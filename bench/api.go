@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/atlasstreams/atlas/codecs"
@@ -40,14 +39,19 @@ func startAPI(s *stack, n int, logf func(string, ...any)) (*apiServer, error) {
 		return nil, err
 	}
 	t := newTenant("GMS")
-	var produceErr atomic.Value
+	var (
+		mu         sync.Mutex
+		produceErr error // the first; errors of several types may come
+	)
 	for i := 1; i <= n; i++ {
 		v, _ := proto.Marshal(&accountpb.Account{Id: uint32(i), Name: "api-player-" + strconv.Itoa(i), Tos: true})
 		s.prod.Produce(context.Background(), &kgo.Record{Topic: apiTable, Key: []byte(model.AccountKey(t, uint32(i))), Value: v},
 			func(_ *kgo.Record, err error) {
-				if err != nil {
-					produceErr.Store(err)
+				mu.Lock()
+				if err != nil && produceErr == nil {
+					produceErr = err
 				}
+				mu.Unlock()
 			})
 		if i%100000 == 0 {
 			logf("   %d of %d accounts written", i, n)
@@ -56,7 +60,10 @@ func startAPI(s *stack, n int, logf func(string, ...any)) (*apiServer, error) {
 	if err := s.prod.Flush(context.Background()); err != nil {
 		return nil, err
 	}
-	if err, _ := produceErr.Load().(error); err != nil {
+	mu.Lock()
+	err := produceErr
+	mu.Unlock()
+	if err != nil {
 		return nil, fmt.Errorf("writing the table: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -50,13 +50,14 @@ func startKRaft(libs string, n int, logf func(string, ...any)) (*kraftCluster, e
 		return nil, err
 	}
 	k := &kraftCluster{libs: libs, work: work}
+	// Every port at once, so that no two nodes are handed the same one.
+	ports, err := freePorts(2 * n)
+	if err != nil {
+		k.close()
+		return nil, err
+	}
 	for i := 1; i <= n; i++ {
-		ports, err := freePorts(2)
-		if err != nil {
-			k.close()
-			return nil, err
-		}
-		k.nodes = append(k.nodes, &kraftNode{id: i, port: ports[0], ctrlPort: ports[1], dir: filepath.Join(work, fmt.Sprintf("node-%d", i))})
+		k.nodes = append(k.nodes, &kraftNode{id: i, port: ports[2*i-2], ctrlPort: ports[2*i-1], dir: filepath.Join(work, fmt.Sprintf("node-%d", i))})
 	}
 	id, err := clusterID()
 	if err != nil {
@@ -391,6 +392,9 @@ func brokerFailover(r *run) (string, error) {
 	leader, isr, err := k.partitionState(topic, 0)
 	if err != nil {
 		return "", err
+	}
+	if leader < 0 || k.node(int(leader)) == nil {
+		return "", fmt.Errorf("%s/0 has no leader among the nodes (%d) before the fault", topic, leader)
 	}
 	if len(isr) != 3 {
 		return "", fmt.Errorf("%s/0 has in-sync replicas %v before the fault, want 3", topic, isr)
