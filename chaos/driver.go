@@ -249,7 +249,7 @@ func (d *driver) life(a *player, rounds int, think func(), timeout time.Duration
 			func(now int64) []refmodel.Event {
 				d.mu.Lock()
 				defer d.mu.Unlock()
-				return d.model.Login(a.mt, login.String(), a.name, "pw-"+a.name, 0, now)
+				return d.model.Login(a.mt, login.String(), a.name, "pw-"+a.name, "10.9.8.7", 0, now)
 			}, timeout); err != nil {
 			return err
 		}

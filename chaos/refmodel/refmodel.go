@@ -124,12 +124,18 @@ func status(id uint32, name, s string) Event {
 	return Event{Status, id, fmt.Sprintf(`{"account_id":%d,"name":%s,"status":%q}`, id, b, s)}
 }
 
-func sessionEvent(sid string, id uint32, typ, body string) Event {
-	return Event{Session, id, fmt.Sprintf(`{"sessionId":%q,"accountId":%d,"type":%q,"body":%s}`, sid, id, typ, body)}
+// sessionEvent is a session status event. Every one names the account ("" when the service
+// does not know it, or not yet: before the password was compared), as current upstream's
+// consumers read it; seed readers ignore the key.
+func sessionEvent(sid string, id uint32, name, typ, body string) Event {
+	n, _ := json.Marshal(name)
+	return Event{Session, id, fmt.Sprintf(`{"sessionId":%q,"accountId":%d,"accountName":%s,"type":%q,"body":%s}`, sid, id, n, typ, body)}
 }
 
-func sessionError(sid string, id uint32, code string, reason int, until int64) Event {
-	return sessionEvent(sid, id, "ERROR", fmt.Sprintf(`{"code":%q,"reason":%d,"until":%d}`, code, reason, until))
+// sessionError is an ERROR; ip is the login's address ("" on the state-change path). The
+// model's clients send no hardware id.
+func sessionError(sid string, id uint32, name, code string, reason int, until int64, ip string) Event {
+	return sessionEvent(sid, id, name, "ERROR", fmt.Sprintf(`{"code":%q,"reason":%d,"until":%d,"ipAddress":%q,"hwid":""}`, code, reason, until, ip))
 }
 
 // Create applies a CreateCommand; id is the id the service gave the account (ignored when the
@@ -167,18 +173,18 @@ func (m *Model) expire(a *Account, nowMs int64) []Event {
 	return nil
 }
 
-// Login applies a login attempt (SessionCommand CREATE). newID is the id an auto-registered
-// account gets.
-func (m *Model) Login(t Tenant, sid, name, password string, newID uint32, nowMs int64) []Event {
+// Login applies a login attempt (SessionCommand CREATE) from address ip. newID is the id an
+// auto-registered account gets.
+func (m *Model) Login(t Tenant, sid, name, password, ip string, newID uint32, nowMs int64) []Event {
 	ts := m.tenant(t)
 	a := ts.byName[strings.ToLower(name)]
 	var out []Event
 	if a != nil && a.Failed >= m.rules.MaxFailedLogins && nowMs-a.FailedSince < m.rules.FailedLoginWindowMs {
-		return []Event{sessionError(sid, a.ID, "TOO_MANY_ATTEMPTS", 0, 0)}
+		return []Event{sessionError(sid, a.ID, "", "TOO_MANY_ATTEMPTS", 0, 0, ip)}
 	}
 	if a == nil {
 		if !m.rules.AutoRegister {
-			return []Event{sessionError(sid, 0, "NOT_REGISTERED", 0, 0)}
+			return []Event{sessionError(sid, 0, "", "NOT_REGISTERED", 0, 0, ip)}
 		}
 		out = m.create(t, ts, name, password, newID)
 		a = ts.byID[newID]
@@ -188,7 +194,7 @@ func (m *Model) Login(t Tenant, sid, name, password string, newID uint32, nowMs 
 				a.Failed, a.FailedSince = 0, nowMs
 			}
 			a.Failed++
-			return append(out, sessionError(sid, a.ID, "INCORRECT_PASSWORD", 0, 0))
+			return append(out, sessionError(sid, a.ID, a.Name, "INCORRECT_PASSWORD", 0, 0, ip))
 		}
 		a.Failed, a.FailedSince = 0, 0
 		// The account's own checks start here, after the password: only now is the account
@@ -196,32 +202,32 @@ func (m *Model) Login(t Tenant, sid, name, password string, newID uint32, nowMs 
 		out = m.expire(a, nowMs)
 	}
 	if a.Banned && (a.BanUntilMs == 0 || nowMs < a.BanUntilMs) {
-		return append(out, sessionError(sid, a.ID, "DELETED_OR_BLOCKED", a.BanReason, a.BanUntilMs))
+		return append(out, sessionError(sid, a.ID, a.Name, "DELETED_OR_BLOCKED", a.BanReason, a.BanUntilMs, ip))
 	}
 	if a.State() > 0 {
-		return append(out, sessionError(sid, a.ID, "ALREADY_LOGGED_IN", 0, 0))
+		return append(out, sessionError(sid, a.ID, a.Name, "ALREADY_LOGGED_IN", 0, 0, ip))
 	}
 	a.sessions[sessionKey{sid, "LOGIN"}] = entry{1, nowMs}
 	out = append(out, status(a.ID, a.Name, "LOGGED_IN"))
 	if !a.Tos && t.Region != "JMS" {
-		return append(out, sessionEvent(sid, a.ID, "REQUEST_LICENSE_AGREEMENT", "null"))
+		return append(out, sessionEvent(sid, a.ID, a.Name, "REQUEST_LICENSE_AGREEMENT", "null"))
 	}
-	return append(out, sessionEvent(sid, a.ID, "CREATED", "{}"))
+	return append(out, sessionEvent(sid, a.ID, a.Name, "CREATED", fmt.Sprintf(`{"ipAddress":%q,"hwid":""}`, ip)))
 }
 
 // Progress applies PROGRESS_STATE; params is the JSON the command carried.
 func (m *Model) Progress(t Tenant, sid string, id uint32, issuer string, state int, params string, nowMs int64) []Event {
 	a := m.tenant(t).byID[id]
 	if a == nil {
-		return []Event{sessionError(sid, 0, "NOT_REGISTERED", 0, 0)}
+		return []Event{sessionError(sid, 0, "", "NOT_REGISTERED", 0, 0, "")}
 	}
 	issuer = strings.ToUpper(issuer)
 	out := m.expire(a, nowMs)
 	if a.State() == 0 {
-		return append(out, sessionError(sid, id, "SYSTEM_ERROR", 0, 0))
+		return append(out, sessionError(sid, id, a.Name, "SYSTEM_ERROR", 0, 0, ""))
 	}
 	changed := func() []Event {
-		return append(out, sessionEvent(sid, id, "STATE_CHANGED", fmt.Sprintf(`{"state":%d,"params":%s}`, state, params)))
+		return append(out, sessionEvent(sid, id, a.Name, "STATE_CHANGED", fmt.Sprintf(`{"state":%d,"params":%s}`, state, params)))
 	}
 	switch state {
 	case 0:
@@ -229,7 +235,7 @@ func (m *Model) Progress(t Tenant, sid string, id uint32, issuer string, state i
 		return changed()
 	case 1:
 		if !m.login(a, sid, issuer, nowMs) {
-			return append(out, sessionError(sid, id, "SYSTEM_ERROR", 0, 0))
+			return append(out, sessionError(sid, id, a.Name, "SYSTEM_ERROR", 0, 0, ""))
 		}
 		out = append(out, status(id, a.Name, "LOGGED_IN"))
 		return changed()
@@ -237,12 +243,12 @@ func (m *Model) Progress(t Tenant, sid string, id uint32, issuer string, state i
 		k := sessionKey{sid, issuer}
 		e, ok := a.sessions[k]
 		if !ok || e.state == 0 {
-			return append(out, sessionError(sid, id, "SYSTEM_ERROR", 0, 0))
+			return append(out, sessionError(sid, id, a.Name, "SYSTEM_ERROR", 0, 0, ""))
 		}
 		a.sessions[k] = entry{2, nowMs}
 		return changed()
 	}
-	return append(out, sessionError(sid, id, "SYSTEM_ERROR", 0, 0))
+	return append(out, sessionError(sid, id, a.Name, "SYSTEM_ERROR", 0, 0, ""))
 }
 
 func (m *Model) login(a *Account, sid, issuer string, nowMs int64) bool {

@@ -92,7 +92,7 @@ func agree(t *testing.T, seed int64, steps int) {
 			what = "login " + name
 			h.Login(sid, name, pw)
 			got = h.Events()
-			want = m.Login(mt, sid.String(), name, pw, newID(got), now)
+			want = m.Login(mt, sid.String(), name, pw, "10.0.0.7", newID(got), now)
 		case op < 70:
 			state := rng.Intn(4)
 			what = fmt.Sprintf("progress %d %s %d", id, issuer, state)

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"flag"
 	"fmt"
+	"github.com/atlasstreams/atlas/codecs"
 	"net"
 	"os"
 	"strconv"
@@ -36,6 +37,7 @@ func runDev(ctx context.Context, args []string) error {
 	kafkaListen := fs.String("kafka-listen", envOr("ATLAS_KAFKA_LISTEN", "127.0.0.1:9092"), "address of the embedded broker (env ATLAS_KAFKA_LISTEN)")
 	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", "127.0.0.1:8080"), "address of the HTTP API, /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")
 	partitions := fs.Int("partitions", 12, "partitions of every topic")
+	contracts := fs.String("contracts", envOr("ATLAS_CONTRACTS", codecs.EraSeed), "contract era the services write: seed or current; both are read (env ATLAS_CONTRACTS)")
 	channels := fs.String("channels", envOr("CHANNEL_CHANNELS", "1:7575,2:7576"), "the dev channel instance's channel ids and client ports, id:port,... (port 0: a free one; env CHANNEL_CHANNELS)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -53,6 +55,10 @@ func runDev(ctx context.Context, args []string) error {
 	opts.Brokers = cluster.ListenAddrs()
 	opts.Partitions = *partitions
 	opts.Replication = 1
+	if err := runtime.CheckContracts(*contracts); err != nil {
+		return fmt.Errorf("--contracts %q: %w", *contracts, err)
+	}
+	opts.Contracts = *contracts
 
 	cfg, err := model.FromEnv()
 	if err != nil {

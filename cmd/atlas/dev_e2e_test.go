@@ -277,9 +277,9 @@ func TestDevStackEndToEnd(t *testing.T) {
 		Value: []byte(`{"name":"e2e-bob","password":"` + e2ePassword + `"}`), Headers: hdrs}).FirstErr())
 
 	want := map[string]bool{
-		`{"account_id":1,"name":"e2e-bob","status":"CREATED"}`:                          false,
-		`{"account_id":1,"name":"e2e-bob","status":"LOGGED_IN"}`:                        false,
-		`{"sessionId":"` + sid.String() + `","accountId":1,"type":"CREATED","body":{}}`: false,
+		`{"account_id":1,"name":"e2e-bob","status":"CREATED"}`:                                                                                  false,
+		`{"account_id":1,"name":"e2e-bob","status":"LOGGED_IN"}`:                                                                                false,
+		`{"sessionId":"` + sid.String() + `","accountId":1,"accountName":"e2e-bob","type":"CREATED","body":{"ipAddress":"10.1.2.3","hwid":""}}`: false,
 	}
 	loginSent := false
 	for missing := len(want); missing > 0; {

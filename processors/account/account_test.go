@@ -97,7 +97,7 @@ func TestLoginTransitionBlockedLogoutChannelLogin(t *testing.T) {
 	h.Progress(s1, id, login, 2, `{"ipAddress":"10.0.0.5","port":7575,"characterId":12}`)
 	events := h.Events()
 	require.Len(t, events, 1)
-	require.Equal(t, `{"sessionId":"`+s1.String()+`","accountId":1,"type":"STATE_CHANGED","body":{"state":2,"params":{"ipAddress":"10.0.0.5","port":7575,"characterId":12}}}`, string(events[0].Raw), "params are echoed unchanged")
+	require.Equal(t, `{"sessionId":"`+s1.String()+`","accountId":1,"accountName":"bob","type":"STATE_CHANGED","body":{"state":2,"params":{"ipAddress":"10.0.0.5","port":7575,"characterId":12}}}`, string(events[0].Raw), "params are echoed unchanged")
 	require.EqualValues(t, 2, h.State(id))
 
 	h.Logout(s1, id, login)
@@ -243,7 +243,7 @@ func TestAutoRegistration(t *testing.T) {
 	off.Login(s1, "newbie", "pw")
 	events := off.Events()
 	require.Len(t, events, 1)
-	require.Equal(t, `{"sessionId":"`+s1.String()+`","accountId":0,"type":"ERROR","body":{"code":"NOT_REGISTERED","reason":0,"until":0}}`, string(events[0].Raw))
+	require.Equal(t, `{"sessionId":"`+s1.String()+`","accountId":0,"accountName":"","type":"ERROR","body":{"code":"NOT_REGISTERED","reason":0,"until":0,"ipAddress":"10.0.0.7","hwid":""}}`, string(events[0].Raw))
 	require.Equal(t, codecs.IDKey(0), events[0].Key)
 }
 
@@ -297,7 +297,7 @@ func TestLicenseAgreement(t *testing.T) {
 	jms.Login(s1, "bob", "secret")
 	events := jms.Events()
 	require.Equal(t, "SESSION 1 CREATED", events[len(events)-1].String(), "JMS never asks for the license")
-	require.Equal(t, `{"sessionId":"`+s1.String()+`","accountId":1,"type":"CREATED","body":{}}`, string(events[len(events)-1].Raw))
+	require.Equal(t, `{"sessionId":"`+s1.String()+`","accountId":1,"accountName":"bob","type":"CREATED","body":{"ipAddress":"10.0.0.7","hwid":""}}`, string(events[len(events)-1].Raw))
 }
 
 func TestLicenseRequestHasNullBody(t *testing.T) {
@@ -305,7 +305,7 @@ func TestLicenseRequestHasNullBody(t *testing.T) {
 	h.Create("bob", "secret")
 	h.Login(s1, "bob", "secret")
 	events := h.Events()
-	require.Equal(t, `{"sessionId":"`+s1.String()+`","accountId":1,"type":"REQUEST_LICENSE_AGREEMENT","body":null}`, string(events[len(events)-1].Raw))
+	require.Equal(t, `{"sessionId":"`+s1.String()+`","accountId":1,"accountName":"bob","type":"REQUEST_LICENSE_AGREEMENT","body":null}`, string(events[len(events)-1].Raw))
 }
 
 func TestProgressStateErrors(t *testing.T) {

@@ -64,19 +64,23 @@ func PasswordsFromEnv(cost int, allowRandom bool) (model.Passwords, error) {
 
 // Graphs are the service's five group graphs.
 func (s Service) Graphs() []*goka.GroupGraph {
+	cfg := s.Config
+	if cfg.Contracts == "" {
+		cfg.Contracts = s.Options.Contracts // the process-wide setting (ATLAS_CONTRACTS)
+	}
 	return []*goka.GroupGraph{
-		ingress.Group(s.Passwords, s.Config.NameCharset),
-		names.Group(s.Config, s.Passwords),
+		ingress.Group(s.Passwords, cfg.NameCharset, cfg.Contracts),
+		names.Group(cfg, s.Passwords),
 		ids.Group(),
-		accounts.Group(s.Config),
-		timers.Group(s.Config),
+		accounts.Group(cfg),
+		timers.Group(cfg),
 	}
 }
 
 // Topics are the topics the service reads and writes, tables included.
 func Topics(o runtime.Options) []runtime.TopicSpec {
 	specs := o.Streams(
-		atlas.CommandTopicCreateAccount, atlas.CommandTopicAccountSession, atlas.AccountAdminTopic,
+		atlas.CommandTopicCreateAccount, atlas.CommandTopicAccount, atlas.CommandTopicAccountSession, atlas.AccountAdminTopic,
 		atlas.EventTopicAccountStatus, atlas.EventTopicAccountSessionStatus,
 		atlas.AccountNameCommands, atlas.AccountIDRequests, atlas.AccountCommands, atlas.AccountTimerCommands,
 		atlas.DeadLetterTopic,
@@ -90,7 +94,7 @@ func Written(o runtime.Options) []runtime.TopicSpec {
 	var out []runtime.TopicSpec
 	for _, t := range Topics(o) {
 		switch goka.Stream(t.Name) {
-		case atlas.CommandTopicCreateAccount, atlas.CommandTopicAccountSession, atlas.AccountAdminTopic:
+		case atlas.CommandTopicCreateAccount, atlas.CommandTopicAccount, atlas.CommandTopicAccountSession, atlas.AccountAdminTopic:
 			continue
 		}
 		out = append(out, t)

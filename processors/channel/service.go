@@ -182,7 +182,7 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 	}
 
 	hb := heartbeat.Config{World: cfg.World, Channels: announced, Interval: cfg.HeartbeatInterval,
-		MaxCapacity: cfg.MaxCapacity, Current: reg.Count}
+		MaxCapacity: cfg.MaxCapacity, Current: reg.Count, Era: s.Options.Contracts}
 	hbCtx, hbStop := context.WithCancel(context.Background())
 	hbDone := make(chan struct{})
 	go func() { defer close(hbDone); heartbeat.Run(hbCtx, hb, emitter) }()

@@ -92,6 +92,7 @@ Shared configuration as "NAME: value" lines: the ConfigMap's data, and the topic
   "partitions" "ATLAS_PARTITIONS"
   "replication" "ATLAS_REPLICATION"
   "acks" "ATLAS_ACKS"
+  "contracts" "ATLAS_CONTRACTS"
   "flushFrequency" "ATLAS_FLUSH_FREQUENCY"
   "clientId" "ATLAS_CLIENT_ID"
   "bcryptCost" "ATLAS_BCRYPT_COST"

@@ -175,6 +175,7 @@ type NameCommand struct {
 	//	*NameCommand_Register
 	//	*NameCommand_Login
 	//	*NameCommand_IdAssigned
+	//	*NameCommand_Unregister
 	Kind          isNameCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -258,6 +259,15 @@ func (x *NameCommand) GetIdAssigned() *IDAssigned {
 	return nil
 }
 
+func (x *NameCommand) GetUnregister() *Unregister {
+	if x != nil {
+		if x, ok := x.Kind.(*NameCommand_Unregister); ok {
+			return x.Unregister
+		}
+	}
+	return nil
+}
+
 type isNameCommand_Kind interface {
 	isNameCommand_Kind()
 }
@@ -274,11 +284,63 @@ type NameCommand_IdAssigned struct {
 	IdAssigned *IDAssigned `protobuf:"bytes,12,opt,name=id_assigned,json=idAssigned,proto3,oneof"`
 }
 
+type NameCommand_Unregister struct {
+	Unregister *Unregister `protobuf:"bytes,13,opt,name=unregister,proto3,oneof"`
+}
+
 func (*NameCommand_Register) isNameCommand_Kind() {}
 
 func (*NameCommand_Login) isNameCommand_Kind() {}
 
 func (*NameCommand_IdAssigned) isNameCommand_Kind() {}
+
+func (*NameCommand_Unregister) isNameCommand_Kind() {}
+
+// A deleted account gives its name back: the names stage removes the row if it still names
+// that account, then tells the accounts stage to remove the account's row.
+type Unregister struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	AccountId     uint32                 `protobuf:"varint,1,opt,name=account_id,json=accountId,proto3" json:"account_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Unregister) Reset() {
+	*x = Unregister{}
+	mi := &file_account_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Unregister) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Unregister) ProtoMessage() {}
+
+func (x *Unregister) ProtoReflect() protoreflect.Message {
+	mi := &file_account_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Unregister.ProtoReflect.Descriptor instead.
+func (*Unregister) Descriptor() ([]byte, []int) {
+	return file_account_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Unregister) GetAccountId() uint32 {
+	if x != nil {
+		return x.AccountId
+	}
+	return 0
+}
 
 // CreateCommand: the password is already a bcrypt hash.
 type Register struct {
@@ -290,7 +352,7 @@ type Register struct {
 
 func (x *Register) Reset() {
 	*x = Register{}
-	mi := &file_account_proto_msgTypes[3]
+	mi := &file_account_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -302,7 +364,7 @@ func (x *Register) String() string {
 func (*Register) ProtoMessage() {}
 
 func (x *Register) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[3]
+	mi := &file_account_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -315,7 +377,7 @@ func (x *Register) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Register.ProtoReflect.Descriptor instead.
 func (*Register) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{3}
+	return file_account_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Register) GetPasswordHash() []byte {
@@ -333,13 +395,14 @@ type LoginAttempt struct {
 	IpAddress      string                 `protobuf:"bytes,2,opt,name=ip_address,json=ipAddress,proto3" json:"ip_address,omitempty"`
 	Author         string                 `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
 	SealedPassword []byte                 `protobuf:"bytes,4,opt,name=sealed_password,json=sealedPassword,proto3" json:"sealed_password,omitempty"`
+	Hwid           string                 `protobuf:"bytes,5,opt,name=hwid,proto3" json:"hwid,omitempty"` // the client's hardware id, when the login server gave one
 	unknownFields  protoimpl.UnknownFields
 	sizeCache      protoimpl.SizeCache
 }
 
 func (x *LoginAttempt) Reset() {
 	*x = LoginAttempt{}
-	mi := &file_account_proto_msgTypes[4]
+	mi := &file_account_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -351,7 +414,7 @@ func (x *LoginAttempt) String() string {
 func (*LoginAttempt) ProtoMessage() {}
 
 func (x *LoginAttempt) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[4]
+	mi := &file_account_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -364,7 +427,7 @@ func (x *LoginAttempt) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LoginAttempt.ProtoReflect.Descriptor instead.
 func (*LoginAttempt) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{4}
+	return file_account_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LoginAttempt) GetSessionId() []byte {
@@ -395,6 +458,13 @@ func (x *LoginAttempt) GetSealedPassword() []byte {
 	return nil
 }
 
+func (x *LoginAttempt) GetHwid() string {
+	if x != nil {
+		return x.Hwid
+	}
+	return ""
+}
+
 // Answer of the ids stage to a registration waiting for an id.
 type IDAssigned struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -406,7 +476,7 @@ type IDAssigned struct {
 
 func (x *IDAssigned) Reset() {
 	*x = IDAssigned{}
-	mi := &file_account_proto_msgTypes[5]
+	mi := &file_account_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -418,7 +488,7 @@ func (x *IDAssigned) String() string {
 func (*IDAssigned) ProtoMessage() {}
 
 func (x *IDAssigned) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[5]
+	mi := &file_account_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -431,7 +501,7 @@ func (x *IDAssigned) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IDAssigned.ProtoReflect.Descriptor instead.
 func (*IDAssigned) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{5}
+	return file_account_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *IDAssigned) GetAccountId() uint32 {
@@ -465,7 +535,7 @@ type NameEntry struct {
 
 func (x *NameEntry) Reset() {
 	*x = NameEntry{}
-	mi := &file_account_proto_msgTypes[6]
+	mi := &file_account_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +547,7 @@ func (x *NameEntry) String() string {
 func (*NameEntry) ProtoMessage() {}
 
 func (x *NameEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[6]
+	mi := &file_account_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +560,7 @@ func (x *NameEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NameEntry.ProtoReflect.Descriptor instead.
 func (*NameEntry) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{6}
+	return file_account_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *NameEntry) GetName() string {
@@ -552,7 +622,7 @@ type PendingRegistration struct {
 
 func (x *PendingRegistration) Reset() {
 	*x = PendingRegistration{}
-	mi := &file_account_proto_msgTypes[7]
+	mi := &file_account_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -564,7 +634,7 @@ func (x *PendingRegistration) String() string {
 func (*PendingRegistration) ProtoMessage() {}
 
 func (x *PendingRegistration) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[7]
+	mi := &file_account_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -577,7 +647,7 @@ func (x *PendingRegistration) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PendingRegistration.ProtoReflect.Descriptor instead.
 func (*PendingRegistration) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{7}
+	return file_account_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *PendingRegistration) GetMeta() *Meta {
@@ -604,7 +674,7 @@ type IDRequest struct {
 
 func (x *IDRequest) Reset() {
 	*x = IDRequest{}
-	mi := &file_account_proto_msgTypes[8]
+	mi := &file_account_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -616,7 +686,7 @@ func (x *IDRequest) String() string {
 func (*IDRequest) ProtoMessage() {}
 
 func (x *IDRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[8]
+	mi := &file_account_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -629,7 +699,7 @@ func (x *IDRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IDRequest.ProtoReflect.Descriptor instead.
 func (*IDRequest) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{8}
+	return file_account_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *IDRequest) GetMeta() *Meta {
@@ -655,7 +725,7 @@ type IDSequence struct {
 
 func (x *IDSequence) Reset() {
 	*x = IDSequence{}
-	mi := &file_account_proto_msgTypes[9]
+	mi := &file_account_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -667,7 +737,7 @@ func (x *IDSequence) String() string {
 func (*IDSequence) ProtoMessage() {}
 
 func (x *IDSequence) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[9]
+	mi := &file_account_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -680,7 +750,7 @@ func (x *IDSequence) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use IDSequence.ProtoReflect.Descriptor instead.
 func (*IDSequence) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{9}
+	return file_account_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *IDSequence) GetLast() uint32 {
@@ -704,6 +774,8 @@ type AccountCommand struct {
 	//	*AccountCommand_Ban
 	//	*AccountCommand_Unban
 	//	*AccountCommand_SetTos
+	//	*AccountCommand_Delete
+	//	*AccountCommand_Purge
 	Kind          isAccountCommand_Kind `protobuf_oneof:"kind"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -711,7 +783,7 @@ type AccountCommand struct {
 
 func (x *AccountCommand) Reset() {
 	*x = AccountCommand{}
-	mi := &file_account_proto_msgTypes[10]
+	mi := &file_account_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -723,7 +795,7 @@ func (x *AccountCommand) String() string {
 func (*AccountCommand) ProtoMessage() {}
 
 func (x *AccountCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[10]
+	mi := &file_account_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -736,7 +808,7 @@ func (x *AccountCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AccountCommand.ProtoReflect.Descriptor instead.
 func (*AccountCommand) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{10}
+	return file_account_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *AccountCommand) GetMeta() *Meta {
@@ -832,6 +904,24 @@ func (x *AccountCommand) GetSetTos() *SetTos {
 	return nil
 }
 
+func (x *AccountCommand) GetDelete() *Delete {
+	if x != nil {
+		if x, ok := x.Kind.(*AccountCommand_Delete); ok {
+			return x.Delete
+		}
+	}
+	return nil
+}
+
+func (x *AccountCommand) GetPurge() *Purge {
+	if x != nil {
+		if x, ok := x.Kind.(*AccountCommand_Purge); ok {
+			return x.Purge
+		}
+	}
+	return nil
+}
+
 type isAccountCommand_Kind interface {
 	isAccountCommand_Kind()
 }
@@ -868,6 +958,14 @@ type AccountCommand_SetTos struct {
 	SetTos *SetTos `protobuf:"bytes,17,opt,name=set_tos,json=setTos,proto3,oneof"`
 }
 
+type AccountCommand_Delete struct {
+	Delete *Delete `protobuf:"bytes,18,opt,name=delete,proto3,oneof"`
+}
+
+type AccountCommand_Purge struct {
+	Purge *Purge `protobuf:"bytes,19,opt,name=purge,proto3,oneof"`
+}
+
 func (*AccountCommand_Create) isAccountCommand_Kind() {}
 
 func (*AccountCommand_Login) isAccountCommand_Kind() {}
@@ -884,6 +982,85 @@ func (*AccountCommand_Unban) isAccountCommand_Kind() {}
 
 func (*AccountCommand_SetTos) isAccountCommand_Kind() {}
 
+func (*AccountCommand_Delete) isAccountCommand_Kind() {}
+
+func (*AccountCommand_Purge) isAccountCommand_Kind() {}
+
+// COMMAND_TOPIC_ACCOUNT DELETE: refused while the account is logged in; otherwise the
+// account is marked deleted (its row stays, remembering the command, until Purge).
+type Delete struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Delete) Reset() {
+	*x = Delete{}
+	mi := &file_account_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Delete) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Delete) ProtoMessage() {}
+
+func (x *Delete) ProtoReflect() protoreflect.Message {
+	mi := &file_account_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Delete.ProtoReflect.Descriptor instead.
+func (*Delete) Descriptor() ([]byte, []int) {
+	return file_account_proto_rawDescGZIP(), []int{12}
+}
+
+// The names stage has given the deleted account's name back: remove the account's row.
+type Purge struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Purge) Reset() {
+	*x = Purge{}
+	mi := &file_account_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Purge) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Purge) ProtoMessage() {}
+
+func (x *Purge) ProtoReflect() protoreflect.Message {
+	mi := &file_account_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Purge.ProtoReflect.Descriptor instead.
+func (*Purge) Descriptor() ([]byte, []int) {
+	return file_account_proto_rawDescGZIP(), []int{13}
+}
+
 type Create struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -894,7 +1071,7 @@ type Create struct {
 
 func (x *Create) Reset() {
 	*x = Create{}
-	mi := &file_account_proto_msgTypes[11]
+	mi := &file_account_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -906,7 +1083,7 @@ func (x *Create) String() string {
 func (*Create) ProtoMessage() {}
 
 func (x *Create) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[11]
+	mi := &file_account_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -919,7 +1096,7 @@ func (x *Create) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Create.ProtoReflect.Descriptor instead.
 func (*Create) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{11}
+	return file_account_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *Create) GetName() string {
@@ -942,13 +1119,14 @@ type Login struct {
 	SessionId     []byte                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
 	Author        string                 `protobuf:"bytes,2,opt,name=author,proto3" json:"author,omitempty"`
 	IpAddress     string                 `protobuf:"bytes,3,opt,name=ip_address,json=ipAddress,proto3" json:"ip_address,omitempty"`
+	Hwid          string                 `protobuf:"bytes,4,opt,name=hwid,proto3" json:"hwid,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Login) Reset() {
 	*x = Login{}
-	mi := &file_account_proto_msgTypes[12]
+	mi := &file_account_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -960,7 +1138,7 @@ func (x *Login) String() string {
 func (*Login) ProtoMessage() {}
 
 func (x *Login) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[12]
+	mi := &file_account_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -973,7 +1151,7 @@ func (x *Login) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Login.ProtoReflect.Descriptor instead.
 func (*Login) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{12}
+	return file_account_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Login) GetSessionId() []byte {
@@ -997,6 +1175,13 @@ func (x *Login) GetIpAddress() string {
 	return ""
 }
 
+func (x *Login) GetHwid() string {
+	if x != nil {
+		return x.Hwid
+	}
+	return ""
+}
+
 type ProgressState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	SessionId     []byte                 `protobuf:"bytes,1,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
@@ -1009,7 +1194,7 @@ type ProgressState struct {
 
 func (x *ProgressState) Reset() {
 	*x = ProgressState{}
-	mi := &file_account_proto_msgTypes[13]
+	mi := &file_account_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1021,7 +1206,7 @@ func (x *ProgressState) String() string {
 func (*ProgressState) ProtoMessage() {}
 
 func (x *ProgressState) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[13]
+	mi := &file_account_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1034,7 +1219,7 @@ func (x *ProgressState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ProgressState.ProtoReflect.Descriptor instead.
 func (*ProgressState) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{13}
+	return file_account_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ProgressState) GetSessionId() []byte {
@@ -1075,7 +1260,7 @@ type Logout struct {
 
 func (x *Logout) Reset() {
 	*x = Logout{}
-	mi := &file_account_proto_msgTypes[14]
+	mi := &file_account_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1087,7 +1272,7 @@ func (x *Logout) String() string {
 func (*Logout) ProtoMessage() {}
 
 func (x *Logout) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[14]
+	mi := &file_account_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1100,7 +1285,7 @@ func (x *Logout) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Logout.ProtoReflect.Descriptor instead.
 func (*Logout) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{14}
+	return file_account_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Logout) GetSessionId() []byte {
@@ -1129,7 +1314,7 @@ type Expire struct {
 
 func (x *Expire) Reset() {
 	*x = Expire{}
-	mi := &file_account_proto_msgTypes[15]
+	mi := &file_account_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1141,7 +1326,7 @@ func (x *Expire) String() string {
 func (*Expire) ProtoMessage() {}
 
 func (x *Expire) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[15]
+	mi := &file_account_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1154,7 +1339,7 @@ func (x *Expire) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Expire.ProtoReflect.Descriptor instead.
 func (*Expire) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{15}
+	return file_account_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *Expire) GetSessionId() []byte {
@@ -1188,7 +1373,7 @@ type Ban struct {
 
 func (x *Ban) Reset() {
 	*x = Ban{}
-	mi := &file_account_proto_msgTypes[16]
+	mi := &file_account_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1200,7 +1385,7 @@ func (x *Ban) String() string {
 func (*Ban) ProtoMessage() {}
 
 func (x *Ban) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[16]
+	mi := &file_account_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1213,7 +1398,7 @@ func (x *Ban) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ban.ProtoReflect.Descriptor instead.
 func (*Ban) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{16}
+	return file_account_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *Ban) GetReason() uint32 {
@@ -1238,7 +1423,7 @@ type Unban struct {
 
 func (x *Unban) Reset() {
 	*x = Unban{}
-	mi := &file_account_proto_msgTypes[17]
+	mi := &file_account_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1435,7 @@ func (x *Unban) String() string {
 func (*Unban) ProtoMessage() {}
 
 func (x *Unban) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[17]
+	mi := &file_account_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1448,7 @@ func (x *Unban) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Unban.ProtoReflect.Descriptor instead.
 func (*Unban) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{17}
+	return file_account_proto_rawDescGZIP(), []int{20}
 }
 
 type SetTos struct {
@@ -1275,7 +1460,7 @@ type SetTos struct {
 
 func (x *SetTos) Reset() {
 	*x = SetTos{}
-	mi := &file_account_proto_msgTypes[18]
+	mi := &file_account_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1287,7 +1472,7 @@ func (x *SetTos) String() string {
 func (*SetTos) ProtoMessage() {}
 
 func (x *SetTos) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[18]
+	mi := &file_account_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1300,7 +1485,7 @@ func (x *SetTos) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetTos.ProtoReflect.Descriptor instead.
 func (*SetTos) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{18}
+	return file_account_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *SetTos) GetAccepted() bool {
@@ -1311,22 +1496,25 @@ func (x *SetTos) GetAccepted() bool {
 }
 
 type Account struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
-	Name          string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
-	Gender        uint32                 `protobuf:"varint,3,opt,name=gender,proto3" json:"gender,omitempty"`
-	Tos           bool                   `protobuf:"varint,4,opt,name=tos,proto3" json:"tos,omitempty"`
-	Ban           *BanState              `protobuf:"bytes,5,opt,name=ban,proto3" json:"ban,omitempty"`
-	Sessions      []*Session             `protobuf:"bytes,6,rep,name=sessions,proto3" json:"sessions,omitempty"`
-	Dedupe        *Dedupe                `protobuf:"bytes,7,opt,name=dedupe,proto3" json:"dedupe,omitempty"`
-	CreatedMs     int64                  `protobuf:"varint,8,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Id        uint32                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Name      string                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Gender    uint32                 `protobuf:"varint,3,opt,name=gender,proto3" json:"gender,omitempty"`
+	Tos       bool                   `protobuf:"varint,4,opt,name=tos,proto3" json:"tos,omitempty"`
+	Ban       *BanState              `protobuf:"bytes,5,opt,name=ban,proto3" json:"ban,omitempty"`
+	Sessions  []*Session             `protobuf:"bytes,6,rep,name=sessions,proto3" json:"sessions,omitempty"`
+	Dedupe    *Dedupe                `protobuf:"bytes,7,opt,name=dedupe,proto3" json:"dedupe,omitempty"`
+	CreatedMs int64                  `protobuf:"varint,8,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"`
+	// Deleted: COMMAND_TOPIC_ACCOUNT DELETE was applied and the row waits for its Purge. Such an
+	// account is not there for every other command.
+	Deleted       bool `protobuf:"varint,9,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Account) Reset() {
 	*x = Account{}
-	mi := &file_account_proto_msgTypes[19]
+	mi := &file_account_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1338,7 +1526,7 @@ func (x *Account) String() string {
 func (*Account) ProtoMessage() {}
 
 func (x *Account) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[19]
+	mi := &file_account_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1351,7 +1539,7 @@ func (x *Account) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Account.ProtoReflect.Descriptor instead.
 func (*Account) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{19}
+	return file_account_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Account) GetId() uint32 {
@@ -1410,6 +1598,13 @@ func (x *Account) GetCreatedMs() int64 {
 	return 0
 }
 
+func (x *Account) GetDeleted() bool {
+	if x != nil {
+		return x.Deleted
+	}
+	return false
+}
+
 type BanState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Reason        uint32                 `protobuf:"varint,1,opt,name=reason,proto3" json:"reason,omitempty"`
@@ -1420,7 +1615,7 @@ type BanState struct {
 
 func (x *BanState) Reset() {
 	*x = BanState{}
-	mi := &file_account_proto_msgTypes[20]
+	mi := &file_account_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1432,7 +1627,7 @@ func (x *BanState) String() string {
 func (*BanState) ProtoMessage() {}
 
 func (x *BanState) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[20]
+	mi := &file_account_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1445,7 +1640,7 @@ func (x *BanState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use BanState.ProtoReflect.Descriptor instead.
 func (*BanState) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{20}
+	return file_account_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *BanState) GetReason() uint32 {
@@ -1474,7 +1669,7 @@ type Session struct {
 
 func (x *Session) Reset() {
 	*x = Session{}
-	mi := &file_account_proto_msgTypes[21]
+	mi := &file_account_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1486,7 +1681,7 @@ func (x *Session) String() string {
 func (*Session) ProtoMessage() {}
 
 func (x *Session) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[21]
+	mi := &file_account_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1499,7 +1694,7 @@ func (x *Session) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Session.ProtoReflect.Descriptor instead.
 func (*Session) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{21}
+	return file_account_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *Session) GetSessionId() []byte {
@@ -1544,7 +1739,7 @@ type Dedupe struct {
 
 func (x *Dedupe) Reset() {
 	*x = Dedupe{}
-	mi := &file_account_proto_msgTypes[22]
+	mi := &file_account_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1751,7 @@ func (x *Dedupe) String() string {
 func (*Dedupe) ProtoMessage() {}
 
 func (x *Dedupe) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[22]
+	mi := &file_account_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1764,7 @@ func (x *Dedupe) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Dedupe.ProtoReflect.Descriptor instead.
 func (*Dedupe) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{22}
+	return file_account_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Dedupe) GetRecent() []*Applied {
@@ -1597,7 +1792,7 @@ type Applied struct {
 
 func (x *Applied) Reset() {
 	*x = Applied{}
-	mi := &file_account_proto_msgTypes[23]
+	mi := &file_account_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1609,7 +1804,7 @@ func (x *Applied) String() string {
 func (*Applied) ProtoMessage() {}
 
 func (x *Applied) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[23]
+	mi := &file_account_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1622,7 +1817,7 @@ func (x *Applied) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Applied.ProtoReflect.Descriptor instead.
 func (*Applied) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{23}
+	return file_account_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Applied) GetCommand() *CommandID {
@@ -1659,7 +1854,7 @@ type Emitted struct {
 
 func (x *Emitted) Reset() {
 	*x = Emitted{}
-	mi := &file_account_proto_msgTypes[24]
+	mi := &file_account_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1671,7 +1866,7 @@ func (x *Emitted) String() string {
 func (*Emitted) ProtoMessage() {}
 
 func (x *Emitted) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[24]
+	mi := &file_account_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1684,7 +1879,7 @@ func (x *Emitted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Emitted.ProtoReflect.Descriptor instead.
 func (*Emitted) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{24}
+	return file_account_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Emitted) GetTopic() string {
@@ -1721,7 +1916,7 @@ type TimerCommand struct {
 
 func (x *TimerCommand) Reset() {
 	*x = TimerCommand{}
-	mi := &file_account_proto_msgTypes[25]
+	mi := &file_account_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1733,7 +1928,7 @@ func (x *TimerCommand) String() string {
 func (*TimerCommand) ProtoMessage() {}
 
 func (x *TimerCommand) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[25]
+	mi := &file_account_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1746,7 +1941,7 @@ func (x *TimerCommand) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimerCommand.ProtoReflect.Descriptor instead.
 func (*TimerCommand) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{25}
+	return file_account_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *TimerCommand) GetKind() isTimerCommand_Kind {
@@ -1805,7 +2000,7 @@ type TimerAdd struct {
 
 func (x *TimerAdd) Reset() {
 	*x = TimerAdd{}
-	mi := &file_account_proto_msgTypes[26]
+	mi := &file_account_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +2012,7 @@ func (x *TimerAdd) String() string {
 func (*TimerAdd) ProtoMessage() {}
 
 func (x *TimerAdd) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[26]
+	mi := &file_account_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +2025,7 @@ func (x *TimerAdd) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimerAdd.ProtoReflect.Descriptor instead.
 func (*TimerAdd) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{26}
+	return file_account_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *TimerAdd) GetMeta() *Meta {
@@ -1890,7 +2085,7 @@ type Tick struct {
 
 func (x *Tick) Reset() {
 	*x = Tick{}
-	mi := &file_account_proto_msgTypes[27]
+	mi := &file_account_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1902,7 +2097,7 @@ func (x *Tick) String() string {
 func (*Tick) ProtoMessage() {}
 
 func (x *Tick) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[27]
+	mi := &file_account_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1915,7 +2110,7 @@ func (x *Tick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tick.ProtoReflect.Descriptor instead.
 func (*Tick) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{27}
+	return file_account_proto_rawDescGZIP(), []int{30}
 }
 
 // The deadlines of one timer row.
@@ -1928,7 +2123,7 @@ type TimerIndex struct {
 
 func (x *TimerIndex) Reset() {
 	*x = TimerIndex{}
-	mi := &file_account_proto_msgTypes[28]
+	mi := &file_account_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2135,7 @@ func (x *TimerIndex) String() string {
 func (*TimerIndex) ProtoMessage() {}
 
 func (x *TimerIndex) ProtoReflect() protoreflect.Message {
-	mi := &file_account_proto_msgTypes[28]
+	mi := &file_account_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2148,7 @@ func (x *TimerIndex) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use TimerIndex.ProtoReflect.Descriptor instead.
 func (*TimerIndex) Descriptor() ([]byte, []int) {
-	return file_account_proto_rawDescGZIP(), []int{28}
+	return file_account_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *TimerIndex) GetPending() []*TimerAdd {
@@ -1979,7 +2174,7 @@ const file_account_proto_rawDesc = "" +
 	"\n" +
 	"tracestate\x18\x04 \x01(\tR\n" +
 	"tracestate\x12!\n" +
-	"\ftimestamp_ms\x18\x05 \x01(\x03R\vtimestampMs\"\x88\x02\n" +
+	"\ftimestamp_ms\x18\x05 \x01(\x03R\vtimestampMs\"\xc8\x02\n" +
 	"\vNameCommand\x12*\n" +
 	"\x04meta\x18\x01 \x01(\v2\x16.atlas.account.v1.MetaR\x04meta\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x128\n" +
@@ -1987,17 +2182,25 @@ const file_account_proto_rawDesc = "" +
 	" \x01(\v2\x1a.atlas.account.v1.RegisterH\x00R\bregister\x126\n" +
 	"\x05login\x18\v \x01(\v2\x1e.atlas.account.v1.LoginAttemptH\x00R\x05login\x12?\n" +
 	"\vid_assigned\x18\f \x01(\v2\x1c.atlas.account.v1.IDAssignedH\x00R\n" +
-	"idAssignedB\x06\n" +
-	"\x04kind\"/\n" +
+	"idAssigned\x12>\n" +
+	"\n" +
+	"unregister\x18\r \x01(\v2\x1c.atlas.account.v1.UnregisterH\x00R\n" +
+	"unregisterB\x06\n" +
+	"\x04kind\"+\n" +
+	"\n" +
+	"Unregister\x12\x1d\n" +
+	"\n" +
+	"account_id\x18\x01 \x01(\rR\taccountId\"/\n" +
 	"\bRegister\x12#\n" +
-	"\rpassword_hash\x18\x01 \x01(\fR\fpasswordHash\"\x8d\x01\n" +
+	"\rpassword_hash\x18\x01 \x01(\fR\fpasswordHash\"\xa1\x01\n" +
 	"\fLoginAttempt\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\fR\tsessionId\x12\x1d\n" +
 	"\n" +
 	"ip_address\x18\x02 \x01(\tR\tipAddress\x12\x16\n" +
 	"\x06author\x18\x03 \x01(\tR\x06author\x12'\n" +
-	"\x0fsealed_password\x18\x04 \x01(\fR\x0esealedPassword\"i\n" +
+	"\x0fsealed_password\x18\x04 \x01(\fR\x0esealedPassword\x12\x12\n" +
+	"\x04hwid\x18\x05 \x01(\tR\x04hwid\"i\n" +
 	"\n" +
 	"IDAssigned\x12\x1d\n" +
 	"\n" +
@@ -2021,7 +2224,7 @@ const file_account_proto_rawDesc = "" +
 	"\bname_key\x18\x02 \x01(\tR\anameKey\" \n" +
 	"\n" +
 	"IDSequence\x12\x12\n" +
-	"\x04last\x18\x01 \x01(\rR\x04last\"\x8b\x04\n" +
+	"\x04last\x18\x01 \x01(\rR\x04last\"\xf0\x04\n" +
 	"\x0eAccountCommand\x12*\n" +
 	"\x04meta\x18\x01 \x01(\v2\x16.atlas.account.v1.MetaR\x04meta\x12\x1d\n" +
 	"\n" +
@@ -2034,17 +2237,22 @@ const file_account_proto_rawDesc = "" +
 	"\x06expire\x18\x0e \x01(\v2\x18.atlas.account.v1.ExpireH\x00R\x06expire\x12)\n" +
 	"\x03ban\x18\x0f \x01(\v2\x15.atlas.account.v1.BanH\x00R\x03ban\x12/\n" +
 	"\x05unban\x18\x10 \x01(\v2\x17.atlas.account.v1.UnbanH\x00R\x05unban\x123\n" +
-	"\aset_tos\x18\x11 \x01(\v2\x18.atlas.account.v1.SetTosH\x00R\x06setTosB\x06\n" +
-	"\x04kind\"K\n" +
+	"\aset_tos\x18\x11 \x01(\v2\x18.atlas.account.v1.SetTosH\x00R\x06setTos\x122\n" +
+	"\x06delete\x18\x12 \x01(\v2\x18.atlas.account.v1.DeleteH\x00R\x06delete\x12/\n" +
+	"\x05purge\x18\x13 \x01(\v2\x17.atlas.account.v1.PurgeH\x00R\x05purgeB\x06\n" +
+	"\x04kind\"\b\n" +
+	"\x06Delete\"\a\n" +
+	"\x05Purge\"K\n" +
 	"\x06Create\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
-	"\x05login\x18\x02 \x01(\v2\x17.atlas.account.v1.LoginR\x05login\"]\n" +
+	"\x05login\x18\x02 \x01(\v2\x17.atlas.account.v1.LoginR\x05login\"q\n" +
 	"\x05Login\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\fR\tsessionId\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\tR\x06author\x12\x1d\n" +
 	"\n" +
-	"ip_address\x18\x03 \x01(\tR\tipAddress\"t\n" +
+	"ip_address\x18\x03 \x01(\tR\tipAddress\x12\x12\n" +
+	"\x04hwid\x18\x04 \x01(\tR\x04hwid\"t\n" +
 	"\rProgressState\x12\x1d\n" +
 	"\n" +
 	"session_id\x18\x01 \x01(\fR\tsessionId\x12\x16\n" +
@@ -2065,7 +2273,7 @@ const file_account_proto_rawDesc = "" +
 	"\buntil_ms\x18\x02 \x01(\x03R\auntilMs\"\a\n" +
 	"\x05Unban\"$\n" +
 	"\x06SetTos\x12\x1a\n" +
-	"\baccepted\x18\x01 \x01(\bR\baccepted\"\x8d\x02\n" +
+	"\baccepted\x18\x01 \x01(\bR\baccepted\"\xa7\x02\n" +
 	"\aAccount\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -2075,7 +2283,8 @@ const file_account_proto_rawDesc = "" +
 	"\bsessions\x18\x06 \x03(\v2\x19.atlas.account.v1.SessionR\bsessions\x120\n" +
 	"\x06dedupe\x18\a \x01(\v2\x18.atlas.account.v1.DedupeR\x06dedupe\x12\x1d\n" +
 	"\n" +
-	"created_ms\x18\b \x01(\x03R\tcreatedMs\"=\n" +
+	"created_ms\x18\b \x01(\x03R\tcreatedMs\x12\x18\n" +
+	"\adeleted\x18\t \x01(\bR\adeleted\"=\n" +
 	"\bBanState\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\rR\x06reason\x12\x19\n" +
 	"\buntil_ms\x18\x02 \x01(\x03R\auntilMs\"q\n" +
@@ -2133,77 +2342,83 @@ func file_account_proto_rawDescGZIP() []byte {
 	return file_account_proto_rawDescData
 }
 
-var file_account_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_account_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_account_proto_goTypes = []any{
 	(*CommandID)(nil),           // 0: atlas.account.v1.CommandID
 	(*Meta)(nil),                // 1: atlas.account.v1.Meta
 	(*NameCommand)(nil),         // 2: atlas.account.v1.NameCommand
-	(*Register)(nil),            // 3: atlas.account.v1.Register
-	(*LoginAttempt)(nil),        // 4: atlas.account.v1.LoginAttempt
-	(*IDAssigned)(nil),          // 5: atlas.account.v1.IDAssigned
-	(*NameEntry)(nil),           // 6: atlas.account.v1.NameEntry
-	(*PendingRegistration)(nil), // 7: atlas.account.v1.PendingRegistration
-	(*IDRequest)(nil),           // 8: atlas.account.v1.IDRequest
-	(*IDSequence)(nil),          // 9: atlas.account.v1.IDSequence
-	(*AccountCommand)(nil),      // 10: atlas.account.v1.AccountCommand
-	(*Create)(nil),              // 11: atlas.account.v1.Create
-	(*Login)(nil),               // 12: atlas.account.v1.Login
-	(*ProgressState)(nil),       // 13: atlas.account.v1.ProgressState
-	(*Logout)(nil),              // 14: atlas.account.v1.Logout
-	(*Expire)(nil),              // 15: atlas.account.v1.Expire
-	(*Ban)(nil),                 // 16: atlas.account.v1.Ban
-	(*Unban)(nil),               // 17: atlas.account.v1.Unban
-	(*SetTos)(nil),              // 18: atlas.account.v1.SetTos
-	(*Account)(nil),             // 19: atlas.account.v1.Account
-	(*BanState)(nil),            // 20: atlas.account.v1.BanState
-	(*Session)(nil),             // 21: atlas.account.v1.Session
-	(*Dedupe)(nil),              // 22: atlas.account.v1.Dedupe
-	(*Applied)(nil),             // 23: atlas.account.v1.Applied
-	(*Emitted)(nil),             // 24: atlas.account.v1.Emitted
-	(*TimerCommand)(nil),        // 25: atlas.account.v1.TimerCommand
-	(*TimerAdd)(nil),            // 26: atlas.account.v1.TimerAdd
-	(*Tick)(nil),                // 27: atlas.account.v1.Tick
-	(*TimerIndex)(nil),          // 28: atlas.account.v1.TimerIndex
-	nil,                         // 29: atlas.account.v1.Dedupe.HighEntry
+	(*Unregister)(nil),          // 3: atlas.account.v1.Unregister
+	(*Register)(nil),            // 4: atlas.account.v1.Register
+	(*LoginAttempt)(nil),        // 5: atlas.account.v1.LoginAttempt
+	(*IDAssigned)(nil),          // 6: atlas.account.v1.IDAssigned
+	(*NameEntry)(nil),           // 7: atlas.account.v1.NameEntry
+	(*PendingRegistration)(nil), // 8: atlas.account.v1.PendingRegistration
+	(*IDRequest)(nil),           // 9: atlas.account.v1.IDRequest
+	(*IDSequence)(nil),          // 10: atlas.account.v1.IDSequence
+	(*AccountCommand)(nil),      // 11: atlas.account.v1.AccountCommand
+	(*Delete)(nil),              // 12: atlas.account.v1.Delete
+	(*Purge)(nil),               // 13: atlas.account.v1.Purge
+	(*Create)(nil),              // 14: atlas.account.v1.Create
+	(*Login)(nil),               // 15: atlas.account.v1.Login
+	(*ProgressState)(nil),       // 16: atlas.account.v1.ProgressState
+	(*Logout)(nil),              // 17: atlas.account.v1.Logout
+	(*Expire)(nil),              // 18: atlas.account.v1.Expire
+	(*Ban)(nil),                 // 19: atlas.account.v1.Ban
+	(*Unban)(nil),               // 20: atlas.account.v1.Unban
+	(*SetTos)(nil),              // 21: atlas.account.v1.SetTos
+	(*Account)(nil),             // 22: atlas.account.v1.Account
+	(*BanState)(nil),            // 23: atlas.account.v1.BanState
+	(*Session)(nil),             // 24: atlas.account.v1.Session
+	(*Dedupe)(nil),              // 25: atlas.account.v1.Dedupe
+	(*Applied)(nil),             // 26: atlas.account.v1.Applied
+	(*Emitted)(nil),             // 27: atlas.account.v1.Emitted
+	(*TimerCommand)(nil),        // 28: atlas.account.v1.TimerCommand
+	(*TimerAdd)(nil),            // 29: atlas.account.v1.TimerAdd
+	(*Tick)(nil),                // 30: atlas.account.v1.Tick
+	(*TimerIndex)(nil),          // 31: atlas.account.v1.TimerIndex
+	nil,                         // 32: atlas.account.v1.Dedupe.HighEntry
 }
 var file_account_proto_depIdxs = []int32{
 	0,  // 0: atlas.account.v1.Meta.command:type_name -> atlas.account.v1.CommandID
 	1,  // 1: atlas.account.v1.NameCommand.meta:type_name -> atlas.account.v1.Meta
-	3,  // 2: atlas.account.v1.NameCommand.register:type_name -> atlas.account.v1.Register
-	4,  // 3: atlas.account.v1.NameCommand.login:type_name -> atlas.account.v1.LoginAttempt
-	5,  // 4: atlas.account.v1.NameCommand.id_assigned:type_name -> atlas.account.v1.IDAssigned
-	0,  // 5: atlas.account.v1.IDAssigned.for_command:type_name -> atlas.account.v1.CommandID
-	7,  // 6: atlas.account.v1.NameEntry.registration:type_name -> atlas.account.v1.PendingRegistration
-	22, // 7: atlas.account.v1.NameEntry.dedupe:type_name -> atlas.account.v1.Dedupe
-	1,  // 8: atlas.account.v1.PendingRegistration.meta:type_name -> atlas.account.v1.Meta
-	4,  // 9: atlas.account.v1.PendingRegistration.login:type_name -> atlas.account.v1.LoginAttempt
-	1,  // 10: atlas.account.v1.IDRequest.meta:type_name -> atlas.account.v1.Meta
-	1,  // 11: atlas.account.v1.AccountCommand.meta:type_name -> atlas.account.v1.Meta
-	11, // 12: atlas.account.v1.AccountCommand.create:type_name -> atlas.account.v1.Create
-	12, // 13: atlas.account.v1.AccountCommand.login:type_name -> atlas.account.v1.Login
-	13, // 14: atlas.account.v1.AccountCommand.progress_state:type_name -> atlas.account.v1.ProgressState
-	14, // 15: atlas.account.v1.AccountCommand.logout:type_name -> atlas.account.v1.Logout
-	15, // 16: atlas.account.v1.AccountCommand.expire:type_name -> atlas.account.v1.Expire
-	16, // 17: atlas.account.v1.AccountCommand.ban:type_name -> atlas.account.v1.Ban
-	17, // 18: atlas.account.v1.AccountCommand.unban:type_name -> atlas.account.v1.Unban
-	18, // 19: atlas.account.v1.AccountCommand.set_tos:type_name -> atlas.account.v1.SetTos
-	12, // 20: atlas.account.v1.Create.login:type_name -> atlas.account.v1.Login
-	20, // 21: atlas.account.v1.Account.ban:type_name -> atlas.account.v1.BanState
-	21, // 22: atlas.account.v1.Account.sessions:type_name -> atlas.account.v1.Session
-	22, // 23: atlas.account.v1.Account.dedupe:type_name -> atlas.account.v1.Dedupe
-	23, // 24: atlas.account.v1.Dedupe.recent:type_name -> atlas.account.v1.Applied
-	29, // 25: atlas.account.v1.Dedupe.high:type_name -> atlas.account.v1.Dedupe.HighEntry
-	0,  // 26: atlas.account.v1.Applied.command:type_name -> atlas.account.v1.CommandID
-	24, // 27: atlas.account.v1.Applied.emitted:type_name -> atlas.account.v1.Emitted
-	26, // 28: atlas.account.v1.TimerCommand.add:type_name -> atlas.account.v1.TimerAdd
-	27, // 29: atlas.account.v1.TimerCommand.tick:type_name -> atlas.account.v1.Tick
-	1,  // 30: atlas.account.v1.TimerAdd.meta:type_name -> atlas.account.v1.Meta
-	26, // 31: atlas.account.v1.TimerIndex.pending:type_name -> atlas.account.v1.TimerAdd
-	32, // [32:32] is the sub-list for method output_type
-	32, // [32:32] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	4,  // 2: atlas.account.v1.NameCommand.register:type_name -> atlas.account.v1.Register
+	5,  // 3: atlas.account.v1.NameCommand.login:type_name -> atlas.account.v1.LoginAttempt
+	6,  // 4: atlas.account.v1.NameCommand.id_assigned:type_name -> atlas.account.v1.IDAssigned
+	3,  // 5: atlas.account.v1.NameCommand.unregister:type_name -> atlas.account.v1.Unregister
+	0,  // 6: atlas.account.v1.IDAssigned.for_command:type_name -> atlas.account.v1.CommandID
+	8,  // 7: atlas.account.v1.NameEntry.registration:type_name -> atlas.account.v1.PendingRegistration
+	25, // 8: atlas.account.v1.NameEntry.dedupe:type_name -> atlas.account.v1.Dedupe
+	1,  // 9: atlas.account.v1.PendingRegistration.meta:type_name -> atlas.account.v1.Meta
+	5,  // 10: atlas.account.v1.PendingRegistration.login:type_name -> atlas.account.v1.LoginAttempt
+	1,  // 11: atlas.account.v1.IDRequest.meta:type_name -> atlas.account.v1.Meta
+	1,  // 12: atlas.account.v1.AccountCommand.meta:type_name -> atlas.account.v1.Meta
+	14, // 13: atlas.account.v1.AccountCommand.create:type_name -> atlas.account.v1.Create
+	15, // 14: atlas.account.v1.AccountCommand.login:type_name -> atlas.account.v1.Login
+	16, // 15: atlas.account.v1.AccountCommand.progress_state:type_name -> atlas.account.v1.ProgressState
+	17, // 16: atlas.account.v1.AccountCommand.logout:type_name -> atlas.account.v1.Logout
+	18, // 17: atlas.account.v1.AccountCommand.expire:type_name -> atlas.account.v1.Expire
+	19, // 18: atlas.account.v1.AccountCommand.ban:type_name -> atlas.account.v1.Ban
+	20, // 19: atlas.account.v1.AccountCommand.unban:type_name -> atlas.account.v1.Unban
+	21, // 20: atlas.account.v1.AccountCommand.set_tos:type_name -> atlas.account.v1.SetTos
+	12, // 21: atlas.account.v1.AccountCommand.delete:type_name -> atlas.account.v1.Delete
+	13, // 22: atlas.account.v1.AccountCommand.purge:type_name -> atlas.account.v1.Purge
+	15, // 23: atlas.account.v1.Create.login:type_name -> atlas.account.v1.Login
+	23, // 24: atlas.account.v1.Account.ban:type_name -> atlas.account.v1.BanState
+	24, // 25: atlas.account.v1.Account.sessions:type_name -> atlas.account.v1.Session
+	25, // 26: atlas.account.v1.Account.dedupe:type_name -> atlas.account.v1.Dedupe
+	26, // 27: atlas.account.v1.Dedupe.recent:type_name -> atlas.account.v1.Applied
+	32, // 28: atlas.account.v1.Dedupe.high:type_name -> atlas.account.v1.Dedupe.HighEntry
+	0,  // 29: atlas.account.v1.Applied.command:type_name -> atlas.account.v1.CommandID
+	27, // 30: atlas.account.v1.Applied.emitted:type_name -> atlas.account.v1.Emitted
+	29, // 31: atlas.account.v1.TimerCommand.add:type_name -> atlas.account.v1.TimerAdd
+	30, // 32: atlas.account.v1.TimerCommand.tick:type_name -> atlas.account.v1.Tick
+	1,  // 33: atlas.account.v1.TimerAdd.meta:type_name -> atlas.account.v1.Meta
+	29, // 34: atlas.account.v1.TimerIndex.pending:type_name -> atlas.account.v1.TimerAdd
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_account_proto_init() }
@@ -2215,8 +2430,9 @@ func file_account_proto_init() {
 		(*NameCommand_Register)(nil),
 		(*NameCommand_Login)(nil),
 		(*NameCommand_IdAssigned)(nil),
+		(*NameCommand_Unregister)(nil),
 	}
-	file_account_proto_msgTypes[10].OneofWrappers = []any{
+	file_account_proto_msgTypes[11].OneofWrappers = []any{
 		(*AccountCommand_Create)(nil),
 		(*AccountCommand_Login)(nil),
 		(*AccountCommand_ProgressState)(nil),
@@ -2225,8 +2441,10 @@ func file_account_proto_init() {
 		(*AccountCommand_Ban)(nil),
 		(*AccountCommand_Unban)(nil),
 		(*AccountCommand_SetTos)(nil),
+		(*AccountCommand_Delete)(nil),
+		(*AccountCommand_Purge)(nil),
 	}
-	file_account_proto_msgTypes[25].OneofWrappers = []any{
+	file_account_proto_msgTypes[28].OneofWrappers = []any{
 		(*TimerCommand_Add)(nil),
 		(*TimerCommand_Tick)(nil),
 	}
@@ -2236,7 +2454,7 @@ func file_account_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_account_proto_rawDesc), len(file_account_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   30,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -26,6 +26,16 @@ func Decide(cfg model.Config, key string, acc *accountpb.Account, cmd *accountpb
 		d.acc = proto.Clone(acc).(*accountpb.Account)
 		d.expireTransitions()
 	}
+	if d.acc.GetDeleted() {
+		// A deleted account waits for its Purge; for every other command it is not there.
+		switch cmd.Kind.(type) {
+		case *accountpb.AccountCommand_Purge:
+			return nil, nil // the caller removes the row (Purges)
+		case *accountpb.AccountCommand_Delete:
+			return d.acc, nil // already deleted
+		}
+		d.acc = nil
+	}
 	switch k := cmd.Kind.(type) {
 	case *accountpb.AccountCommand_Create:
 		d.create(k.Create)
@@ -49,8 +59,42 @@ func Decide(cfg model.Config, key string, acc *accountpb.Account, cmd *accountpb
 		if d.acc != nil {
 			d.acc.Tos = k.SetTos.GetAccepted()
 		}
+	case *accountpb.AccountCommand_Delete:
+		if DeleteRefusal(d.acc) == "" {
+			d.delete()
+		}
 	}
 	return d.acc, d.outs
+}
+
+// DeleteRefusal says why an account cannot be deleted ("" when it can): it does not exist, or
+// it is logged in (current upstream refuses that too).
+func DeleteRefusal(acc *accountpb.Account) string {
+	switch {
+	case acc == nil || acc.GetDeleted():
+		return "no such account"
+	case model.State(acc) != model.StateNotLoggedIn:
+		return "the account is logged in"
+	}
+	return ""
+}
+
+// Purges reports whether cmd removes the row acc: the Purge of a deleted account.
+func Purges(acc *accountpb.Account, cmd *accountpb.AccountCommand) bool {
+	_, purge := cmd.Kind.(*accountpb.AccountCommand_Purge)
+	return purge && acc.GetDeleted()
+}
+
+// delete marks the account deleted, announces it, and gives its name back to the names
+// stage, which then has the row removed (Purge). The row stays until then so that a
+// redelivered DELETE is answered from its memory.
+func (d *decision) delete() {
+	d.acc.Deleted = true
+	d.acc.Sessions = nil
+	d.emit(model.StatusEvent(d.acc.Id, d.acc.Name, codecs.AccountStatusEventStatusDeleted))
+	unregister := &accountpb.NameCommand{Meta: d.cmd.GetMeta(), Name: d.acc.Name,
+		Kind: &accountpb.NameCommand_Unregister{Unregister: &accountpb.Unregister{AccountId: d.acc.Id}}}
+	d.emit(model.ProtoOut(atlas.AccountNameCommands, model.NameKey(d.tenant, d.acc.Name), unregister))
 }
 
 type decision struct {
@@ -64,6 +108,17 @@ type decision struct {
 }
 
 func (d *decision) emit(o model.Out) { d.outs = append(d.outs, o) }
+
+// session addresses the answers to the command about session sid: the account as this stage
+// knows it (id from the command and no name when it holds none), and the login's address and
+// hardware id ("" on the state-change path).
+func (d *decision) session(sid []byte, ip, hwid string) model.Session {
+	s := model.Session{ID: sid, AccountID: d.cmd.GetAccountId(), IPAddress: ip, HWID: hwid, Era: d.cfg.Contracts}
+	if d.acc != nil {
+		s.AccountID, s.AccountName = d.acc.Id, d.acc.Name
+	}
+	return s
+}
 
 // expireTransitions drops transition entries past the timeout. An account whose last live
 // entry expires is logged out, and says so: otherwise every registry would keep it logged in.
@@ -106,36 +161,39 @@ func defaultGender(t codecs.Tenant) uint32 {
 // then success with the license question.
 func (d *decision) login(l *accountpb.Login) {
 	sid := l.GetSessionId()
+	answer := d.session(sid, l.GetIpAddress(), l.GetHwid())
 	if d.acc == nil {
 		// The names stage knew the account but this stage does not: its create is still on the
 		// way or was lost. The login server may retry.
-		d.emit(model.SystemError(sid, d.cmd.GetAccountId(), "account_not_created_yet"))
+		d.emit(answer.SystemError("account_not_created_yet"))
 		return
 	}
 	if b := d.acc.GetBan(); b != nil && (b.UntilMs == 0 || d.now < b.UntilMs) {
-		d.emit(model.SessionError(sid, d.acc.Id, model.CodeDeletedOrBlocked, uint8(b.Reason), uint64(b.UntilMs)))
+		d.emit(answer.Error(model.CodeDeletedOrBlocked, uint8(b.Reason), uint64(b.UntilMs)))
 		return
 	}
 	if !model.Login(d.acc, sid, model.IssuerLogin, d.now) {
-		d.emit(model.SessionError(sid, d.acc.Id, model.CodeAlreadyLoggedIn, 0, 0))
+		d.emit(answer.Error(model.CodeAlreadyLoggedIn, 0, 0))
 		return
 	}
 	d.emit(model.StatusEvent(d.acc.Id, d.acc.Name, codecs.AccountStatusEventStatusLoggedIn))
 	if !d.acc.Tos && d.tenant.Region != "JMS" {
-		d.emit(model.SessionLicenseRequired(sid, d.acc.Id))
+		d.emit(answer.LicenseRequired())
 	} else {
-		d.emit(model.SessionCreated(sid, d.acc.Id))
+		d.emit(answer.Created())
 	}
 }
 
 func (d *decision) progressState(p *accountpb.ProgressState) {
 	sid, issuer := p.GetSessionId(), p.GetAuthor()
+	answer := d.session(sid, "", "")
 	if d.acc == nil {
-		d.emit(model.SessionError(sid, 0, model.CodeNotRegistered, 0, 0))
+		answer.AccountID = 0
+		d.emit(answer.Error(model.CodeNotRegistered, 0, 0))
 		return
 	}
 	if model.State(d.acc) == model.StateNotLoggedIn {
-		d.emit(model.SystemError(sid, d.acc.Id, "progress_while_logged_out"))
+		d.emit(answer.SystemError("progress_while_logged_out"))
 		return
 	}
 	switch p.GetState() {
@@ -143,21 +201,21 @@ func (d *decision) progressState(p *accountpb.ProgressState) {
 		d.logout(sid, issuer)
 	case model.StateLoggedIn:
 		if !model.Login(d.acc, sid, issuer, d.now) {
-			d.emit(model.SystemError(sid, d.acc.Id, "login_not_in_transition"))
+			d.emit(answer.SystemError("login_not_in_transition"))
 			return
 		}
 		d.emit(model.StatusEvent(d.acc.Id, d.acc.Name, codecs.AccountStatusEventStatusLoggedIn))
 	case model.StateTransition:
 		if !model.Transition(d.acc, sid, issuer, d.now) {
-			d.emit(model.SystemError(sid, d.acc.Id, "transition_of_unknown_session"))
+			d.emit(answer.SystemError("transition_of_unknown_session"))
 			return
 		}
 		d.scheduleExpiry(sid, issuer)
 	default:
-		d.emit(model.SystemError(sid, d.acc.Id, "unknown_state"))
+		d.emit(answer.SystemError("unknown_state"))
 		return
 	}
-	d.emit(model.SessionStateChanged(sid, d.acc.Id, uint8(p.GetState()), p.GetParams()))
+	d.emit(answer.StateChanged(uint8(p.GetState()), p.GetParams()))
 }
 
 // logout removes (sid, issuer), or every entry for the nil session id, and announces

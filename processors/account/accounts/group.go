@@ -5,9 +5,11 @@ import (
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/atlasstreams/atlas/processors/metrics"
 	"github.com/atlasstreams/atlas/processors/recordsize"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
+	"github.com/sirupsen/logrus"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -23,6 +25,7 @@ func Group(cfg model.Config) *goka.GroupGraph {
 		goka.Output(atlas.EventTopicAccountStatus, new(codec.Bytes)),
 		goka.Output(atlas.EventTopicAccountSessionStatus, new(codec.Bytes)),
 		goka.Output(atlas.AccountTimerCommands, new(codec.Bytes)),
+		goka.Output(atlas.AccountNameCommands, new(codec.Bytes)),
 		goka.Output(atlas.DeadLetterTopic, new(codec.Bytes)),
 	)
 }
@@ -36,7 +39,7 @@ type processor struct {
 // from ingress.
 func via(cmd *accountpb.AccountCommand) string {
 	switch cmd.Kind.(type) {
-	case *accountpb.AccountCommand_Create, *accountpb.AccountCommand_Login:
+	case *accountpb.AccountCommand_Create, *accountpb.AccountCommand_Login, *accountpb.AccountCommand_Purge:
 		return "names"
 	case *accountpb.AccountCommand_Expire:
 		return "timers"
@@ -62,6 +65,10 @@ func kindName(cmd *accountpb.AccountCommand) string {
 		return "unban"
 	case *accountpb.AccountCommand_SetTos:
 		return "set_tos"
+	case *accountpb.AccountCommand_Delete:
+		return "delete"
+	case *accountpb.AccountCommand_Purge:
+		return "purge"
 	}
 	return "unknown"
 }
@@ -76,8 +83,24 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 	}
 	kind := kindName(cmd)
 	acc, _ := ctx.Value().(*accountpb.Account)
+	// A purge carries its DELETE's command id, which the row remembers: it is idempotent by
+	// state instead, and must not be taken for a redelivery of the DELETE.
+	if _, purge := cmd.Kind.(*accountpb.AccountCommand_Purge); purge {
+		if Purges(acc, cmd) {
+			ctx.Delete() // the tombstone: the compacted table forgets the account
+		}
+		stage.Emit(ctx, kind, cmd.Meta, nil)
+		return
+	}
 	if stage.Replayed(ctx, kind, acc.GetDedupe(), cmd.Meta, via(cmd)) {
 		return
+	}
+	if _, del := cmd.Kind.(*accountpb.AccountCommand_Delete); del {
+		if why := DeleteRefusal(acc); why != "" {
+			logrus.WithFields(logrus.Fields{"group": stage.Group, "account": cmd.GetAccountId(), "why": why}).Warn("account delete refused")
+			metrics.MessagesIn.WithLabelValues(stage.Group, string(ctx.Topic()), kind, "refused").Inc()
+			return
+		}
 	}
 	next, outs := Decide(p.cfg, ctx.Key(), acc, cmd)
 	limit := recordsize.Limit(ctx.Context())
@@ -94,7 +117,7 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		if acc != nil {
 			next = proto.Clone(acc).(*accountpb.Account)
 		}
-		outs = stage.Refuse(ctx, kind, raw, cmd.Meta, what, oversizeAnswer(cmd))
+		outs = stage.Refuse(ctx, kind, raw, cmd.Meta, what, oversizeAnswer(p.cfg.Contracts, cmd))
 		remember(next, outs)
 		if len(outs) == 0 { // dead-lettered, and counted so, by Refuse
 			if next != nil {
@@ -111,12 +134,14 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 
 // oversizeAnswer is the contract answer of a command refused for its size: a session
 // command's SYSTEM_ERROR; the others have none.
-func oversizeAnswer(cmd *accountpb.AccountCommand) []model.Out {
+func oversizeAnswer(era string, cmd *accountpb.AccountCommand) []model.Out {
 	switch k := cmd.Kind.(type) {
 	case *accountpb.AccountCommand_Login:
-		return []model.Out{model.SystemError(k.Login.GetSessionId(), cmd.GetAccountId(), model.CauseOversize)}
+		s := model.Session{ID: k.Login.GetSessionId(), AccountID: cmd.GetAccountId(), IPAddress: k.Login.GetIpAddress(), HWID: k.Login.GetHwid(), Era: era}
+		return []model.Out{s.SystemError(model.CauseOversize)}
 	case *accountpb.AccountCommand_ProgressState:
-		return []model.Out{model.SystemError(k.ProgressState.GetSessionId(), cmd.GetAccountId(), model.CauseOversize)}
+		s := model.Session{ID: k.ProgressState.GetSessionId(), AccountID: cmd.GetAccountId(), Era: era}
+		return []model.Out{s.SystemError(model.CauseOversize)}
 	}
 	return nil
 }

@@ -31,6 +31,7 @@ const (
 	MaxPasswordBytes  = 72
 	MaxParamsBytes    = 4096
 	MaxIPAddressBytes = 64
+	MaxHWIDBytes      = 64
 )
 
 // ErrInvalid wraps every reason a command is refused.
@@ -56,16 +57,12 @@ type Decision struct {
 
 	names model.NameCharset
 	// session is the session a session command is about, for its answers.
-	session *sessionRef
+	session *model.Session
 }
 
-type sessionRef struct {
-	sid       []byte
-	accountID uint32
-}
-
-// Decide turns one public command into internal commands, or returns why it is refused.
-func Decide(pw model.Passwords, names model.NameCharset, m Message) (Decision, error) {
+// Decide turns one public command into internal commands, or returns why it is refused; era
+// is the contract era of the answers it may give.
+func Decide(pw model.Passwords, names model.NameCharset, era string, m Message) (Decision, error) {
 	tenant, err := codecs.TenantFromHeaders(m.Headers)
 	if err != nil {
 		return Decision{Type: "unknown"}, err
@@ -92,8 +89,10 @@ func Decide(pw model.Passwords, names model.NameCharset, m Message) (Decision, e
 	case atlas.CommandTopicCreateAccount:
 		d.Type = "CREATE_ACCOUNT"
 		err = d.createAccount(pw, tenant, m.Value)
+	case atlas.CommandTopicAccount:
+		err = d.accountCommand(pw, tenant, m.Value)
 	case atlas.CommandTopicAccountSession:
-		err = d.sessionCommand(pw, tenant, m.Value)
+		err = d.sessionCommand(pw, tenant, era, m.Value)
 	case atlas.AccountAdminTopic:
 		err = d.adminCommand(tenant, m.Value)
 	default:
@@ -108,25 +107,53 @@ func (d *Decision) createAccount(pw model.Passwords, t codecs.Tenant, value []by
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if err := d.validName(cmd.Name); err != nil {
+	return d.register(pw, t, cmd.Name, cmd.Password)
+}
+
+// accountCommand reads current upstream's COMMAND_TOPIC_ACCOUNT: CREATE means what a
+// COMMAND_TOPIC_CREATE_ACCOUNT message means; DELETE goes to the account.
+func (d *Decision) accountCommand(pw model.Passwords, t codecs.Tenant, value []byte) error {
+	cmd, err := codecs.DecodeAccountCommand(value)
+	if err != nil {
+		d.Type = "unknown"
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	d.Type = cmd.Type
+	switch body := cmd.Body.(type) {
+	case *codecs.AccountCommandCreateBody:
+		return d.register(pw, t, body.Name, body.Password)
+	case *codecs.AccountCommandDeleteBody:
+		if body.AccountID == 0 {
+			return fmt.Errorf("%w: DELETE needs an accountId", ErrInvalid)
+		}
+		d.toAccount(t, body.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_Delete{Delete: &accountpb.Delete{}}})
+		return nil
+	}
+	return fmt.Errorf("%w: account command type %q has no handler", ErrInvalid, cmd.Type)
+}
+
+// register checks a new account's name and password and asks the names stage to register
+// it, with the password already hashed.
+func (d *Decision) register(pw model.Passwords, t codecs.Tenant, name, password string) error {
+	if err := d.validName(name); err != nil {
 		return err
 	}
-	if err := validPassword(cmd.Password); err != nil {
+	if err := validPassword(password); err != nil {
 		return err
 	}
-	plain := []byte(cmd.Password)
+	plain := []byte(password)
 	hash, err := pw.Hash(plain)
 	model.Wipe(plain)
 	if err != nil {
 		return fmt.Errorf("%w: password cannot be hashed: %v", ErrInvalid, err)
 	}
-	nc := &accountpb.NameCommand{Meta: d.Meta, Name: cmd.Name,
+	nc := &accountpb.NameCommand{Meta: d.Meta, Name: name,
 		Kind: &accountpb.NameCommand_Register{Register: &accountpb.Register{PasswordHash: hash}}}
-	d.Outs = append(d.Outs, model.ProtoOut(atlas.AccountNameCommands, model.NameKey(t, cmd.Name), nc))
+	d.Outs = append(d.Outs, model.ProtoOut(atlas.AccountNameCommands, model.NameKey(t, name), nc))
 	return nil
 }
 
-func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, value []byte) error {
+func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, era string, value []byte) error {
 	cmd, err := codecs.DecodeAccountSessionCommand(value)
 	if err != nil {
 		d.Type = "unknown"
@@ -135,9 +162,9 @@ func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, value []b
 	d.Type = cmd.Type
 	sid := cmd.SessionID[:]
 	// A login names its account by name: its answers carry account id 0 (as upstream's do).
-	d.session = &sessionRef{sid: sid}
+	d.session = &model.Session{ID: sid, Era: era}
 	if _, login := cmd.Body.(*codecs.AccountSessionCommandCreateBody); !login {
-		d.session.accountID = cmd.AccountID
+		d.session.AccountID = cmd.AccountID
 	}
 	switch body := cmd.Body.(type) {
 	case *codecs.AccountSessionCommandCreateBody:
@@ -151,6 +178,14 @@ func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, value []b
 		if len(body.IPAddress) > MaxIPAddressBytes {
 			return fmt.Errorf("%w: ipAddress of %d bytes, limit %d", ErrInvalid, len(body.IPAddress), MaxIPAddressBytes)
 		}
+		hwid := ""
+		if body.Hwid != nil {
+			hwid = *body.Hwid
+		}
+		if len(hwid) > MaxHWIDBytes {
+			return fmt.Errorf("%w: hwid of %d bytes, limit %d", ErrInvalid, len(hwid), MaxHWIDBytes)
+		}
+		d.session.IPAddress, d.session.HWID = body.IPAddress, hwid
 		key := model.NameKey(t, body.AccountName)
 		plain := []byte(body.Password)
 		sealed := pw.Seal(plain, model.SealContext(key, d.Meta.Command))
@@ -158,7 +193,7 @@ func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, value []b
 		issuer, _ := model.NormalizeIssuer(cmd.Author)
 		nc := &accountpb.NameCommand{Meta: d.Meta, Name: body.AccountName,
 			Kind: &accountpb.NameCommand_Login{Login: &accountpb.LoginAttempt{
-				SessionId: sid, IpAddress: body.IPAddress, Author: issuer, SealedPassword: sealed,
+				SessionId: sid, IpAddress: body.IPAddress, Author: issuer, SealedPassword: sealed, Hwid: hwid,
 			}}}
 		d.Outs = append(d.Outs, model.ProtoOut(atlas.AccountNameCommands, key, nc))
 	case *codecs.AccountSessionCommandProgressStateBody:
@@ -191,7 +226,7 @@ func (d *Decision) OversizeAnswer() []model.Out {
 	if d.session == nil {
 		return nil
 	}
-	return []model.Out{model.SystemError(d.session.sid, d.session.accountID, model.CauseOversize)}
+	return []model.Out{d.session.SystemError(model.CauseOversize)}
 }
 
 // toAccount routes cmd (its Kind set) to account id of tenant t.

@@ -23,8 +23,8 @@ var (
 func typeLabel(typ string) string { return metrics.TypeLabel(typ, ownTypes...) }
 
 // Group defines the ingress stage. It keeps no table: its state is the topics it writes.
-func Group(pw model.Passwords, names model.NameCharset) *goka.GroupGraph {
-	p := &processor{pw: pw, names: names}
+func Group(pw model.Passwords, names model.NameCharset, era string) *goka.GroupGraph {
+	p := &processor{pw: pw, names: names, era: era}
 	group := string(atlas.AccountIngressGroup)
 	sessionTypes := []string{"unknown"}
 	if t, ok := codecs.LookupCatalogTopic("COMMAND_TOPIC_ACCOUNT_SESSION"); ok {
@@ -33,10 +33,14 @@ func Group(pw model.Passwords, names model.NameCharset) *goka.GroupGraph {
 		}
 	}
 	metrics.DeclareIn(group, string(atlas.CommandTopicCreateAccount), []string{"CREATE_ACCOUNT", "unknown"}, "ok", "dead_letter")
+	metrics.DeclareIn(group, string(atlas.CommandTopicAccount), []string{codecs.AccountCommandTypeCreate, codecs.AccountCommandTypeDelete, "unknown"}, "ok", "dead_letter")
 	metrics.DeclareIn(group, string(atlas.CommandTopicAccountSession), sessionTypes, "ok", "dead_letter")
 	metrics.DeclareIn(group, string(atlas.AccountAdminTopic), append([]string{"unknown"}, adminTypes...), "ok", "dead_letter")
 	return goka.DefineGroup(atlas.AccountIngressGroup,
 		goka.Input(atlas.CommandTopicCreateAccount, new(codec.Bytes), p.process),
+		// Current upstream's account command topic (CREATE, DELETE), read in both eras: the
+		// service may sit beside services of either.
+		goka.Input(atlas.CommandTopicAccount, new(codec.Bytes), p.process),
 		goka.Input(atlas.CommandTopicAccountSession, new(codec.Bytes), p.process),
 		goka.Input(atlas.AccountAdminTopic, new(codec.Bytes), p.process),
 		goka.Output(atlas.AccountNameCommands, new(codec.Bytes)),
@@ -49,6 +53,7 @@ func Group(pw model.Passwords, names model.NameCharset) *goka.GroupGraph {
 type processor struct {
 	pw    model.Passwords
 	names model.NameCharset
+	era   string
 }
 
 func (p *processor) process(ctx goka.Context, msg interface{}) {
@@ -57,7 +62,7 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 	group, topic := string(atlas.AccountIngressGroup), string(ctx.Topic())
 	defer func() { metrics.ProcessingSeconds.WithLabelValues(group, topic).Observe(time.Since(start).Seconds()) }()
 
-	d, err := Decide(p.pw, p.names, Message{
+	d, err := Decide(p.pw, p.names, p.era, Message{
 		Topic: topic, Partition: ctx.Partition(), Offset: ctx.Offset(), Key: ctx.Key(),
 		Value: raw, Headers: ctx.Headers(), Timestamp: ctx.Timestamp(),
 	})

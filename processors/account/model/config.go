@@ -26,6 +26,9 @@ type Config struct {
 	// Clock is the wall clock of the timers stage (nil: time.Now); tests drive it. Decisions
 	// about commands never read it: they use the command's timestamp.
 	Clock func() time.Time
+	// Contracts is the contract era of the events (codecs.EraSeed or EraCurrent; "" is
+	// seed). The service sets it from its runtime options.
+	Contracts string
 }
 
 // Now reads the configured wall clock.

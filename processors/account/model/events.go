@@ -2,6 +2,7 @@ package model
 
 import (
 	"encoding/json"
+	"time"
 
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
@@ -37,43 +38,69 @@ func StatusEvent(accountID uint32, name, status string) Out {
 	}
 }
 
-func sessionEvent(sessionID []byte, accountID uint32, typ string, body any) Out {
-	sid, _ := uuid.FromBytes(sessionID) // a bad length yields the nil uuid, which is what was meant
+// Session addresses the status events answering one session command: the session and
+// account they are about, and what current upstream's consumers read beside the type (the
+// ban service's login history keeps the account name, address and hardware id). Those are
+// superset fields, which readers of the seed era ignore, so they are written in both eras;
+// only the form of a ban's end follows the era.
+type Session struct {
+	ID          []byte
+	AccountID   uint32
+	AccountName string // "" when the account is not known
+	IPAddress   string // of the login (CREATE); "" on the state-change path
+	HWID        string
+	Era         string // codecs.EraSeed or codecs.EraCurrent; "" is seed
+}
+
+func (s Session) event(typ string, body any) Out {
+	sid, _ := uuid.FromBytes(s.ID) // a bad length yields the nil uuid, which is what was meant
+	name := s.AccountName
 	return Out{
 		Topic: atlas.EventTopicAccountSessionStatus,
-		Key:   codecs.IDKey(accountID),
-		Value: encodeEvent(&codecs.AccountSessionStatusEvent{SessionID: sid, AccountID: accountID, Type: typ, Body: body}),
+		Key:   codecs.IDKey(s.AccountID),
+		Value: encodeEvent(&codecs.AccountSessionStatusEvent{SessionID: sid, AccountID: s.AccountID, AccountName: &name, Type: typ, Body: body}),
 	}
 }
 
-// SessionError is a SessionStatusEvent ERROR; reason and untilMs describe a ban, 0 otherwise.
-func SessionError(sessionID []byte, accountID uint32, code string, reason uint8, untilMs uint64) Out {
-	return sessionEvent(sessionID, accountID, codecs.AccountSessionStatusEventTypeError,
-		&codecs.AccountSessionStatusEventErrorBody{Code: code, Reason: reason, Until: codecs.Uint64OrTime{Uint64: untilMs}})
+// Error is an ERROR event; reason and untilMs describe a ban, 0 otherwise. The seed era
+// writes the end as Unix milliseconds, the current era as an RFC3339 time (the zero time when
+// there is none): current consumers drop an event whose end is a number.
+func (s Session) Error(code string, reason uint8, untilMs uint64) Out {
+	until := codecs.Uint64OrTime{Uint64: untilMs}
+	if s.Era == codecs.EraCurrent {
+		until = codecs.Uint64OrTime{IsTime: true, Time: time.Time{}.UTC()}
+		if untilMs > 0 {
+			until.Time = time.UnixMilli(int64(untilMs)).UTC()
+		}
+	}
+	ip, hwid := s.IPAddress, s.HWID
+	return s.event(codecs.AccountSessionStatusEventTypeError,
+		&codecs.AccountSessionStatusEventErrorBody{Code: code, Reason: reason, Until: until, IPAddress: &ip, Hwid: &hwid})
 }
 
-// SystemError is a SessionStatusEvent ERROR SYSTEM_ERROR with its cause, a short closed-set
-// name (a metric label), which the stage emitting it logs and counts.
-func SystemError(sessionID []byte, accountID uint32, cause string) Out {
-	o := SessionError(sessionID, accountID, CodeSystemError, 0, 0)
+// SystemError is an ERROR SYSTEM_ERROR with its cause, a short closed-set name (a metric
+// label), which the stage emitting it logs and counts.
+func (s Session) SystemError(cause string) Out {
+	o := s.Error(CodeSystemError, 0, 0)
 	o.Cause = cause
 	return o
 }
 
-// SessionCreated is a SessionStatusEvent CREATED (empty body).
-func SessionCreated(sessionID []byte, accountID uint32) Out {
-	return sessionEvent(sessionID, accountID, codecs.AccountSessionStatusEventTypeCreated,
-		&codecs.AccountSessionStatusEventCreatedBody{})
+// Created is a CREATED event.
+func (s Session) Created() Out {
+	ip, hwid := s.IPAddress, s.HWID
+	return s.event(codecs.AccountSessionStatusEventTypeCreated,
+		&codecs.AccountSessionStatusEventCreatedBody{IPAddress: &ip, Hwid: &hwid})
 }
 
-// SessionLicenseRequired is a SessionStatusEvent REQUEST_LICENSE_AGREEMENT (body null).
-func SessionLicenseRequired(sessionID []byte, accountID uint32) Out {
-	return sessionEvent(sessionID, accountID, codecs.AccountSessionStatusEventTypeRequestLicenseAgreement, nil)
+// LicenseRequired is a REQUEST_LICENSE_AGREEMENT event (body null).
+func (s Session) LicenseRequired() Out {
+	return s.event(codecs.AccountSessionStatusEventTypeRequestLicenseAgreement, nil)
 }
 
-// SessionStateChanged is a SessionStatusEvent STATE_CHANGED echoing the command's params.
-func SessionStateChanged(sessionID []byte, accountID uint32, state uint8, params []byte) Out {
-	return sessionEvent(sessionID, accountID, codecs.AccountSessionStatusEventTypeStateChanged,
+// StateChanged is a STATE_CHANGED event echoing the command's params.
+func (s Session) StateChanged(state uint8, params []byte) Out {
+	return s.event(codecs.AccountSessionStatusEventTypeStateChanged,
 		&codecs.AccountSessionStatusEventStateChangedBody{State: state, Params: paramsJSON(params)})
 }
 

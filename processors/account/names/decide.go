@@ -27,6 +27,8 @@ const (
 	OutcomeUnsealable     = "unsealable_password"
 	OutcomeHashFailed     = "hash_failed"
 	OutcomeUnknownCommand = "unknown_command"
+	OutcomeUnregistered   = "unregistered"
+	OutcomeNameReused     = "name_of_another_account"
 )
 
 // Result is what a decision yields: the entry to store (nil: the name has none), the records to
@@ -36,6 +38,7 @@ type Result struct {
 	Entry   *accountpb.NameEntry
 	Outs    []model.Out
 	Outcome string
+	Remove  bool // the row is to be removed (a tombstone)
 }
 
 // Decide is the names stage's decision. It is pure but for the password work (bcrypt and
@@ -52,10 +55,26 @@ func Decide(cfg model.Config, pw model.Passwords, key string, entry *accountpb.N
 		d.login(k.Login)
 	case *accountpb.NameCommand_IdAssigned:
 		d.bind(k.IdAssigned)
+	case *accountpb.NameCommand_Unregister:
+		d.unregister(k.Unregister)
 	default:
 		d.outcome = OutcomeUnknownCommand
 	}
-	return Result{Entry: d.entry, Outs: d.outs, Outcome: d.outcome}
+	return Result{Entry: d.entry, Outs: d.outs, Outcome: d.outcome, Remove: d.remove}
+}
+
+// unregister gives a deleted account's name back: the row goes if it still names that
+// account (a name registered again since belongs to the new account), and either way the
+// accounts stage is told to remove the account's row. It is idempotent by state.
+func (d *decision) unregister(u *accountpb.Unregister) {
+	d.outcome = OutcomeNameReused
+	if d.entry != nil && d.entry.AccountId == u.GetAccountId() {
+		d.entry, d.remove = nil, true
+		d.outcome = OutcomeUnregistered
+	}
+	purge := &accountpb.AccountCommand{Meta: d.cmd.GetMeta(), AccountId: u.GetAccountId(),
+		Kind: &accountpb.AccountCommand_Purge{Purge: &accountpb.Purge{}}}
+	d.emit(model.ProtoOut(atlas.AccountCommands, model.AccountKeyFor(d.key, u.GetAccountId()), purge))
 }
 
 type decision struct {
@@ -67,9 +86,20 @@ type decision struct {
 	entry   *accountpb.NameEntry
 	outs    []model.Out
 	outcome string
+	remove  bool
 }
 
 func (d *decision) emit(o model.Out) { d.outs = append(d.outs, o) }
+
+// answer addresses the answers to login l. As current upstream does, the account name is
+// given only once the password was compared: refusals before that do not confirm the name.
+func (d *decision) answer(l *accountpb.LoginAttempt, accountID uint32, named bool) model.Session {
+	s := model.Session{ID: l.GetSessionId(), AccountID: accountID, IPAddress: l.GetIpAddress(), HWID: l.GetHwid(), Era: d.cfg.Contracts}
+	if named && d.entry != nil {
+		s.AccountName = d.entry.Name
+	}
+	return s
+}
 
 func (d *decision) register(r *accountpb.Register) {
 	if d.entry != nil {
@@ -123,7 +153,7 @@ func verifiedLogin(l *accountpb.LoginAttempt) *accountpb.Login {
 	if l == nil {
 		return nil
 	}
-	return &accountpb.Login{SessionId: l.GetSessionId(), Author: l.GetAuthor(), IpAddress: l.GetIpAddress()}
+	return &accountpb.Login{SessionId: l.GetSessionId(), Author: l.GetAuthor(), IpAddress: l.GetIpAddress(), Hwid: l.GetHwid()}
 }
 
 // login runs the first three checks of a login attempt, in the specification's order.
@@ -131,13 +161,13 @@ func (d *decision) login(l *accountpb.LoginAttempt) {
 	sid := l.GetSessionId()
 	e := d.entry
 	if e != nil && d.locked() {
-		d.emit(model.SessionError(sid, e.AccountId, model.CodeTooManyAttempts, 0, 0))
+		d.emit(d.answer(l, e.AccountId, false).Error(model.CodeTooManyAttempts, 0, 0))
 		d.outcome = OutcomeLocked
 		return
 	}
 	if e == nil {
 		if !d.cfg.AutoRegister {
-			d.emit(model.SessionError(sid, 0, model.CodeNotRegistered, 0, 0))
+			d.emit(d.answer(l, 0, false).Error(model.CodeNotRegistered, 0, 0))
 			d.outcome = OutcomeUnknownName
 			return
 		}
@@ -148,12 +178,12 @@ func (d *decision) login(l *accountpb.LoginAttempt) {
 		hash, err := d.pw.Hash(plain)
 		model.Wipe(plain)
 		if err != nil {
-			d.emit(model.SystemError(sid, 0, "hash_failed"))
+			d.emit(d.answer(l, 0, false).SystemError("hash_failed"))
 			d.outcome = OutcomeHashFailed
 			return
 		}
 		// Keep what the login needs to continue once the account exists; never the password.
-		cont := &accountpb.LoginAttempt{SessionId: sid, IpAddress: l.GetIpAddress(), Author: l.GetAuthor()}
+		cont := &accountpb.LoginAttempt{SessionId: sid, IpAddress: l.GetIpAddress(), Author: l.GetAuthor(), Hwid: l.GetHwid()}
 		d.startRegistration(hash, cont)
 		d.outcome = OutcomeAutoRegistered
 		return
@@ -184,14 +214,14 @@ func (d *decision) awaitRegistration(l *accountpb.LoginAttempt) {
 	sid, e := l.GetSessionId(), d.entry
 	reg := e.GetRegistration()
 	if reg.GetLogin() != nil || d.now-reg.GetMeta().GetTimestampMs() > d.cfg.TransitionTimeout.Milliseconds() {
-		d.emit(model.SystemError(sid, 0, "registration_in_flight"))
+		d.emit(d.answer(l, 0, false).SystemError("registration_in_flight"))
 		d.outcome = OutcomeRegistering
 		return
 	}
 	if !d.checkPassword(l) {
 		return
 	}
-	reg.Login = &accountpb.LoginAttempt{SessionId: sid, IpAddress: l.GetIpAddress(), Author: l.GetAuthor()}
+	reg.Login = &accountpb.LoginAttempt{SessionId: sid, IpAddress: l.GetIpAddress(), Author: l.GetAuthor(), Hwid: l.GetHwid()}
 	d.outcome = OutcomeLoginAwaitsID
 }
 
@@ -206,7 +236,7 @@ func (d *decision) checkPassword(l *accountpb.LoginAttempt) bool {
 	model.Wipe(plain)
 	if !match {
 		d.countFailure()
-		d.emit(model.SessionError(l.GetSessionId(), d.entry.AccountId, model.CodeIncorrectPassword, 0, 0))
+		d.emit(d.answer(l, d.entry.AccountId, true).Error(model.CodeIncorrectPassword, 0, 0))
 		d.outcome = OutcomeWrongPassword
 	}
 	return match
@@ -216,7 +246,7 @@ func (d *decision) open(l *accountpb.LoginAttempt) ([]byte, bool) {
 	plain, err := d.pw.Open(l.GetSealedPassword(), model.SealContext(d.key, d.cmd.GetMeta().GetCommand()))
 	if err != nil {
 		// Sealed with a key this process lacks (a misconfigured instance): not the user's fault.
-		d.emit(model.SystemError(l.GetSessionId(), d.entry.GetAccountId(), "unsealable_password"))
+		d.emit(d.answer(l, d.entry.GetAccountId(), false).SystemError("unsealable_password"))
 		d.outcome = OutcomeUnsealable
 		return nil, false
 	}

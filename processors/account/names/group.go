@@ -39,9 +39,10 @@ type processor struct {
 
 // oversizeAnswer is the contract answer of a command refused for its size: a login's
 // SYSTEM_ERROR; registrations and id assignments have none.
-func oversizeAnswer(cmd *accountpb.NameCommand) []model.Out {
+func oversizeAnswer(era string, cmd *accountpb.NameCommand) []model.Out {
 	if l, ok := cmd.Kind.(*accountpb.NameCommand_Login); ok {
-		return []model.Out{model.SystemError(l.Login.GetSessionId(), 0, model.CauseOversize)}
+		s := model.Session{ID: l.Login.GetSessionId(), IPAddress: l.Login.GetIpAddress(), HWID: l.Login.GetHwid(), Era: era}
+		return []model.Out{s.SystemError(model.CauseOversize)}
 	}
 	return nil
 }
@@ -54,6 +55,8 @@ func kindName(cmd *accountpb.NameCommand) string {
 		return "login"
 	case *accountpb.NameCommand_IdAssigned:
 		return "id_assigned"
+	case *accountpb.NameCommand_Unregister:
+		return "unregister"
 	}
 	return "unknown"
 }
@@ -70,14 +73,18 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 	entry, _ := ctx.Value().(*accountpb.NameEntry)
 	// An id assignment carries its registration's command id and is idempotent by the entry's
 	// state; everything else is deduplicated by command id.
-	_, isBind := cmd.Kind.(*accountpb.NameCommand_IdAssigned)
-	if !isBind && stage.Replayed(ctx, kind, entry.GetDedupe(), cmd.Meta, viaIngress) {
+	// An unregistration is idempotent by state as well (it comes from the accounts stage).
+	_, byState := cmd.Kind.(*accountpb.NameCommand_IdAssigned)
+	if _, un := cmd.Kind.(*accountpb.NameCommand_Unregister); un {
+		byState = true
+	}
+	if !byState && stage.Replayed(ctx, kind, entry.GetDedupe(), cmd.Meta, viaIngress) {
 		return
 	}
 	res := Decide(p.cfg, p.pw, ctx.Key(), entry, cmd)
 	limit := recordsize.Limit(ctx.Context())
 	remember := func(row *accountpb.NameEntry, outs []model.Out) {
-		if row != nil && !isBind {
+		if row != nil && !byState {
 			row.Dedupe = model.Record(row.Dedupe, cmd.Meta.Command, viaIngress, cmd.Meta.TimestampMs, outs, model.RememberBudget(limit))
 		}
 	}
@@ -88,7 +95,7 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		if entry != nil {
 			res.Entry = proto.Clone(entry).(*accountpb.NameEntry)
 		}
-		res.Outs = stage.Refuse(ctx, kind, raw, cmd.Meta, what, oversizeAnswer(cmd))
+		res.Outs = stage.Refuse(ctx, kind, raw, cmd.Meta, what, oversizeAnswer(p.cfg.Contracts, cmd))
 		res.Outcome = model.CauseOversize
 		remember(res.Entry, res.Outs)
 		if len(res.Outs) == 0 { // dead-lettered, and counted so, by Refuse
@@ -100,6 +107,9 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 	}
 	if res.Entry != nil {
 		ctx.SetValue(res.Entry)
+	}
+	if res.Remove {
+		ctx.Delete() // the tombstone: the name is free again
 	}
 	stage.Emit(ctx, kind, cmd.Meta, res.Outs)
 	metrics.AccountOutcomes.WithLabelValues(kind, res.Outcome).Inc()

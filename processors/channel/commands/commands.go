@@ -64,6 +64,10 @@ var keyFuncs = map[string]func(tenant codecs.Tenant, top map[string]json.RawMess
 	"COMMAND_TOPIC_CHANNEL_STATUS": func(t codecs.Tenant, _ map[string]json.RawMessage) (string, error) {
 		return t.ID.String(), nil
 	},
+	// Current upstream's world service keys channel registrations the same way.
+	"EVENT_TOPIC_CHANNEL_STATUS": func(t codecs.Tenant, _ map[string]json.RawMessage) (string, error) {
+		return t.ID.String(), nil
+	},
 	// The transaction id's first four bytes read big-endian, written like every id key.
 	"COMMAND_TOPIC_SAGA": func(_ codecs.Tenant, top map[string]json.RawMessage) (string, error) {
 		var id uuid.UUID

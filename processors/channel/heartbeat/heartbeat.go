@@ -1,6 +1,10 @@
-// Package heartbeat announces a channel instance's channels on COMMAND_TOPIC_CHANNEL_STATUS:
-// a HEARTBEAT per channel when it starts and at every interval, and a SHUTDOWN per channel
-// when it stops, each with the channel's address and how full it is.
+// Package heartbeat announces a channel instance's channels: a HEARTBEAT per channel when it
+// starts and at every interval, and a SHUTDOWN per channel when it stops, each with the
+// channel's address and how full it is, on COMMAND_TOPIC_CHANNEL_STATUS (seed contracts). In
+// the current contracts the same announcements are STARTED and SHUTDOWN on
+// EVENT_TOPIC_CHANNEL_STATUS, where current upstream's world service registers channels:
+// current channels take any message on the command topic for a status request and would
+// re-register every interval.
 package heartbeat
 
 import (
@@ -26,6 +30,8 @@ type Config struct {
 	MaxCapacity uint32
 	// Current counts a channel's live sessions.
 	Current func(channel uint8) uint32
+	// Era is the contract era (codecs.EraSeed when empty).
+	Era string
 }
 
 // Emitter produces a message (package commands).
@@ -39,7 +45,7 @@ func Run(ctx context.Context, cfg Config, emit Emitter) {
 	t := time.NewTicker(cfg.Interval)
 	defer t.Stop()
 	for {
-		announce(cfg, emit, codecs.ChannelStatusCommandTypeHeartbeat)
+		announce(cfg, emit, true)
 		select {
 		case <-ctx.Done():
 			return
@@ -50,16 +56,33 @@ func Run(ctx context.Context, cfg Config, emit Emitter) {
 
 // Shutdown sends the stop status of every channel.
 func Shutdown(cfg Config, emit Emitter) {
-	announce(cfg, emit, codecs.ChannelStatusCommandTypeShutdown)
+	announce(cfg, emit, false)
 }
 
-func announce(cfg Config, emit Emitter, typ string) {
+// announce sends one status per channel: up (a heartbeat) or going down.
+func announce(cfg Config, emit Emitter, up bool) {
 	tr := codecs.NewTrace()
 	for _, ch := range cfg.Channels {
-		err := emit.Send(&codecs.ChannelStatusCommand{
+		var msg any
+		typ := codecs.ChannelStatusCommandTypeShutdown
+		if up {
+			typ = codecs.ChannelStatusCommandTypeHeartbeat
+		}
+		msg = &codecs.ChannelStatusCommand{
 			WorldID: cfg.World, ChannelID: ch.ID, IPAddress: ch.Host, Port: ch.Port,
 			CurrentCapacity: cfg.Current(ch.ID), MaxCapacity: cfg.MaxCapacity, Type: typ,
-		}, tr)
+		}
+		if cfg.Era == codecs.EraCurrent {
+			typ = codecs.ChannelStatusEventTypeShutdown
+			if up {
+				typ = codecs.ChannelStatusEventTypeStarted
+			}
+			msg = &codecs.ChannelStatusEvent{
+				Type: typ, WorldID: cfg.World, ChannelID: ch.ID, IPAddress: ch.Host, Port: ch.Port,
+				CurrentCapacity: cfg.Current(ch.ID), MaxCapacity: cfg.MaxCapacity,
+			}
+		}
+		err := emit.Send(msg, tr)
 		if err != nil {
 			logrus.WithError(err).WithFields(logrus.Fields{"channel": ch.ID, "type": typ}).Error("channel status not sent")
 		}
