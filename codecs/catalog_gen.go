@@ -46,6 +46,8 @@ type CatalogTopic struct {
 	Types []CatalogType
 	// Era is EraSeed or EraCurrent for a topic of one contract era only, "" for both.
 	Era string
+	// CurrentKeys, for a flat topic, as CatalogType.CurrentKeys.
+	CurrentKeys []string
 	// Decode decodes a record value into a pointer to the message type.
 	Decode func([]byte) (any, error)
 	// Codec is the message type's goka.Codec.
@@ -75,6 +77,9 @@ type CatalogType struct {
 	Requires []string
 	// Era is EraSeed or EraCurrent for a type of one contract era only, "" for both.
 	Era string
+	// CurrentKeys are the key paths ("instance", "body.level") current upstream always writes
+	// in this type beyond its seed keys; FillCurrent of the message gives them zero values.
+	CurrentKeys []string
 	// Body is the Go type of the body ("" for bodyless topics and null bodies). NewBody returns
 	// a pointer to a zero one; DecodeBody decodes a body alone (e.g. a client-provided one).
 	Body       string
@@ -1167,6 +1172,12 @@ func DecodeAccountCommand(b []byte) (*AccountCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of AccountCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *AccountCommand) FillCurrent() {
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *AccountCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -1382,6 +1393,20 @@ func DecodeAccountSessionCommand(b []byte) (*AccountSessionCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of AccountSessionCommand that current upstream always writes and that
+// m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *AccountSessionCommand) FillCurrent() {
+	switch b := m.Body.(type) {
+	case *AccountSessionCommandCreateBody:
+		if b != nil {
+			if b.Hwid == nil {
+				b.Hwid = new(string)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *AccountSessionCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -1531,6 +1556,11 @@ func DecodeBanCommand(b []byte) (*BanCommand, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of BanCommand that current upstream always writes and that m leaves
+// unset to its zero value (a nil uuid, 0, "", false), for a producer of the current contract era.
+func (m *BanCommand) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -1698,6 +1728,12 @@ func DecodeBuddyListCommand(b []byte) (*BuddyListCommand, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of BuddyListCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *BuddyListCommand) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -2027,6 +2063,20 @@ func DecodeCashShopCommand(b []byte) (*CashShopCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of CashShopCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CashShopCommand) FillCurrent() {
+	switch b := m.Body.(type) {
+	case *CashShopCommandRequestPurchaseBody:
+		if b != nil {
+			if b.TransactionID == nil {
+				b.TransactionID = new(uuid.UUID)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *CashShopCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -2231,6 +2281,14 @@ func DecodeChairCommand(b []byte) (*ChairCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of ChairCommand that current upstream always writes and that m leaves
+// unset to its zero value (a nil uuid, 0, "", false), for a producer of the current contract era.
+func (m *ChairCommand) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *ChairCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -2404,6 +2462,15 @@ func DecodeChalkboardCommand(b []byte) (*ChalkboardCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of ChalkboardCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *ChalkboardCommand) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *ChalkboardCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -2574,6 +2641,12 @@ func DecodeChannelStatusCommand(b []byte) (*ChannelStatusCommand, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of ChannelStatusCommand that current upstream always writes and that
+// m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *ChannelStatusCommand) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -2919,6 +2992,15 @@ func DecodeCharacterCommand(b []byte) (*CharacterCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of CharacterCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CharacterCommand) FillCurrent() {
+	if m.TransactionID == nil {
+		m.TransactionID = new(uuid.UUID)
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *CharacterCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -3199,6 +3281,26 @@ func DecodeCharacterBuffCommand(b []byte) (*CharacterBuffCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of CharacterBuffCommand that current upstream always writes and that
+// m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CharacterBuffCommand) FillCurrent() {
+	if m.MapID == nil {
+		m.MapID = new(uint32)
+	}
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+	switch b := m.Body.(type) {
+	case *CharacterBuffCommandApplyBody:
+		if b != nil {
+			if b.Level == nil {
+				b.Level = new(uint8)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *CharacterBuffCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -3256,6 +3358,12 @@ func DecodeCharacterChannelChangeRequestCommand(b []byte) (*CharacterChannelChan
 		return nil, catalogMalformed("CharacterChannelChangeRequestCommand", err)
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of CharacterChannelChangeRequestCommand that current upstream always
+// writes and that m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of
+// the current contract era.
+func (m *CharacterChannelChangeRequestCommand) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -3619,6 +3727,15 @@ func DecodeCharacterChatCommand(b []byte) (*CharacterChatCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of CharacterChatCommand that current upstream always writes and that
+// m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CharacterChatCommand) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *CharacterChatCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -3686,6 +3803,18 @@ func DecodeCharacterMovementCommand(b []byte) (*CharacterMovementCommand, error)
 		return nil, catalogMalformed("CharacterMovementCommand", err)
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of CharacterMovementCommand that current upstream always writes and
+// that m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CharacterMovementCommand) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+	if m.Fh == nil {
+		m.Fh = new(int16)
+	}
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -3995,6 +4124,20 @@ func DecodeCompartmentCommand(b []byte) (*CompartmentCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of CompartmentCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CompartmentCommand) FillCurrent() {
+	switch b := m.Body.(type) {
+	case *CompartmentCommandDropBody:
+		if b != nil {
+			if b.Instance == nil {
+				b.Instance = new(uuid.UUID)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *CompartmentCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -4081,6 +4224,12 @@ func DecodeCompartmentTransferCommand(b []byte) (*CompartmentTransferCommand, er
 		return nil, catalogMalformed("CompartmentTransferCommand", err)
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of CompartmentTransferCommand that current upstream always writes and
+// that m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CompartmentTransferCommand) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -4406,6 +4555,18 @@ func DecodeConsumableCommand(b []byte) (*ConsumableCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of ConsumableCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *ConsumableCommand) FillCurrent() {
+	if m.MapID == nil {
+		m.MapID = new(uint32)
+	}
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *ConsumableCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -4464,6 +4625,12 @@ func DecodeCreateAccountCommand(b []byte) (*CreateAccountCommand, error) {
 		return nil, catalogMalformed("CreateAccountCommand", err)
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of CreateAccountCommand that current upstream always writes and that
+// m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CreateAccountCommand) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -4688,6 +4855,25 @@ func DecodeDropCommand(b []byte) (*DropCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of DropCommand that current upstream always writes and that m leaves
+// unset to its zero value (a nil uuid, 0, "", false), for a producer of the current contract era.
+func (m *DropCommand) FillCurrent() {
+	if m.TransactionID == nil {
+		m.TransactionID = new(uuid.UUID)
+	}
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+	switch b := m.Body.(type) {
+	case *DropCommandRequestReservationBody:
+		if b != nil {
+			if b.PartyID == nil {
+				b.PartyID = new(uint32)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *DropCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -4754,6 +4940,24 @@ func DecodeExpressionCommand(b []byte) (*ExpressionCommand, error) {
 		return nil, catalogMalformed("ExpressionCommand", err)
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of ExpressionCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *ExpressionCommand) FillCurrent() {
+	if m.TransactionID == nil {
+		m.TransactionID = new(uuid.UUID)
+	}
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+	if m.Duration == nil {
+		m.Duration = new(int32)
+	}
+	if m.ByItemOption == nil {
+		m.ByItemOption = new(bool)
+	}
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -4899,6 +5103,19 @@ func DecodeFameCommand(b []byte) (*FameCommand, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of FameCommand that current upstream always writes and that m leaves
+// unset to its zero value (a nil uuid, 0, "", false), for a producer of the current contract era.
+func (m *FameCommand) FillCurrent() {
+	switch b := m.Body.(type) {
+	case *FameCommandRequestChangeBody:
+		if b != nil {
+			if b.Instance == nil {
+				b.Instance = new(uuid.UUID)
+			}
+		}
+	}
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -5231,6 +5448,19 @@ func DecodeGuildCommand(b []byte) (*GuildCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of GuildCommand that current upstream always writes and that m leaves
+// unset to its zero value (a nil uuid, 0, "", false), for a producer of the current contract era.
+func (m *GuildCommand) FillCurrent() {
+	switch b := m.Body.(type) {
+	case *GuildCommandRequestCreateBody:
+		if b != nil {
+			if b.Instance == nil {
+				b.Instance = new(uuid.UUID)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *GuildCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -5479,6 +5709,12 @@ func DecodeGuildThreadCommand(b []byte) (*GuildThreadCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of GuildThreadCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *GuildThreadCommand) FillCurrent() {
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *GuildThreadCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -5648,6 +5884,12 @@ func DecodeInviteCommand(b []byte) (*InviteCommand, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of InviteCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *InviteCommand) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -5833,6 +6075,12 @@ func DecodeMessengerCommand(b []byte) (*MessengerCommand, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of MessengerCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *MessengerCommand) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -6251,6 +6499,26 @@ func DecodeMonsterCommand(b []byte) (*MonsterCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of MonsterCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *MonsterCommand) FillCurrent() {
+	if m.MapID == nil {
+		m.MapID = new(uint32)
+	}
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+	switch b := m.Body.(type) {
+	case *MonsterCommandDamageBody:
+		if b != nil {
+			if b.AttackType == nil {
+				b.AttackType = new(uint8)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *MonsterCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -6316,6 +6584,18 @@ func DecodeMonsterMovementCommand(b []byte) (*MonsterMovementCommand, error) {
 		return nil, catalogMalformed("MonsterMovementCommand", err)
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of MonsterMovementCommand that current upstream always writes and
+// that m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *MonsterMovementCommand) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+	if m.Fh == nil {
+		m.Fh = new(int16)
+	}
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -6488,6 +6768,17 @@ func DecodeNoteCommand(b []byte) (*NoteCommand, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of NoteCommand that current upstream always writes and that m leaves
+// unset to its zero value (a nil uuid, 0, "", false), for a producer of the current contract era.
+func (m *NoteCommand) FillCurrent() {
+	if m.WorldID == nil {
+		m.WorldID = new(uint8)
+	}
+	if m.ChannelID == nil {
+		m.ChannelID = new(uint8)
+	}
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -6683,6 +6974,19 @@ func DecodeNpcCommand(b []byte) (*NpcCommand, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of NpcCommand that current upstream always writes and that m leaves
+// unset to its zero value (a nil uuid, 0, "", false), for a producer of the current contract era.
+func (m *NpcCommand) FillCurrent() {
+	switch b := m.Body.(type) {
+	case *NpcCommandStartConversationBody:
+		if b != nil {
+			if b.Instance == nil {
+				b.Instance = new(uuid.UUID)
+			}
+		}
+	}
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -6933,6 +7237,18 @@ func DecodeNpcConversationCommand(b []byte) (*NpcConversationCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of NpcConversationCommand that current upstream always writes and
+// that m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *NpcConversationCommand) FillCurrent() {
+	if m.EndChat == nil {
+		m.EndChat = new(bool)
+	}
+	if m.SecondaryNpcID == nil {
+		m.SecondaryNpcID = new(uint32)
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *NpcConversationCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -7176,6 +7492,15 @@ func DecodeNpcShopCommand(b []byte) (*NpcShopCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of NpcShopCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *NpcShopCommand) FillCurrent() {
+	if m.TransactionID == nil {
+		m.TransactionID = new(uuid.UUID)
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *NpcShopCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -7393,6 +7718,19 @@ func DecodePartyCommand(b []byte) (*PartyCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of PartyCommand that current upstream always writes and that m leaves
+// unset to its zero value (a nil uuid, 0, "", false), for a producer of the current contract era.
+func (m *PartyCommand) FillCurrent() {
+	switch b := m.Body.(type) {
+	case *PartyCommandLeaveBody:
+		if b != nil {
+			if b.CharacterID == nil {
+				b.CharacterID = new(uint32)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *PartyCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -7605,6 +7943,11 @@ func DecodePetCommand(b []byte) (*PetCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of PetCommand that current upstream always writes and that m leaves
+// unset to its zero value (a nil uuid, 0, "", false), for a producer of the current contract era.
+func (m *PetCommand) FillCurrent() {
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *PetCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -7669,6 +8012,18 @@ func DecodePetMovementCommand(b []byte) (*PetMovementCommand, error) {
 		return nil, catalogMalformed("PetMovementCommand", err)
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of PetMovementCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *PetMovementCommand) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+	if m.Fh == nil {
+		m.Fh = new(int16)
+	}
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -7867,6 +8222,15 @@ func DecodePortalCommand(b []byte) (*PortalCommand, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of PortalCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *PortalCommand) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -8106,6 +8470,11 @@ func DecodeQuestCommand(b []byte) (*QuestCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of QuestCommand that current upstream always writes and that m leaves
+// unset to its zero value (a nil uuid, 0, "", false), for a producer of the current contract era.
+func (m *QuestCommand) FillCurrent() {
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *QuestCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -8256,6 +8625,20 @@ func DecodeQuestConversationCommand(b []byte) (*QuestConversationCommand, error)
 	return m, nil
 }
 
+// FillCurrent sets every key of QuestConversationCommand that current upstream always writes and
+// that m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *QuestConversationCommand) FillCurrent() {
+	switch b := m.Body.(type) {
+	case *QuestConversationCommandStartQuestConversationBody:
+		if b != nil {
+			if b.Instance == nil {
+				b.Instance = new(uuid.UUID)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *QuestConversationCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -8338,6 +8721,11 @@ func DecodeSagaCommand(b []byte) (*SagaCommand, error) {
 		return nil, catalogMalformed("SagaCommand", err)
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of SagaCommand that current upstream always writes and that m leaves
+// unset to its zero value (a nil uuid, 0, "", false), for a producer of the current contract era.
+func (m *SagaCommand) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -8513,6 +8901,17 @@ func DecodeSkillCommand(b []byte) (*SkillCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of SkillCommand that current upstream always writes and that m leaves
+// unset to its zero value (a nil uuid, 0, "", false), for a producer of the current contract era.
+func (m *SkillCommand) FillCurrent() {
+	if m.TransactionID == nil {
+		m.TransactionID = new(uuid.UUID)
+	}
+	if m.WorldID == nil {
+		m.WorldID = new(uint8)
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *SkillCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -8647,6 +9046,12 @@ func DecodeSkillMacroCommand(b []byte) (*SkillMacroCommand, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of SkillMacroCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *SkillMacroCommand) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -8886,6 +9291,12 @@ func DecodeStorageCommand(b []byte) (*StorageCommand, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of StorageCommand that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *StorageCommand) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -9297,6 +9708,12 @@ func DecodeSystemMessageCommand(b []byte) (*SystemMessageCommand, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of SystemMessageCommand that current upstream always writes and that
+// m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *SystemMessageCommand) FillCurrent() {
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *SystemMessageCommand) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -9539,6 +9956,35 @@ func DecodeAccountSessionStatusEvent(b []byte) (*AccountSessionStatusEvent, erro
 	return m, nil
 }
 
+// FillCurrent sets every key of AccountSessionStatusEvent that current upstream always writes and
+// that m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *AccountSessionStatusEvent) FillCurrent() {
+	if m.AccountName == nil {
+		m.AccountName = new(string)
+	}
+	switch b := m.Body.(type) {
+	case *AccountSessionStatusEventCreatedBody:
+		if b != nil {
+			if b.IPAddress == nil {
+				b.IPAddress = new(string)
+			}
+			if b.Hwid == nil {
+				b.Hwid = new(string)
+			}
+		}
+	case *AccountSessionStatusEventErrorBody:
+		if b != nil {
+			if b.IPAddress == nil {
+				b.IPAddress = new(string)
+			}
+			if b.Hwid == nil {
+				b.Hwid = new(string)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *AccountSessionStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -9665,6 +10111,12 @@ func DecodeAccountStatusEvent(b []byte) (*AccountStatusEvent, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of AccountStatusEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *AccountStatusEvent) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -10074,6 +10526,20 @@ func DecodeAssetStatusEvent(b []byte) (*AssetStatusEvent, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of AssetStatusEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *AssetStatusEvent) FillCurrent() {
+	switch b := m.Body.(type) {
+	case *AssetStatusEventMovedBody:
+		if b != nil {
+			if b.CreatedAt == nil {
+				b.CreatedAt = new(time.Time)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *AssetStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -10358,6 +10824,12 @@ func DecodeCashCompartmentStatusEvent(b []byte) (*CashCompartmentStatusEvent, er
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of CashCompartmentStatusEvent that current upstream always writes and
+// that m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CashCompartmentStatusEvent) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -10793,6 +11265,26 @@ func DecodeCashShopStatusEvent(b []byte) (*CashShopStatusEvent, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of CashShopStatusEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CashShopStatusEvent) FillCurrent() {
+	switch b := m.Body.(type) {
+	case *CashShopStatusEventPurchaseBody:
+		if b != nil {
+			if b.TransactionID == nil {
+				b.TransactionID = new(uuid.UUID)
+			}
+		}
+	case *CashShopStatusEventErrorBody:
+		if b != nil {
+			if b.TransactionID == nil {
+				b.TransactionID = new(uuid.UUID)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *CashShopStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -11003,6 +11495,15 @@ func DecodeChairStatusEvent(b []byte) (*ChairStatusEvent, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of ChairStatusEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *ChairStatusEvent) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *ChairStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -11181,6 +11682,15 @@ func DecodeChalkboardStatusEvent(b []byte) (*ChalkboardStatusEvent, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of ChalkboardStatusEvent that current upstream always writes and that
+// m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *ChalkboardStatusEvent) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *ChalkboardStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -11312,6 +11822,12 @@ func DecodeChannelStatusEvent(b []byte) (*ChannelStatusEvent, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of ChannelStatusEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *ChannelStatusEvent) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -11673,6 +12189,15 @@ func DecodeCharacterChatEvent(b []byte) (*CharacterChatEvent, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of CharacterChatEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CharacterChatEvent) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -12501,6 +13026,65 @@ func DecodeCharacterStatusEvent(b []byte) (*CharacterStatusEvent, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of CharacterStatusEvent that current upstream always writes and that
+// m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CharacterStatusEvent) FillCurrent() {
+	switch b := m.Body.(type) {
+	case *CharacterStatusEventCreatedBody:
+		if b != nil {
+			if b.MapID == nil {
+				b.MapID = new(uint32)
+			}
+			if b.Instance == nil {
+				b.Instance = new(uuid.UUID)
+			}
+		}
+	case *CharacterStatusEventLoginBody:
+		if b != nil {
+			if b.Instance == nil {
+				b.Instance = new(uuid.UUID)
+			}
+		}
+	case *CharacterStatusEventLogoutBody:
+		if b != nil {
+			if b.Instance == nil {
+				b.Instance = new(uuid.UUID)
+			}
+		}
+	case *CharacterStatusEventChannelChangedBody:
+		if b != nil {
+			if b.Instance == nil {
+				b.Instance = new(uuid.UUID)
+			}
+		}
+	case *CharacterStatusEventMapChangedBody:
+		if b != nil {
+			if b.OldInstance == nil {
+				b.OldInstance = new(uuid.UUID)
+			}
+			if b.TargetInstance == nil {
+				b.TargetInstance = new(uuid.UUID)
+			}
+			if b.UseTargetPosition == nil {
+				b.UseTargetPosition = new(bool)
+			}
+			if b.TargetX == nil {
+				b.TargetX = new(int16)
+			}
+			if b.TargetY == nil {
+				b.TargetY = new(int16)
+			}
+		}
+	case *CharacterStatusEventMesoChangedBody:
+		if b != nil {
+			if b.ShowEffect == nil {
+				b.ShowEffect = new(bool)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *CharacterStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -12915,6 +13499,12 @@ func DecodeCompartmentStatusEvent(b []byte) (*CompartmentStatusEvent, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of CompartmentStatusEvent that current upstream always writes and
+// that m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *CompartmentStatusEvent) FillCurrent() {
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *CompartmentStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -13063,6 +13653,12 @@ func DecodeCompartmentTransferStatusEvent(b []byte) (*CompartmentTransferStatusE
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of CompartmentTransferStatusEvent that current upstream always writes
+// and that m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the
+// current contract era.
+func (m *CompartmentTransferStatusEvent) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -13428,6 +14024,12 @@ func DecodeConsumableStatusEvent(b []byte) (*ConsumableStatusEvent, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of ConsumableStatusEvent that current upstream always writes and that
+// m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *ConsumableStatusEvent) FillCurrent() {
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *ConsumableStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -13774,6 +14376,15 @@ func DecodeDropStatusEvent(b []byte) (*DropStatusEvent, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of DropStatusEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *DropStatusEvent) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *DropStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -13840,6 +14451,21 @@ func DecodeExpressionEvent(b []byte) (*ExpressionEvent, error) {
 		return nil, catalogMalformed("ExpressionEvent", err)
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of ExpressionEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *ExpressionEvent) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+	if m.Duration == nil {
+		m.Duration = new(int32)
+	}
+	if m.ByItemOption == nil {
+		m.ByItemOption = new(bool)
+	}
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -13988,6 +14614,12 @@ func DecodeFameStatusEvent(b []byte) (*FameStatusEvent, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of FameStatusEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *FameStatusEvent) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -14243,6 +14875,15 @@ func DecodeMapStatusEvent(b []byte) (*MapStatusEvent, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of MapStatusEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *MapStatusEvent) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -14845,6 +15486,44 @@ func DecodeMonsterStatusEvent(b []byte) (*MonsterStatusEvent, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of MonsterStatusEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *MonsterStatusEvent) FillCurrent() {
+	if m.Instance == nil {
+		m.Instance = new(uuid.UUID)
+	}
+	switch b := m.Body.(type) {
+	case *MonsterStatusEventStartControlBody:
+		if b != nil {
+			if b.ControllerHasAggro == nil {
+				b.ControllerHasAggro = new(bool)
+			}
+		}
+	case *MonsterStatusEventDamagedBody:
+		if b != nil {
+			if b.ObserverID == nil {
+				b.ObserverID = new(uint32)
+			}
+			if b.Boss == nil {
+				b.Boss = new(bool)
+			}
+			if b.Damage == nil {
+				b.Damage = new(uint32)
+			}
+			if b.DamageSource == nil {
+				b.DamageSource = new(string)
+			}
+		}
+	case *MonsterStatusEventKilledBody:
+		if b != nil {
+			if b.Boss == nil {
+				b.Boss = new(bool)
+			}
+		}
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *MonsterStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -15071,6 +15750,15 @@ func DecodeNoteStatusEvent(b []byte) (*NoteStatusEvent, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of NoteStatusEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *NoteStatusEvent) FillCurrent() {
+	if m.TransactionID == nil {
+		m.TransactionID = new(uuid.UUID)
+	}
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *NoteStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -15206,6 +15894,12 @@ func DecodeSessionStatusEvent(b []byte) (*SessionStatusEvent, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of SessionStatusEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *SessionStatusEvent) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -15424,6 +16118,12 @@ func DecodeStorageCompartmentStatusEvent(b []byte) (*StorageCompartmentStatusEve
 		return nil, err
 	}
 	return m, nil
+}
+
+// FillCurrent sets every key of StorageCompartmentStatusEvent that current upstream always writes
+// and that m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the
+// current contract era.
+func (m *StorageCompartmentStatusEvent) FillCurrent() {
 }
 
 // Encode returns the record value of m, keys in catalog order.
@@ -15777,6 +16477,12 @@ func DecodeStorageStatusEvent(b []byte) (*StorageStatusEvent, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of StorageStatusEvent that current upstream always writes and that m
+// leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *StorageStatusEvent) FillCurrent() {
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *StorageStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -15992,6 +16698,12 @@ func DecodeTransportStatusEvent(b []byte) (*TransportStatusEvent, error) {
 	return m, nil
 }
 
+// FillCurrent sets every key of TransportStatusEvent that current upstream always writes and that
+// m leaves unset to its zero value (a nil uuid, 0, "", false), for a producer of the current
+// contract era.
+func (m *TransportStatusEvent) FillCurrent() {
+}
+
 // Encode returns the record value of m, keys in catalog order.
 func (m *TransportStatusEvent) Encode() ([]byte, error) {
 	return m.MarshalJSON()
@@ -16070,12 +16782,13 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "CREATE",
-				Key:        "accountId",
-				KeyField:   "accountId",
-				Body:       "AccountSessionCommandCreateBody",
-				NewBody:    catalogNew[AccountSessionCommandCreateBody],
-				DecodeBody: catalogDecodeBodyAs[AccountSessionCommandCreateBody],
+				Value:       "CREATE",
+				Key:         "accountId",
+				KeyField:    "accountId",
+				CurrentKeys: []string{"body.hwid"},
+				Body:        "AccountSessionCommandCreateBody",
+				NewBody:     catalogNew[AccountSessionCommandCreateBody],
+				DecodeBody:  catalogDecodeBodyAs[AccountSessionCommandCreateBody],
 			},
 			{
 				Value:      "PROGRESS_STATE",
@@ -16160,12 +16873,13 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "REQUEST_PURCHASE",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CashShopCommandRequestPurchaseBody",
-				NewBody:    catalogNew[CashShopCommandRequestPurchaseBody],
-				DecodeBody: catalogDecodeBodyAs[CashShopCommandRequestPurchaseBody],
+				Value:       "REQUEST_PURCHASE",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.transactionId"},
+				Body:        "CashShopCommandRequestPurchaseBody",
+				NewBody:     catalogNew[CashShopCommandRequestPurchaseBody],
+				DecodeBody:  catalogDecodeBodyAs[CashShopCommandRequestPurchaseBody],
 			},
 			{
 				Value:      "REQUEST_INVENTORY_INCREASE_BY_TYPE",
@@ -16240,29 +16954,32 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "USE",
-				Key:        "body.characterId",
-				KeyField:   "body.characterId",
-				Body:       "ChairCommandUseBody",
-				NewBody:    catalogNew[ChairCommandUseBody],
-				DecodeBody: catalogDecodeBodyAs[ChairCommandUseBody],
+				Value:       "USE",
+				Key:         "body.characterId",
+				KeyField:    "body.characterId",
+				CurrentKeys: []string{"instance"},
+				Body:        "ChairCommandUseBody",
+				NewBody:     catalogNew[ChairCommandUseBody],
+				DecodeBody:  catalogDecodeBodyAs[ChairCommandUseBody],
 			},
 			{
-				Value:      "CANCEL",
-				Key:        "body.characterId",
-				KeyField:   "body.characterId",
-				Body:       "ChairCommandCancelBody",
-				NewBody:    catalogNew[ChairCommandCancelBody],
-				DecodeBody: catalogDecodeBodyAs[ChairCommandCancelBody],
+				Value:       "CANCEL",
+				Key:         "body.characterId",
+				KeyField:    "body.characterId",
+				CurrentKeys: []string{"instance"},
+				Body:        "ChairCommandCancelBody",
+				NewBody:     catalogNew[ChairCommandCancelBody],
+				DecodeBody:  catalogDecodeBodyAs[ChairCommandCancelBody],
 			},
 			{
-				Value:      "RECOVERY",
-				Era:        "current",
-				Key:        "body.characterId",
-				KeyField:   "body.characterId",
-				Body:       "ChairCommandRecoveryBody",
-				NewBody:    catalogNew[ChairCommandRecoveryBody],
-				DecodeBody: catalogDecodeBodyAs[ChairCommandRecoveryBody],
+				Value:       "RECOVERY",
+				Era:         "current",
+				Key:         "body.characterId",
+				KeyField:    "body.characterId",
+				CurrentKeys: []string{"instance"},
+				Body:        "ChairCommandRecoveryBody",
+				NewBody:     catalogNew[ChairCommandRecoveryBody],
+				DecodeBody:  catalogDecodeBodyAs[ChairCommandRecoveryBody],
 			},
 		},
 		Decode: ChairCommandCodec{}.Decode,
@@ -16279,20 +16996,22 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "SET",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "ChalkboardCommandSetBody",
-				NewBody:    catalogNew[ChalkboardCommandSetBody],
-				DecodeBody: catalogDecodeBodyAs[ChalkboardCommandSetBody],
+				Value:       "SET",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"instance"},
+				Body:        "ChalkboardCommandSetBody",
+				NewBody:     catalogNew[ChalkboardCommandSetBody],
+				DecodeBody:  catalogDecodeBodyAs[ChalkboardCommandSetBody],
 			},
 			{
-				Value:      "CLEAR",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "ChalkboardCommandClearBody",
-				NewBody:    catalogNew[ChalkboardCommandClearBody],
-				DecodeBody: catalogDecodeBodyAs[ChalkboardCommandClearBody],
+				Value:       "CLEAR",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"instance"},
+				Body:        "ChalkboardCommandClearBody",
+				NewBody:     catalogNew[ChalkboardCommandClearBody],
+				DecodeBody:  catalogDecodeBodyAs[ChalkboardCommandClearBody],
 			},
 		},
 		Decode: ChalkboardCommandCodec{}.Decode,
@@ -16337,71 +17056,79 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "REQUEST_DISTRIBUTE_AP",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterCommandRequestDistributeApBody",
-				NewBody:    catalogNew[CharacterCommandRequestDistributeApBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterCommandRequestDistributeApBody],
+				Value:       "REQUEST_DISTRIBUTE_AP",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "CharacterCommandRequestDistributeApBody",
+				NewBody:     catalogNew[CharacterCommandRequestDistributeApBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterCommandRequestDistributeApBody],
 			},
 			{
-				Value:      "REQUEST_DISTRIBUTE_SP",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterCommandRequestDistributeSpBody",
-				NewBody:    catalogNew[CharacterCommandRequestDistributeSpBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterCommandRequestDistributeSpBody],
+				Value:       "REQUEST_DISTRIBUTE_SP",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "CharacterCommandRequestDistributeSpBody",
+				NewBody:     catalogNew[CharacterCommandRequestDistributeSpBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterCommandRequestDistributeSpBody],
 			},
 			{
-				Value:      "REQUEST_DROP_MESO",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterCommandRequestDropMesoBody",
-				NewBody:    catalogNew[CharacterCommandRequestDropMesoBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterCommandRequestDropMesoBody],
+				Value:       "REQUEST_DROP_MESO",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "CharacterCommandRequestDropMesoBody",
+				NewBody:     catalogNew[CharacterCommandRequestDropMesoBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterCommandRequestDropMesoBody],
 			},
 			{
-				Value:      "CHANGE_HP",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterCommandChangeHpBody",
-				NewBody:    catalogNew[CharacterCommandChangeHpBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterCommandChangeHpBody],
+				Value:       "CHANGE_HP",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "CharacterCommandChangeHpBody",
+				NewBody:     catalogNew[CharacterCommandChangeHpBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterCommandChangeHpBody],
 			},
 			{
-				Value:      "CHANGE_MP",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterCommandChangeMpBody",
-				NewBody:    catalogNew[CharacterCommandChangeMpBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterCommandChangeMpBody],
+				Value:       "CHANGE_MP",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "CharacterCommandChangeMpBody",
+				NewBody:     catalogNew[CharacterCommandChangeMpBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterCommandChangeMpBody],
 			},
 			{
-				Value:      "REQUEST_CHANGE_MESO",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterCommandRequestChangeMesoBody",
-				NewBody:    catalogNew[CharacterCommandRequestChangeMesoBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterCommandRequestChangeMesoBody],
+				Value:       "REQUEST_CHANGE_MESO",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "CharacterCommandRequestChangeMesoBody",
+				NewBody:     catalogNew[CharacterCommandRequestChangeMesoBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterCommandRequestChangeMesoBody],
 			},
 			{
-				Value:      "SET_HP",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterCommandSetHpBody",
-				NewBody:    catalogNew[CharacterCommandSetHpBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterCommandSetHpBody],
+				Value:       "SET_HP",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "CharacterCommandSetHpBody",
+				NewBody:     catalogNew[CharacterCommandSetHpBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterCommandSetHpBody],
 			},
 			{
-				Value:      "AWARD_EXPERIENCE",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterCommandAwardExperienceBody",
-				NewBody:    catalogNew[CharacterCommandAwardExperienceBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterCommandAwardExperienceBody],
+				Value:       "AWARD_EXPERIENCE",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "CharacterCommandAwardExperienceBody",
+				NewBody:     catalogNew[CharacterCommandAwardExperienceBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterCommandAwardExperienceBody],
 			},
 		},
 		Decode: CharacterCommandCodec{}.Decode,
@@ -16418,47 +17145,52 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "APPLY",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterBuffCommandApplyBody",
-				NewBody:    catalogNew[CharacterBuffCommandApplyBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterBuffCommandApplyBody],
+				Value:       "APPLY",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"mapId", "instance", "body.level"},
+				Body:        "CharacterBuffCommandApplyBody",
+				NewBody:     catalogNew[CharacterBuffCommandApplyBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterBuffCommandApplyBody],
 			},
 			{
-				Value:      "CANCEL",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterBuffCommandCancelBody",
-				NewBody:    catalogNew[CharacterBuffCommandCancelBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterBuffCommandCancelBody],
+				Value:       "CANCEL",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "CharacterBuffCommandCancelBody",
+				NewBody:     catalogNew[CharacterBuffCommandCancelBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterBuffCommandCancelBody],
 			},
 			{
-				Value:      "CANCEL_BY_TYPES",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterBuffCommandCancelByTypesBody",
-				NewBody:    catalogNew[CharacterBuffCommandCancelByTypesBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterBuffCommandCancelByTypesBody],
+				Value:       "CANCEL_BY_TYPES",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "CharacterBuffCommandCancelByTypesBody",
+				NewBody:     catalogNew[CharacterBuffCommandCancelByTypesBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterBuffCommandCancelByTypesBody],
 			},
 			{
-				Value:      "UPDATE_STAT_VALUE",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterBuffCommandUpdateStatValueBody",
-				NewBody:    catalogNew[CharacterBuffCommandUpdateStatValueBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterBuffCommandUpdateStatValueBody],
+				Value:       "UPDATE_STAT_VALUE",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "CharacterBuffCommandUpdateStatValueBody",
+				NewBody:     catalogNew[CharacterBuffCommandUpdateStatValueBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterBuffCommandUpdateStatValueBody],
 			},
 			{
-				Value:      "EXPIRE",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterBuffCommandExpireBody",
-				NewBody:    catalogNew[CharacterBuffCommandExpireBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterBuffCommandExpireBody],
+				Value:       "EXPIRE",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "CharacterBuffCommandExpireBody",
+				NewBody:     catalogNew[CharacterBuffCommandExpireBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterBuffCommandExpireBody],
 			},
 		},
 		Decode: CharacterBuffCommandCodec{}.Decode,
@@ -16487,87 +17219,97 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "GENERAL",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatCommandGeneralBody",
-				NewBody:    catalogNew[CharacterChatCommandGeneralBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatCommandGeneralBody],
+				Value:       "GENERAL",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatCommandGeneralBody",
+				NewBody:     catalogNew[CharacterChatCommandGeneralBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatCommandGeneralBody],
 			},
 			{
-				Value:      "BUDDY",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatCommandBuddyBody",
-				NewBody:    catalogNew[CharacterChatCommandBuddyBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatCommandBuddyBody],
+				Value:       "BUDDY",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatCommandBuddyBody",
+				NewBody:     catalogNew[CharacterChatCommandBuddyBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatCommandBuddyBody],
 			},
 			{
-				Value:      "PARTY",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatCommandPartyBody",
-				NewBody:    catalogNew[CharacterChatCommandPartyBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatCommandPartyBody],
+				Value:       "PARTY",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatCommandPartyBody",
+				NewBody:     catalogNew[CharacterChatCommandPartyBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatCommandPartyBody],
 			},
 			{
-				Value:      "GUILD",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatCommandGuildBody",
-				NewBody:    catalogNew[CharacterChatCommandGuildBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatCommandGuildBody],
+				Value:       "GUILD",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatCommandGuildBody",
+				NewBody:     catalogNew[CharacterChatCommandGuildBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatCommandGuildBody],
 			},
 			{
-				Value:      "ALLIANCE",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatCommandAllianceBody",
-				NewBody:    catalogNew[CharacterChatCommandAllianceBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatCommandAllianceBody],
+				Value:       "ALLIANCE",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatCommandAllianceBody",
+				NewBody:     catalogNew[CharacterChatCommandAllianceBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatCommandAllianceBody],
 			},
 			{
-				Value:      "WHISPER",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatCommandWhisperBody",
-				NewBody:    catalogNew[CharacterChatCommandWhisperBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatCommandWhisperBody],
+				Value:       "WHISPER",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatCommandWhisperBody",
+				NewBody:     catalogNew[CharacterChatCommandWhisperBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatCommandWhisperBody],
 			},
 			{
-				Value:      "MESSENGER",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatCommandMessengerBody",
-				NewBody:    catalogNew[CharacterChatCommandMessengerBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatCommandMessengerBody],
+				Value:       "MESSENGER",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatCommandMessengerBody",
+				NewBody:     catalogNew[CharacterChatCommandMessengerBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatCommandMessengerBody],
 			},
 			{
-				Value:      "PET",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatCommandPetBody",
-				NewBody:    catalogNew[CharacterChatCommandPetBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatCommandPetBody],
+				Value:       "PET",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatCommandPetBody",
+				NewBody:     catalogNew[CharacterChatCommandPetBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatCommandPetBody],
 			},
 			{
-				Value:      "SPOUSE",
-				Era:        "current",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatCommandSpouseBody",
-				NewBody:    catalogNew[CharacterChatCommandSpouseBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatCommandSpouseBody],
+				Value:       "SPOUSE",
+				Era:         "current",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatCommandSpouseBody",
+				NewBody:     catalogNew[CharacterChatCommandSpouseBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatCommandSpouseBody],
 			},
 		},
 		Decode: CharacterChatCommandCodec{}.Decode,
 		Codec:  CharacterChatCommandCodec{},
 	},
 	"COMMAND_TOPIC_CHARACTER_MOVEMENT": {
-		Name:     "COMMAND_TOPIC_CHARACTER_MOVEMENT",
-		Message:  "CharacterMovementCommand",
-		Key:      "objectId",
-		KeyField: "objectId",
+		Name:        "COMMAND_TOPIC_CHARACTER_MOVEMENT",
+		Message:     "CharacterMovementCommand",
+		Key:         "objectId",
+		KeyField:    "objectId",
+		CurrentKeys: []string{"instance", "fh"},
 		Uses: []CatalogUse{
 			{Service: "channel", Direction: "produced", File: "channel-commands.yaml"},
 		},
@@ -16609,12 +17351,13 @@ var CatalogTopics = map[string]*CatalogTopic{
 				DecodeBody: catalogDecodeBodyAs[CompartmentCommandMoveBody],
 			},
 			{
-				Value:      "DROP",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CompartmentCommandDropBody",
-				NewBody:    catalogNew[CompartmentCommandDropBody],
-				DecodeBody: catalogDecodeBodyAs[CompartmentCommandDropBody],
+				Value:       "DROP",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.instance"},
+				Body:        "CompartmentCommandDropBody",
+				NewBody:     catalogNew[CompartmentCommandDropBody],
+				DecodeBody:  catalogDecodeBodyAs[CompartmentCommandDropBody],
 			},
 			{
 				Value:      "MERGE",
@@ -16668,65 +17411,72 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "REQUEST_ITEM_CONSUME",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "ConsumableCommandRequestItemConsumeBody",
-				NewBody:    catalogNew[ConsumableCommandRequestItemConsumeBody],
-				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestItemConsumeBody],
+				Value:       "REQUEST_ITEM_CONSUME",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "ConsumableCommandRequestItemConsumeBody",
+				NewBody:     catalogNew[ConsumableCommandRequestItemConsumeBody],
+				DecodeBody:  catalogDecodeBodyAs[ConsumableCommandRequestItemConsumeBody],
 			},
 			{
-				Value:      "REQUEST_SCROLL",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "ConsumableCommandRequestScrollBody",
-				NewBody:    catalogNew[ConsumableCommandRequestScrollBody],
-				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestScrollBody],
+				Value:       "REQUEST_SCROLL",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "ConsumableCommandRequestScrollBody",
+				NewBody:     catalogNew[ConsumableCommandRequestScrollBody],
+				DecodeBody:  catalogDecodeBodyAs[ConsumableCommandRequestScrollBody],
 			},
 			{
-				Value:      "REQUEST_ITEM_REWARD",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "ConsumableCommandRequestItemRewardBody",
-				NewBody:    catalogNew[ConsumableCommandRequestItemRewardBody],
-				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestItemRewardBody],
+				Value:       "REQUEST_ITEM_REWARD",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "ConsumableCommandRequestItemRewardBody",
+				NewBody:     catalogNew[ConsumableCommandRequestItemRewardBody],
+				DecodeBody:  catalogDecodeBodyAs[ConsumableCommandRequestItemRewardBody],
 			},
 			{
-				Value:      "REQUEST_VEGA_SCROLL",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "ConsumableCommandRequestVegaScrollBody",
-				NewBody:    catalogNew[ConsumableCommandRequestVegaScrollBody],
-				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestVegaScrollBody],
+				Value:       "REQUEST_VEGA_SCROLL",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "ConsumableCommandRequestVegaScrollBody",
+				NewBody:     catalogNew[ConsumableCommandRequestVegaScrollBody],
+				DecodeBody:  catalogDecodeBodyAs[ConsumableCommandRequestVegaScrollBody],
 			},
 			{
-				Value:      "REQUEST_VICIOUS_HAMMER",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "ConsumableCommandRequestViciousHammerBody",
-				NewBody:    catalogNew[ConsumableCommandRequestViciousHammerBody],
-				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestViciousHammerBody],
+				Value:       "REQUEST_VICIOUS_HAMMER",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "ConsumableCommandRequestViciousHammerBody",
+				NewBody:     catalogNew[ConsumableCommandRequestViciousHammerBody],
+				DecodeBody:  catalogDecodeBodyAs[ConsumableCommandRequestViciousHammerBody],
 			},
 			{
-				Value:      "REQUEST_SKILL_BOOK_USE",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "ConsumableCommandRequestSkillBookUseBody",
-				NewBody:    catalogNew[ConsumableCommandRequestSkillBookUseBody],
-				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestSkillBookUseBody],
+				Value:       "REQUEST_SKILL_BOOK_USE",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "ConsumableCommandRequestSkillBookUseBody",
+				NewBody:     catalogNew[ConsumableCommandRequestSkillBookUseBody],
+				DecodeBody:  catalogDecodeBodyAs[ConsumableCommandRequestSkillBookUseBody],
 			},
 			{
-				Value:      "REQUEST_CATCH_MONSTER",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "ConsumableCommandRequestCatchMonsterBody",
-				NewBody:    catalogNew[ConsumableCommandRequestCatchMonsterBody],
-				DecodeBody: catalogDecodeBodyAs[ConsumableCommandRequestCatchMonsterBody],
+				Value:       "REQUEST_CATCH_MONSTER",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "ConsumableCommandRequestCatchMonsterBody",
+				NewBody:     catalogNew[ConsumableCommandRequestCatchMonsterBody],
+				DecodeBody:  catalogDecodeBodyAs[ConsumableCommandRequestCatchMonsterBody],
 			},
 		},
 		Decode: ConsumableCommandCodec{}.Decode,
@@ -16754,40 +17504,44 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "REQUEST_RESERVATION",
-				Key:        "body.dropId",
-				KeyField:   "body.dropId",
-				Body:       "DropCommandRequestReservationBody",
-				NewBody:    catalogNew[DropCommandRequestReservationBody],
-				DecodeBody: catalogDecodeBodyAs[DropCommandRequestReservationBody],
+				Value:       "REQUEST_RESERVATION",
+				Key:         "body.dropId",
+				KeyField:    "body.dropId",
+				CurrentKeys: []string{"transactionId", "instance", "body.partyId"},
+				Body:        "DropCommandRequestReservationBody",
+				NewBody:     catalogNew[DropCommandRequestReservationBody],
+				DecodeBody:  catalogDecodeBodyAs[DropCommandRequestReservationBody],
 			},
 			{
-				Value:      "SPAWN",
-				Era:        "current",
-				Key:        "body.dropperId",
-				KeyField:   "body.dropperId",
-				Body:       "DropCommandSpawnBody",
-				NewBody:    catalogNew[DropCommandSpawnBody],
-				DecodeBody: catalogDecodeBodyAs[DropCommandSpawnBody],
+				Value:       "SPAWN",
+				Era:         "current",
+				Key:         "body.dropperId",
+				KeyField:    "body.dropperId",
+				CurrentKeys: []string{"transactionId", "instance"},
+				Body:        "DropCommandSpawnBody",
+				NewBody:     catalogNew[DropCommandSpawnBody],
+				DecodeBody:  catalogDecodeBodyAs[DropCommandSpawnBody],
 			},
 			{
-				Value:      "CONSUME",
-				Era:        "current",
-				Key:        "body.dropId",
-				KeyField:   "body.dropId",
-				Body:       "DropCommandConsumeBody",
-				NewBody:    catalogNew[DropCommandConsumeBody],
-				DecodeBody: catalogDecodeBodyAs[DropCommandConsumeBody],
+				Value:       "CONSUME",
+				Era:         "current",
+				Key:         "body.dropId",
+				KeyField:    "body.dropId",
+				CurrentKeys: []string{"transactionId", "instance"},
+				Body:        "DropCommandConsumeBody",
+				NewBody:     catalogNew[DropCommandConsumeBody],
+				DecodeBody:  catalogDecodeBodyAs[DropCommandConsumeBody],
 			},
 		},
 		Decode: DropCommandCodec{}.Decode,
 		Codec:  DropCommandCodec{},
 	},
 	"COMMAND_TOPIC_EXPRESSION": {
-		Name:     "COMMAND_TOPIC_EXPRESSION",
-		Message:  "ExpressionCommand",
-		Key:      "characterId",
-		KeyField: "characterId",
+		Name:        "COMMAND_TOPIC_EXPRESSION",
+		Message:     "ExpressionCommand",
+		Key:         "characterId",
+		KeyField:    "characterId",
+		CurrentKeys: []string{"transactionId", "instance", "duration", "byItemOption"},
 		Uses: []CatalogUse{
 			{Service: "channel", Direction: "produced", File: "channel-commands.yaml"},
 		},
@@ -16805,12 +17559,13 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "REQUEST_CHANGE",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "FameCommandRequestChangeBody",
-				NewBody:    catalogNew[FameCommandRequestChangeBody],
-				DecodeBody: catalogDecodeBodyAs[FameCommandRequestChangeBody],
+				Value:       "REQUEST_CHANGE",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.instance"},
+				Body:        "FameCommandRequestChangeBody",
+				NewBody:     catalogNew[FameCommandRequestChangeBody],
+				DecodeBody:  catalogDecodeBodyAs[FameCommandRequestChangeBody],
 			},
 		},
 		Decode: FameCommandCodec{}.Decode,
@@ -16827,12 +17582,13 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "REQUEST_CREATE",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "GuildCommandRequestCreateBody",
-				NewBody:    catalogNew[GuildCommandRequestCreateBody],
-				DecodeBody: catalogDecodeBodyAs[GuildCommandRequestCreateBody],
+				Value:       "REQUEST_CREATE",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.instance"},
+				Body:        "GuildCommandRequestCreateBody",
+				NewBody:     catalogNew[GuildCommandRequestCreateBody],
+				DecodeBody:  catalogDecodeBodyAs[GuildCommandRequestCreateBody],
 			},
 			{
 				Value:      "REQUEST_INVITE",
@@ -17027,103 +17783,114 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "DAMAGE",
-				Key:        "monsterId",
-				KeyField:   "monsterId",
-				Body:       "MonsterCommandDamageBody",
-				NewBody:    catalogNew[MonsterCommandDamageBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterCommandDamageBody],
+				Value:       "DAMAGE",
+				Key:         "monsterId",
+				KeyField:    "monsterId",
+				CurrentKeys: []string{"mapId", "instance", "body.attackType"},
+				Body:        "MonsterCommandDamageBody",
+				NewBody:     catalogNew[MonsterCommandDamageBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterCommandDamageBody],
 			},
 			{
-				Value:      "DAMAGE_FRIENDLY",
-				Era:        "current",
-				Key:        "monsterId",
-				KeyField:   "monsterId",
-				Body:       "MonsterCommandDamageFriendlyBody",
-				NewBody:    catalogNew[MonsterCommandDamageFriendlyBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterCommandDamageFriendlyBody],
+				Value:       "DAMAGE_FRIENDLY",
+				Era:         "current",
+				Key:         "monsterId",
+				KeyField:    "monsterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "MonsterCommandDamageFriendlyBody",
+				NewBody:     catalogNew[MonsterCommandDamageFriendlyBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterCommandDamageFriendlyBody],
 			},
 			{
-				Value:      "APPLY_STATUS",
-				Era:        "current",
-				Key:        "monsterId",
-				KeyField:   "monsterId",
-				Body:       "MonsterCommandApplyStatusBody",
-				NewBody:    catalogNew[MonsterCommandApplyStatusBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterCommandApplyStatusBody],
+				Value:       "APPLY_STATUS",
+				Era:         "current",
+				Key:         "monsterId",
+				KeyField:    "monsterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "MonsterCommandApplyStatusBody",
+				NewBody:     catalogNew[MonsterCommandApplyStatusBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterCommandApplyStatusBody],
 			},
 			{
-				Value:      "CANCEL_STATUS",
-				Era:        "current",
-				Key:        "monsterId",
-				KeyField:   "monsterId",
-				Body:       "MonsterCommandCancelStatusBody",
-				NewBody:    catalogNew[MonsterCommandCancelStatusBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterCommandCancelStatusBody],
+				Value:       "CANCEL_STATUS",
+				Era:         "current",
+				Key:         "monsterId",
+				KeyField:    "monsterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "MonsterCommandCancelStatusBody",
+				NewBody:     catalogNew[MonsterCommandCancelStatusBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterCommandCancelStatusBody],
 			},
 			{
-				Value:      "USE_SKILL",
-				Era:        "current",
-				Key:        "monsterId",
-				KeyField:   "monsterId",
-				Body:       "MonsterCommandUseSkillBody",
-				NewBody:    catalogNew[MonsterCommandUseSkillBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterCommandUseSkillBody],
+				Value:       "USE_SKILL",
+				Era:         "current",
+				Key:         "monsterId",
+				KeyField:    "monsterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "MonsterCommandUseSkillBody",
+				NewBody:     catalogNew[MonsterCommandUseSkillBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterCommandUseSkillBody],
 			},
 			{
-				Value:      "USE_BASIC_ATTACK",
-				Era:        "current",
-				Key:        "monsterId",
-				KeyField:   "monsterId",
-				Body:       "MonsterCommandUseBasicAttackBody",
-				NewBody:    catalogNew[MonsterCommandUseBasicAttackBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterCommandUseBasicAttackBody],
+				Value:       "USE_BASIC_ATTACK",
+				Era:         "current",
+				Key:         "monsterId",
+				KeyField:    "monsterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "MonsterCommandUseBasicAttackBody",
+				NewBody:     catalogNew[MonsterCommandUseBasicAttackBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterCommandUseBasicAttackBody],
 			},
 			{
-				Value:      "DRAIN_MP",
-				Era:        "current",
-				Key:        "monsterId",
-				KeyField:   "monsterId",
-				Body:       "MonsterCommandDrainMpBody",
-				NewBody:    catalogNew[MonsterCommandDrainMpBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterCommandDrainMpBody],
+				Value:       "DRAIN_MP",
+				Era:         "current",
+				Key:         "monsterId",
+				KeyField:    "monsterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "MonsterCommandDrainMpBody",
+				NewBody:     catalogNew[MonsterCommandDrainMpBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterCommandDrainMpBody],
 			},
 			{
-				Value:      "KILL",
-				Era:        "current",
-				Key:        "monsterId",
-				KeyField:   "monsterId",
-				Body:       "MonsterCommandKillBody",
-				NewBody:    catalogNew[MonsterCommandKillBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterCommandKillBody],
+				Value:       "KILL",
+				Era:         "current",
+				Key:         "monsterId",
+				KeyField:    "monsterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "MonsterCommandKillBody",
+				NewBody:     catalogNew[MonsterCommandKillBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterCommandKillBody],
 			},
 			{
-				Value:      "CLEAR_AGGRO",
-				Era:        "current",
-				Key:        "monsterId",
-				KeyField:   "monsterId",
-				Body:       "MonsterCommandClearAggroBody",
-				NewBody:    catalogNew[MonsterCommandClearAggroBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterCommandClearAggroBody],
+				Value:       "CLEAR_AGGRO",
+				Era:         "current",
+				Key:         "monsterId",
+				KeyField:    "monsterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "MonsterCommandClearAggroBody",
+				NewBody:     catalogNew[MonsterCommandClearAggroBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterCommandClearAggroBody],
 			},
 			{
-				Value:      "FORCE_CONTROL",
-				Era:        "current",
-				Key:        "monsterId",
-				KeyField:   "monsterId",
-				Body:       "MonsterCommandForceControlBody",
-				NewBody:    catalogNew[MonsterCommandForceControlBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterCommandForceControlBody],
+				Value:       "FORCE_CONTROL",
+				Era:         "current",
+				Key:         "monsterId",
+				KeyField:    "monsterId",
+				CurrentKeys: []string{"mapId", "instance"},
+				Body:        "MonsterCommandForceControlBody",
+				NewBody:     catalogNew[MonsterCommandForceControlBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterCommandForceControlBody],
 			},
 		},
 		Decode: MonsterCommandCodec{}.Decode,
 		Codec:  MonsterCommandCodec{},
 	},
 	"COMMAND_TOPIC_MONSTER_MOVEMENT": {
-		Name:     "COMMAND_TOPIC_MONSTER_MOVEMENT",
-		Message:  "MonsterMovementCommand",
-		Key:      "objectId",
-		KeyField: "objectId",
+		Name:        "COMMAND_TOPIC_MONSTER_MOVEMENT",
+		Message:     "MonsterMovementCommand",
+		Key:         "objectId",
+		KeyField:    "objectId",
+		CurrentKeys: []string{"instance", "fh"},
 		Uses: []CatalogUse{
 			{Service: "channel", Direction: "produced", File: "channel-commands.yaml"},
 		},
@@ -17141,20 +17908,22 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "CREATE",
-				Key:        "body.senderId",
-				KeyField:   "body.senderId",
-				Body:       "NoteCommandCreateBody",
-				NewBody:    catalogNew[NoteCommandCreateBody],
-				DecodeBody: catalogDecodeBodyAs[NoteCommandCreateBody],
+				Value:       "CREATE",
+				Key:         "body.senderId",
+				KeyField:    "body.senderId",
+				CurrentKeys: []string{"worldId", "channelId"},
+				Body:        "NoteCommandCreateBody",
+				NewBody:     catalogNew[NoteCommandCreateBody],
+				DecodeBody:  catalogDecodeBodyAs[NoteCommandCreateBody],
 			},
 			{
-				Value:      "DISCARD",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NoteCommandDiscardBody",
-				NewBody:    catalogNew[NoteCommandDiscardBody],
-				DecodeBody: catalogDecodeBodyAs[NoteCommandDiscardBody],
+				Value:       "DISCARD",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"worldId", "channelId"},
+				Body:        "NoteCommandDiscardBody",
+				NewBody:     catalogNew[NoteCommandDiscardBody],
+				DecodeBody:  catalogDecodeBodyAs[NoteCommandDiscardBody],
 			},
 		},
 		Decode: NoteCommandCodec{}.Decode,
@@ -17171,12 +17940,13 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "START_CONVERSATION",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NpcCommandStartConversationBody",
-				NewBody:    catalogNew[NpcCommandStartConversationBody],
-				DecodeBody: catalogDecodeBodyAs[NpcCommandStartConversationBody],
+				Value:       "START_CONVERSATION",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.instance"},
+				Body:        "NpcCommandStartConversationBody",
+				NewBody:     catalogNew[NpcCommandStartConversationBody],
+				DecodeBody:  catalogDecodeBodyAs[NpcCommandStartConversationBody],
 			},
 			{
 				Value:      "CONTINUE_CONVERSATION",
@@ -17209,37 +17979,41 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "SIMPLE",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NpcConversationCommandSimpleBody",
-				NewBody:    catalogNew[NpcConversationCommandSimpleBody],
-				DecodeBody: catalogDecodeBodyAs[NpcConversationCommandSimpleBody],
+				Value:       "SIMPLE",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"endChat", "secondaryNpcId"},
+				Body:        "NpcConversationCommandSimpleBody",
+				NewBody:     catalogNew[NpcConversationCommandSimpleBody],
+				DecodeBody:  catalogDecodeBodyAs[NpcConversationCommandSimpleBody],
 			},
 			{
-				Value:      "NUMBER",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NpcConversationCommandNumberBody",
-				NewBody:    catalogNew[NpcConversationCommandNumberBody],
-				DecodeBody: catalogDecodeBodyAs[NpcConversationCommandNumberBody],
+				Value:       "NUMBER",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"endChat", "secondaryNpcId"},
+				Body:        "NpcConversationCommandNumberBody",
+				NewBody:     catalogNew[NpcConversationCommandNumberBody],
+				DecodeBody:  catalogDecodeBodyAs[NpcConversationCommandNumberBody],
 			},
 			{
-				Value:      "STYLE",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NpcConversationCommandStyleBody",
-				NewBody:    catalogNew[NpcConversationCommandStyleBody],
-				DecodeBody: catalogDecodeBodyAs[NpcConversationCommandStyleBody],
+				Value:       "STYLE",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"endChat", "secondaryNpcId"},
+				Body:        "NpcConversationCommandStyleBody",
+				NewBody:     catalogNew[NpcConversationCommandStyleBody],
+				DecodeBody:  catalogDecodeBodyAs[NpcConversationCommandStyleBody],
 			},
 			{
-				Value:      "SLIDE_MENU",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NpcConversationCommandSlideMenuBody",
-				NewBody:    catalogNew[NpcConversationCommandSlideMenuBody],
-				DecodeBody: catalogDecodeBodyAs[NpcConversationCommandSlideMenuBody],
+				Value:       "SLIDE_MENU",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"endChat", "secondaryNpcId"},
+				Body:        "NpcConversationCommandSlideMenuBody",
+				NewBody:     catalogNew[NpcConversationCommandSlideMenuBody],
+				DecodeBody:  catalogDecodeBodyAs[NpcConversationCommandSlideMenuBody],
 			},
 		},
 		Decode: NpcConversationCommandCodec{}.Decode,
@@ -17256,44 +18030,49 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "ENTER",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NpcShopCommandEnterBody",
-				NewBody:    catalogNew[NpcShopCommandEnterBody],
-				DecodeBody: catalogDecodeBodyAs[NpcShopCommandEnterBody],
+				Value:       "ENTER",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "NpcShopCommandEnterBody",
+				NewBody:     catalogNew[NpcShopCommandEnterBody],
+				DecodeBody:  catalogDecodeBodyAs[NpcShopCommandEnterBody],
 			},
 			{
-				Value:      "EXIT",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NpcShopCommandExitBody",
-				NewBody:    catalogNew[NpcShopCommandExitBody],
-				DecodeBody: catalogDecodeBodyAs[NpcShopCommandExitBody],
+				Value:       "EXIT",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "NpcShopCommandExitBody",
+				NewBody:     catalogNew[NpcShopCommandExitBody],
+				DecodeBody:  catalogDecodeBodyAs[NpcShopCommandExitBody],
 			},
 			{
-				Value:      "BUY",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NpcShopCommandBuyBody",
-				NewBody:    catalogNew[NpcShopCommandBuyBody],
-				DecodeBody: catalogDecodeBodyAs[NpcShopCommandBuyBody],
+				Value:       "BUY",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "NpcShopCommandBuyBody",
+				NewBody:     catalogNew[NpcShopCommandBuyBody],
+				DecodeBody:  catalogDecodeBodyAs[NpcShopCommandBuyBody],
 			},
 			{
-				Value:      "SELL",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NpcShopCommandSellBody",
-				NewBody:    catalogNew[NpcShopCommandSellBody],
-				DecodeBody: catalogDecodeBodyAs[NpcShopCommandSellBody],
+				Value:       "SELL",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "NpcShopCommandSellBody",
+				NewBody:     catalogNew[NpcShopCommandSellBody],
+				DecodeBody:  catalogDecodeBodyAs[NpcShopCommandSellBody],
 			},
 			{
-				Value:      "RECHARGE",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NpcShopCommandRechargeBody",
-				NewBody:    catalogNew[NpcShopCommandRechargeBody],
-				DecodeBody: catalogDecodeBodyAs[NpcShopCommandRechargeBody],
+				Value:       "RECHARGE",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "NpcShopCommandRechargeBody",
+				NewBody:     catalogNew[NpcShopCommandRechargeBody],
+				DecodeBody:  catalogDecodeBodyAs[NpcShopCommandRechargeBody],
 			},
 		},
 		Decode: NpcShopCommandCodec{}.Decode,
@@ -17318,12 +18097,13 @@ var CatalogTopics = map[string]*CatalogTopic{
 				DecodeBody: catalogDecodeBodyAs[PartyCommandCreateBody],
 			},
 			{
-				Value:      "LEAVE",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "PartyCommandLeaveBody",
-				NewBody:    catalogNew[PartyCommandLeaveBody],
-				DecodeBody: catalogDecodeBodyAs[PartyCommandLeaveBody],
+				Value:       "LEAVE",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"body.characterId"},
+				Body:        "PartyCommandLeaveBody",
+				NewBody:     catalogNew[PartyCommandLeaveBody],
+				DecodeBody:  catalogDecodeBodyAs[PartyCommandLeaveBody],
 			},
 			{
 				Value:      "CHANGE_LEADER",
@@ -17392,10 +18172,11 @@ var CatalogTopics = map[string]*CatalogTopic{
 		Codec:  PetCommandCodec{},
 	},
 	"COMMAND_TOPIC_PET_MOVEMENT": {
-		Name:     "COMMAND_TOPIC_PET_MOVEMENT",
-		Message:  "PetMovementCommand",
-		Key:      "objectId",
-		KeyField: "objectId",
+		Name:        "COMMAND_TOPIC_PET_MOVEMENT",
+		Message:     "PetMovementCommand",
+		Key:         "objectId",
+		KeyField:    "objectId",
+		CurrentKeys: []string{"instance", "fh"},
 		Uses: []CatalogUse{
 			{Service: "channel", Direction: "produced", File: "channel-commands.yaml"},
 		},
@@ -17413,23 +18194,25 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "ENTER",
-				Key:        "portalId",
-				KeyField:   "portalId",
-				Requires:   []string{"portalId"},
-				Body:       "PortalCommandEnterBody",
-				NewBody:    catalogNew[PortalCommandEnterBody],
-				DecodeBody: catalogDecodeBodyAs[PortalCommandEnterBody],
+				Value:       "ENTER",
+				Key:         "portalId",
+				KeyField:    "portalId",
+				Requires:    []string{"portalId"},
+				CurrentKeys: []string{"instance"},
+				Body:        "PortalCommandEnterBody",
+				NewBody:     catalogNew[PortalCommandEnterBody],
+				DecodeBody:  catalogDecodeBodyAs[PortalCommandEnterBody],
 			},
 			{
-				Value:      "WARP",
-				Era:        "current",
-				Key:        "body.characterId",
-				KeyField:   "body.characterId",
-				Requires:   []string{"instance"},
-				Body:       "PortalCommandWarpBody",
-				NewBody:    catalogNew[PortalCommandWarpBody],
-				DecodeBody: catalogDecodeBodyAs[PortalCommandWarpBody],
+				Value:       "WARP",
+				Era:         "current",
+				Key:         "body.characterId",
+				KeyField:    "body.characterId",
+				Requires:    []string{"instance"},
+				CurrentKeys: []string{"instance"},
+				Body:        "PortalCommandWarpBody",
+				NewBody:     catalogNew[PortalCommandWarpBody],
+				DecodeBody:  catalogDecodeBodyAs[PortalCommandWarpBody],
 			},
 		},
 		Decode: PortalCommandCodec{}.Decode,
@@ -17497,12 +18280,13 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "START_QUEST_CONVERSATION",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "QuestConversationCommandStartQuestConversationBody",
-				NewBody:    catalogNew[QuestConversationCommandStartQuestConversationBody],
-				DecodeBody: catalogDecodeBodyAs[QuestConversationCommandStartQuestConversationBody],
+				Value:       "START_QUEST_CONVERSATION",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.instance"},
+				Body:        "QuestConversationCommandStartQuestConversationBody",
+				NewBody:     catalogNew[QuestConversationCommandStartQuestConversationBody],
+				DecodeBody:  catalogDecodeBodyAs[QuestConversationCommandStartQuestConversationBody],
 			},
 		},
 		Decode: QuestConversationCommandCodec{}.Decode,
@@ -17529,21 +18313,23 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "SET_COOLDOWN",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "SkillCommandSetCooldownBody",
-				NewBody:    catalogNew[SkillCommandSetCooldownBody],
-				DecodeBody: catalogDecodeBodyAs[SkillCommandSetCooldownBody],
+				Value:       "SET_COOLDOWN",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId", "worldId"},
+				Body:        "SkillCommandSetCooldownBody",
+				NewBody:     catalogNew[SkillCommandSetCooldownBody],
+				DecodeBody:  catalogDecodeBodyAs[SkillCommandSetCooldownBody],
 			},
 			{
-				Value:      "RESET_COOLDOWNS",
-				Era:        "current",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "SkillCommandResetCooldownsBody",
-				NewBody:    catalogNew[SkillCommandResetCooldownsBody],
-				DecodeBody: catalogDecodeBodyAs[SkillCommandResetCooldownsBody],
+				Value:       "RESET_COOLDOWNS",
+				Era:         "current",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId", "worldId"},
+				Body:        "SkillCommandResetCooldownsBody",
+				NewBody:     catalogNew[SkillCommandResetCooldownsBody],
+				DecodeBody:  catalogDecodeBodyAs[SkillCommandResetCooldownsBody],
 			},
 		},
 		Decode: SkillCommandCodec{}.Decode,
@@ -17734,37 +18520,41 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "CREATED",
-				Route:      "none",
-				Key:        "accountId",
-				KeyField:   "accountId",
-				Body:       "AccountSessionStatusEventCreatedBody",
-				NewBody:    catalogNew[AccountSessionStatusEventCreatedBody],
-				DecodeBody: catalogDecodeBodyAs[AccountSessionStatusEventCreatedBody],
+				Value:       "CREATED",
+				Route:       "none",
+				Key:         "accountId",
+				KeyField:    "accountId",
+				CurrentKeys: []string{"accountName", "body.ipAddress", "body.hwid"},
+				Body:        "AccountSessionStatusEventCreatedBody",
+				NewBody:     catalogNew[AccountSessionStatusEventCreatedBody],
+				DecodeBody:  catalogDecodeBodyAs[AccountSessionStatusEventCreatedBody],
 			},
 			{
-				Value:      "STATE_CHANGED",
-				Route:      "self",
-				Key:        "accountId",
-				KeyField:   "accountId",
-				Body:       "AccountSessionStatusEventStateChangedBody",
-				NewBody:    catalogNew[AccountSessionStatusEventStateChangedBody],
-				DecodeBody: catalogDecodeBodyAs[AccountSessionStatusEventStateChangedBody],
+				Value:       "STATE_CHANGED",
+				Route:       "self",
+				Key:         "accountId",
+				KeyField:    "accountId",
+				CurrentKeys: []string{"accountName"},
+				Body:        "AccountSessionStatusEventStateChangedBody",
+				NewBody:     catalogNew[AccountSessionStatusEventStateChangedBody],
+				DecodeBody:  catalogDecodeBodyAs[AccountSessionStatusEventStateChangedBody],
 			},
 			{
-				Value:    "REQUEST_LICENSE_AGREEMENT",
-				Route:    "none",
-				Key:      "accountId",
-				KeyField: "accountId",
+				Value:       "REQUEST_LICENSE_AGREEMENT",
+				Route:       "none",
+				Key:         "accountId",
+				KeyField:    "accountId",
+				CurrentKeys: []string{"accountName"},
 			},
 			{
-				Value:      "ERROR",
-				Route:      "self",
-				Key:        "accountId",
-				KeyField:   "accountId",
-				Body:       "AccountSessionStatusEventErrorBody",
-				NewBody:    catalogNew[AccountSessionStatusEventErrorBody],
-				DecodeBody: catalogDecodeBodyAs[AccountSessionStatusEventErrorBody],
+				Value:       "ERROR",
+				Route:       "self",
+				Key:         "accountId",
+				KeyField:    "accountId",
+				CurrentKeys: []string{"accountName", "body.ipAddress", "body.hwid"},
+				Body:        "AccountSessionStatusEventErrorBody",
+				NewBody:     catalogNew[AccountSessionStatusEventErrorBody],
+				DecodeBody:  catalogDecodeBodyAs[AccountSessionStatusEventErrorBody],
 			},
 		},
 		Decode: AccountSessionStatusEventCodec{}.Decode,
@@ -17849,13 +18639,14 @@ var CatalogTopics = map[string]*CatalogTopic{
 				DecodeBody: catalogDecodeBodyAs[AssetStatusEventDeletedBody],
 			},
 			{
-				Value:      "MOVED",
-				Route:      "self",
-				Key:        "assetId",
-				KeyField:   "assetId",
-				Body:       "AssetStatusEventMovedBody",
-				NewBody:    catalogNew[AssetStatusEventMovedBody],
-				DecodeBody: catalogDecodeBodyAs[AssetStatusEventMovedBody],
+				Value:       "MOVED",
+				Route:       "self",
+				Key:         "assetId",
+				KeyField:    "assetId",
+				CurrentKeys: []string{"body.createdAt"},
+				Body:        "AssetStatusEventMovedBody",
+				NewBody:     catalogNew[AssetStatusEventMovedBody],
+				DecodeBody:  catalogDecodeBodyAs[AssetStatusEventMovedBody],
 			},
 			{
 				Value:      "QUANTITY_CHANGED",
@@ -18008,22 +18799,24 @@ var CatalogTopics = map[string]*CatalogTopic{
 				DecodeBody: catalogDecodeBodyAs[CashShopStatusEventInventoryCapacityIncreasedBody],
 			},
 			{
-				Value:      "PURCHASE",
-				Route:      "self",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CashShopStatusEventPurchaseBody",
-				NewBody:    catalogNew[CashShopStatusEventPurchaseBody],
-				DecodeBody: catalogDecodeBodyAs[CashShopStatusEventPurchaseBody],
+				Value:       "PURCHASE",
+				Route:       "self",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.transactionId"},
+				Body:        "CashShopStatusEventPurchaseBody",
+				NewBody:     catalogNew[CashShopStatusEventPurchaseBody],
+				DecodeBody:  catalogDecodeBodyAs[CashShopStatusEventPurchaseBody],
 			},
 			{
-				Value:      "ERROR",
-				Route:      "self",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CashShopStatusEventErrorBody",
-				NewBody:    catalogNew[CashShopStatusEventErrorBody],
-				DecodeBody: catalogDecodeBodyAs[CashShopStatusEventErrorBody],
+				Value:       "ERROR",
+				Route:       "self",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.transactionId"},
+				Body:        "CashShopStatusEventErrorBody",
+				NewBody:     catalogNew[CashShopStatusEventErrorBody],
+				DecodeBody:  catalogDecodeBodyAs[CashShopStatusEventErrorBody],
 			},
 			{
 				Value:      "CASH_ITEM_MOVED_TO_INVENTORY",
@@ -18089,31 +18882,34 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "USED",
-				Route:      "field_others",
-				Key:        "body.characterId",
-				KeyField:   "body.characterId",
-				Body:       "ChairStatusEventUsedBody",
-				NewBody:    catalogNew[ChairStatusEventUsedBody],
-				DecodeBody: catalogDecodeBodyAs[ChairStatusEventUsedBody],
+				Value:       "USED",
+				Route:       "field_others",
+				Key:         "body.characterId",
+				KeyField:    "body.characterId",
+				CurrentKeys: []string{"instance"},
+				Body:        "ChairStatusEventUsedBody",
+				NewBody:     catalogNew[ChairStatusEventUsedBody],
+				DecodeBody:  catalogDecodeBodyAs[ChairStatusEventUsedBody],
 			},
 			{
-				Value:      "CANCELLED",
-				Route:      "field",
-				Key:        "body.characterId",
-				KeyField:   "body.characterId",
-				Body:       "ChairStatusEventCancelledBody",
-				NewBody:    catalogNew[ChairStatusEventCancelledBody],
-				DecodeBody: catalogDecodeBodyAs[ChairStatusEventCancelledBody],
+				Value:       "CANCELLED",
+				Route:       "field",
+				Key:         "body.characterId",
+				KeyField:    "body.characterId",
+				CurrentKeys: []string{"instance"},
+				Body:        "ChairStatusEventCancelledBody",
+				NewBody:     catalogNew[ChairStatusEventCancelledBody],
+				DecodeBody:  catalogDecodeBodyAs[ChairStatusEventCancelledBody],
 			},
 			{
-				Value:      "ERROR",
-				Route:      "self",
-				Key:        "body.characterId",
-				KeyField:   "body.characterId",
-				Body:       "ChairStatusEventErrorBody",
-				NewBody:    catalogNew[ChairStatusEventErrorBody],
-				DecodeBody: catalogDecodeBodyAs[ChairStatusEventErrorBody],
+				Value:       "ERROR",
+				Route:       "self",
+				Key:         "body.characterId",
+				KeyField:    "body.characterId",
+				CurrentKeys: []string{"instance"},
+				Body:        "ChairStatusEventErrorBody",
+				NewBody:     catalogNew[ChairStatusEventErrorBody],
+				DecodeBody:  catalogDecodeBodyAs[ChairStatusEventErrorBody],
 			},
 		},
 		Decode: ChairStatusEventCodec{}.Decode,
@@ -18130,22 +18926,24 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "SET",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Body:       "ChalkboardStatusEventSetBody",
-				NewBody:    catalogNew[ChalkboardStatusEventSetBody],
-				DecodeBody: catalogDecodeBodyAs[ChalkboardStatusEventSetBody],
+				Value:       "SET",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				CurrentKeys: []string{"instance"},
+				Body:        "ChalkboardStatusEventSetBody",
+				NewBody:     catalogNew[ChalkboardStatusEventSetBody],
+				DecodeBody:  catalogDecodeBodyAs[ChalkboardStatusEventSetBody],
 			},
 			{
-				Value:      "CLEAR",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Body:       "ChalkboardStatusEventClearBody",
-				NewBody:    catalogNew[ChalkboardStatusEventClearBody],
-				DecodeBody: catalogDecodeBodyAs[ChalkboardStatusEventClearBody],
+				Value:       "CLEAR",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				CurrentKeys: []string{"instance"},
+				Body:        "ChalkboardStatusEventClearBody",
+				NewBody:     catalogNew[ChalkboardStatusEventClearBody],
+				DecodeBody:  catalogDecodeBodyAs[ChalkboardStatusEventClearBody],
 			},
 		},
 		Decode: ChalkboardStatusEventCodec{}.Decode,
@@ -18187,85 +18985,94 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "GENERAL",
-				Route:      "field",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatEventGeneralBody",
-				NewBody:    catalogNew[CharacterChatEventGeneralBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatEventGeneralBody],
+				Value:       "GENERAL",
+				Route:       "field",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatEventGeneralBody",
+				NewBody:     catalogNew[CharacterChatEventGeneralBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatEventGeneralBody],
 			},
 			{
-				Value:      "BUDDY",
-				Route:      "buddies",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatEventBuddyBody",
-				NewBody:    catalogNew[CharacterChatEventBuddyBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatEventBuddyBody],
+				Value:       "BUDDY",
+				Route:       "buddies",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatEventBuddyBody",
+				NewBody:     catalogNew[CharacterChatEventBuddyBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatEventBuddyBody],
 			},
 			{
-				Value:      "PARTY",
-				Route:      "party",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatEventPartyBody",
-				NewBody:    catalogNew[CharacterChatEventPartyBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatEventPartyBody],
+				Value:       "PARTY",
+				Route:       "party",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatEventPartyBody",
+				NewBody:     catalogNew[CharacterChatEventPartyBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatEventPartyBody],
 			},
 			{
-				Value:      "GUILD",
-				Route:      "guild",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatEventGuildBody",
-				NewBody:    catalogNew[CharacterChatEventGuildBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatEventGuildBody],
+				Value:       "GUILD",
+				Route:       "guild",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatEventGuildBody",
+				NewBody:     catalogNew[CharacterChatEventGuildBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatEventGuildBody],
 			},
 			{
-				Value:      "ALLIANCE",
-				Route:      "guild",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatEventAllianceBody",
-				NewBody:    catalogNew[CharacterChatEventAllianceBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatEventAllianceBody],
+				Value:       "ALLIANCE",
+				Route:       "guild",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatEventAllianceBody",
+				NewBody:     catalogNew[CharacterChatEventAllianceBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatEventAllianceBody],
 			},
 			{
-				Value:      "WHISPER",
-				Route:      "world",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatEventWhisperBody",
-				NewBody:    catalogNew[CharacterChatEventWhisperBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatEventWhisperBody],
+				Value:       "WHISPER",
+				Route:       "world",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatEventWhisperBody",
+				NewBody:     catalogNew[CharacterChatEventWhisperBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatEventWhisperBody],
 			},
 			{
-				Value:      "MESSENGER",
-				Route:      "world",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatEventMessengerBody",
-				NewBody:    catalogNew[CharacterChatEventMessengerBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatEventMessengerBody],
+				Value:       "MESSENGER",
+				Route:       "world",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatEventMessengerBody",
+				NewBody:     catalogNew[CharacterChatEventMessengerBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatEventMessengerBody],
 			},
 			{
-				Value:      "PET",
-				Route:      "field",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatEventPetBody",
-				NewBody:    catalogNew[CharacterChatEventPetBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatEventPetBody],
+				Value:       "PET",
+				Route:       "field",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatEventPetBody",
+				NewBody:     catalogNew[CharacterChatEventPetBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatEventPetBody],
 			},
 			{
-				Value:      "PINK_TEXT",
-				Route:      "world",
-				Key:        "actorId",
-				KeyField:   "actorId",
-				Body:       "CharacterChatEventPinkTextBody",
-				NewBody:    catalogNew[CharacterChatEventPinkTextBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterChatEventPinkTextBody],
+				Value:       "PINK_TEXT",
+				Route:       "world",
+				Key:         "actorId",
+				KeyField:    "actorId",
+				CurrentKeys: []string{"instance"},
+				Body:        "CharacterChatEventPinkTextBody",
+				NewBody:     catalogNew[CharacterChatEventPinkTextBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterChatEventPinkTextBody],
 			},
 		},
 		Decode: CharacterChatEventCodec{}.Decode,
@@ -18282,13 +19089,14 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "CREATED",
-				Route:      "none",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterStatusEventCreatedBody",
-				NewBody:    catalogNew[CharacterStatusEventCreatedBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterStatusEventCreatedBody],
+				Value:       "CREATED",
+				Route:       "none",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.mapId", "body.instance"},
+				Body:        "CharacterStatusEventCreatedBody",
+				NewBody:     catalogNew[CharacterStatusEventCreatedBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterStatusEventCreatedBody],
 			},
 			{
 				Value:      "CREATION_FAILED",
@@ -18300,40 +19108,44 @@ var CatalogTopics = map[string]*CatalogTopic{
 				DecodeBody: catalogDecodeBodyAs[CharacterStatusEventCreationFailedBody],
 			},
 			{
-				Value:      "LOGIN",
-				Route:      "none",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterStatusEventLoginBody",
-				NewBody:    catalogNew[CharacterStatusEventLoginBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterStatusEventLoginBody],
+				Value:       "LOGIN",
+				Route:       "none",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.instance"},
+				Body:        "CharacterStatusEventLoginBody",
+				NewBody:     catalogNew[CharacterStatusEventLoginBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterStatusEventLoginBody],
 			},
 			{
-				Value:      "LOGOUT",
-				Route:      "none",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterStatusEventLogoutBody",
-				NewBody:    catalogNew[CharacterStatusEventLogoutBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterStatusEventLogoutBody],
+				Value:       "LOGOUT",
+				Route:       "none",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.instance"},
+				Body:        "CharacterStatusEventLogoutBody",
+				NewBody:     catalogNew[CharacterStatusEventLogoutBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterStatusEventLogoutBody],
 			},
 			{
-				Value:      "CHANNEL_CHANGED",
-				Route:      "none",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterStatusEventChannelChangedBody",
-				NewBody:    catalogNew[CharacterStatusEventChannelChangedBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterStatusEventChannelChangedBody],
+				Value:       "CHANNEL_CHANGED",
+				Route:       "none",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.instance"},
+				Body:        "CharacterStatusEventChannelChangedBody",
+				NewBody:     catalogNew[CharacterStatusEventChannelChangedBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterStatusEventChannelChangedBody],
 			},
 			{
-				Value:      "MAP_CHANGED",
-				Route:      "self",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterStatusEventMapChangedBody",
-				NewBody:    catalogNew[CharacterStatusEventMapChangedBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterStatusEventMapChangedBody],
+				Value:       "MAP_CHANGED",
+				Route:       "self",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.oldInstance", "body.targetInstance", "body.useTargetPosition", "body.targetX", "body.targetY"},
+				Body:        "CharacterStatusEventMapChangedBody",
+				NewBody:     catalogNew[CharacterStatusEventMapChangedBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterStatusEventMapChangedBody],
 			},
 			{
 				Value:      "JOB_CHANGED",
@@ -18363,13 +19175,14 @@ var CatalogTopics = map[string]*CatalogTopic{
 				DecodeBody: catalogDecodeBodyAs[CharacterStatusEventLevelChangedBody],
 			},
 			{
-				Value:      "MESO_CHANGED",
-				Route:      "self",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "CharacterStatusEventMesoChangedBody",
-				NewBody:    catalogNew[CharacterStatusEventMesoChangedBody],
-				DecodeBody: catalogDecodeBodyAs[CharacterStatusEventMesoChangedBody],
+				Value:       "MESO_CHANGED",
+				Route:       "self",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"body.showEffect"},
+				Body:        "CharacterStatusEventMesoChangedBody",
+				NewBody:     catalogNew[CharacterStatusEventMesoChangedBody],
+				DecodeBody:  catalogDecodeBodyAs[CharacterStatusEventMesoChangedBody],
 			},
 			{
 				Value:      "FAME_CHANGED",
@@ -18744,80 +19557,88 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "CREATED",
-				Route:      "field",
-				Key:        "dropId",
-				KeyField:   "dropId",
-				Body:       "DropStatusEventCreatedBody",
-				NewBody:    catalogNew[DropStatusEventCreatedBody],
-				DecodeBody: catalogDecodeBodyAs[DropStatusEventCreatedBody],
+				Value:       "CREATED",
+				Route:       "field",
+				Key:         "dropId",
+				KeyField:    "dropId",
+				CurrentKeys: []string{"instance"},
+				Body:        "DropStatusEventCreatedBody",
+				NewBody:     catalogNew[DropStatusEventCreatedBody],
+				DecodeBody:  catalogDecodeBodyAs[DropStatusEventCreatedBody],
 			},
 			{
-				Value:      "EXPIRED",
-				Route:      "field",
-				Key:        "dropId",
-				KeyField:   "dropId",
-				Body:       "DropStatusEventExpiredBody",
-				NewBody:    catalogNew[DropStatusEventExpiredBody],
-				DecodeBody: catalogDecodeBodyAs[DropStatusEventExpiredBody],
+				Value:       "EXPIRED",
+				Route:       "field",
+				Key:         "dropId",
+				KeyField:    "dropId",
+				CurrentKeys: []string{"instance"},
+				Body:        "DropStatusEventExpiredBody",
+				NewBody:     catalogNew[DropStatusEventExpiredBody],
+				DecodeBody:  catalogDecodeBodyAs[DropStatusEventExpiredBody],
 			},
 			{
-				Value:      "PICKED_UP",
-				Route:      "field",
-				Key:        "dropId",
-				KeyField:   "dropId",
-				Body:       "DropStatusEventPickedUpBody",
-				NewBody:    catalogNew[DropStatusEventPickedUpBody],
-				DecodeBody: catalogDecodeBodyAs[DropStatusEventPickedUpBody],
+				Value:       "PICKED_UP",
+				Route:       "field",
+				Key:         "dropId",
+				KeyField:    "dropId",
+				CurrentKeys: []string{"instance"},
+				Body:        "DropStatusEventPickedUpBody",
+				NewBody:     catalogNew[DropStatusEventPickedUpBody],
+				DecodeBody:  catalogDecodeBodyAs[DropStatusEventPickedUpBody],
 			},
 			{
-				Value:      "RESERVED",
-				Route:      "none",
-				Key:        "dropId",
-				KeyField:   "dropId",
-				Body:       "DropStatusEventReservedBody",
-				NewBody:    catalogNew[DropStatusEventReservedBody],
-				DecodeBody: catalogDecodeBodyAs[DropStatusEventReservedBody],
+				Value:       "RESERVED",
+				Route:       "none",
+				Key:         "dropId",
+				KeyField:    "dropId",
+				CurrentKeys: []string{"instance"},
+				Body:        "DropStatusEventReservedBody",
+				NewBody:     catalogNew[DropStatusEventReservedBody],
+				DecodeBody:  catalogDecodeBodyAs[DropStatusEventReservedBody],
 			},
 			{
-				Value:      "RESERVATION_FAILURE",
-				Route:      "none",
-				Key:        "dropId",
-				KeyField:   "dropId",
-				Body:       "DropStatusEventReservationFailureBody",
-				NewBody:    catalogNew[DropStatusEventReservationFailureBody],
-				DecodeBody: catalogDecodeBodyAs[DropStatusEventReservationFailureBody],
+				Value:       "RESERVATION_FAILURE",
+				Route:       "none",
+				Key:         "dropId",
+				KeyField:    "dropId",
+				CurrentKeys: []string{"instance"},
+				Body:        "DropStatusEventReservationFailureBody",
+				NewBody:     catalogNew[DropStatusEventReservationFailureBody],
+				DecodeBody:  catalogDecodeBodyAs[DropStatusEventReservationFailureBody],
 			},
 			{
-				Value:      "CONSUMED",
-				Route:      "field",
-				Key:        "dropId",
-				KeyField:   "dropId",
-				Newer:      true,
-				Body:       "DropStatusEventConsumedBody",
-				NewBody:    catalogNew[DropStatusEventConsumedBody],
-				DecodeBody: catalogDecodeBodyAs[DropStatusEventConsumedBody],
+				Value:       "CONSUMED",
+				Route:       "field",
+				Key:         "dropId",
+				KeyField:    "dropId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "DropStatusEventConsumedBody",
+				NewBody:     catalogNew[DropStatusEventConsumedBody],
+				DecodeBody:  catalogDecodeBodyAs[DropStatusEventConsumedBody],
 			},
 			{
-				Value:      "MESO_AWARDED",
-				Route:      "self",
-				Key:        "dropId",
-				KeyField:   "dropId",
-				Newer:      true,
-				Body:       "DropStatusEventMesoAwardedBody",
-				NewBody:    catalogNew[DropStatusEventMesoAwardedBody],
-				DecodeBody: catalogDecodeBodyAs[DropStatusEventMesoAwardedBody],
+				Value:       "MESO_AWARDED",
+				Route:       "self",
+				Key:         "dropId",
+				KeyField:    "dropId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "DropStatusEventMesoAwardedBody",
+				NewBody:     catalogNew[DropStatusEventMesoAwardedBody],
+				DecodeBody:  catalogDecodeBodyAs[DropStatusEventMesoAwardedBody],
 			},
 		},
 		Decode: DropStatusEventCodec{}.Decode,
 		Codec:  DropStatusEventCodec{},
 	},
 	"EVENT_TOPIC_EXPRESSION": {
-		Name:     "EVENT_TOPIC_EXPRESSION",
-		Message:  "ExpressionEvent",
-		Key:      "characterId",
-		KeyField: "characterId",
-		Route:    "field_others",
+		Name:        "EVENT_TOPIC_EXPRESSION",
+		Message:     "ExpressionEvent",
+		Key:         "characterId",
+		KeyField:    "characterId",
+		Route:       "field_others",
+		CurrentKeys: []string{"instance", "duration", "byItemOption"},
 		Uses: []CatalogUse{
 			{Service: "channel", Direction: "consumed", File: "channel-events.yaml"},
 		},
@@ -18858,52 +19679,57 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "CHARACTER_ENTER",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Body:       "MapStatusEventCharacterEnterBody",
-				NewBody:    catalogNew[MapStatusEventCharacterEnterBody],
-				DecodeBody: catalogDecodeBodyAs[MapStatusEventCharacterEnterBody],
+				Value:       "CHARACTER_ENTER",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				CurrentKeys: []string{"instance"},
+				Body:        "MapStatusEventCharacterEnterBody",
+				NewBody:     catalogNew[MapStatusEventCharacterEnterBody],
+				DecodeBody:  catalogDecodeBodyAs[MapStatusEventCharacterEnterBody],
 			},
 			{
-				Value:      "CHARACTER_EXIT",
-				Route:      "field_others",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Body:       "MapStatusEventCharacterExitBody",
-				NewBody:    catalogNew[MapStatusEventCharacterExitBody],
-				DecodeBody: catalogDecodeBodyAs[MapStatusEventCharacterExitBody],
+				Value:       "CHARACTER_EXIT",
+				Route:       "field_others",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				CurrentKeys: []string{"instance"},
+				Body:        "MapStatusEventCharacterExitBody",
+				NewBody:     catalogNew[MapStatusEventCharacterExitBody],
+				DecodeBody:  catalogDecodeBodyAs[MapStatusEventCharacterExitBody],
 			},
 			{
-				Value:      "WEATHER_START",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Newer:      true,
-				Body:       "MapStatusEventWeatherStartBody",
-				NewBody:    catalogNew[MapStatusEventWeatherStartBody],
-				DecodeBody: catalogDecodeBodyAs[MapStatusEventWeatherStartBody],
+				Value:       "WEATHER_START",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "MapStatusEventWeatherStartBody",
+				NewBody:     catalogNew[MapStatusEventWeatherStartBody],
+				DecodeBody:  catalogDecodeBodyAs[MapStatusEventWeatherStartBody],
 			},
 			{
-				Value:      "WEATHER_END",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Newer:      true,
-				Body:       "MapStatusEventWeatherEndBody",
-				NewBody:    catalogNew[MapStatusEventWeatherEndBody],
-				DecodeBody: catalogDecodeBodyAs[MapStatusEventWeatherEndBody],
+				Value:       "WEATHER_END",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "MapStatusEventWeatherEndBody",
+				NewBody:     catalogNew[MapStatusEventWeatherEndBody],
+				DecodeBody:  catalogDecodeBodyAs[MapStatusEventWeatherEndBody],
 			},
 			{
-				Value:      "MAP_TIMER_STARTED",
-				Route:      "self",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Newer:      true,
-				Body:       "MapStatusEventMapTimerStartedBody",
-				NewBody:    catalogNew[MapStatusEventMapTimerStartedBody],
-				DecodeBody: catalogDecodeBodyAs[MapStatusEventMapTimerStartedBody],
+				Value:       "MAP_TIMER_STARTED",
+				Route:       "self",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "MapStatusEventMapTimerStartedBody",
+				NewBody:     catalogNew[MapStatusEventMapTimerStartedBody],
+				DecodeBody:  catalogDecodeBodyAs[MapStatusEventMapTimerStartedBody],
 			},
 		},
 		Decode: MapStatusEventCodec{}.Decode,
@@ -18920,148 +19746,163 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "CREATED",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Body:       "MonsterStatusEventCreatedBody",
-				NewBody:    catalogNew[MonsterStatusEventCreatedBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventCreatedBody],
+				Value:       "CREATED",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				CurrentKeys: []string{"instance"},
+				Body:        "MonsterStatusEventCreatedBody",
+				NewBody:     catalogNew[MonsterStatusEventCreatedBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventCreatedBody],
 			},
 			{
-				Value:      "DESTROYED",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Body:       "MonsterStatusEventDestroyedBody",
-				NewBody:    catalogNew[MonsterStatusEventDestroyedBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventDestroyedBody],
+				Value:       "DESTROYED",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				CurrentKeys: []string{"instance"},
+				Body:        "MonsterStatusEventDestroyedBody",
+				NewBody:     catalogNew[MonsterStatusEventDestroyedBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventDestroyedBody],
 			},
 			{
-				Value:      "START_CONTROL",
-				Route:      "self",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Body:       "MonsterStatusEventStartControlBody",
-				NewBody:    catalogNew[MonsterStatusEventStartControlBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventStartControlBody],
+				Value:       "START_CONTROL",
+				Route:       "self",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				CurrentKeys: []string{"instance", "body.controllerHasAggro"},
+				Body:        "MonsterStatusEventStartControlBody",
+				NewBody:     catalogNew[MonsterStatusEventStartControlBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventStartControlBody],
 			},
 			{
-				Value:      "STOP_CONTROL",
-				Route:      "self",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Body:       "MonsterStatusEventStopControlBody",
-				NewBody:    catalogNew[MonsterStatusEventStopControlBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventStopControlBody],
+				Value:       "STOP_CONTROL",
+				Route:       "self",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				CurrentKeys: []string{"instance"},
+				Body:        "MonsterStatusEventStopControlBody",
+				NewBody:     catalogNew[MonsterStatusEventStopControlBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventStopControlBody],
 			},
 			{
-				Value:      "DAMAGED",
-				Route:      "party",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Body:       "MonsterStatusEventDamagedBody",
-				NewBody:    catalogNew[MonsterStatusEventDamagedBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventDamagedBody],
+				Value:       "DAMAGED",
+				Route:       "party",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				CurrentKeys: []string{"instance", "body.observerId", "body.boss", "body.damage", "body.damageSource"},
+				Body:        "MonsterStatusEventDamagedBody",
+				NewBody:     catalogNew[MonsterStatusEventDamagedBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventDamagedBody],
 			},
 			{
-				Value:      "KILLED",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Body:       "MonsterStatusEventKilledBody",
-				NewBody:    catalogNew[MonsterStatusEventKilledBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventKilledBody],
+				Value:       "KILLED",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				CurrentKeys: []string{"instance", "body.boss"},
+				Body:        "MonsterStatusEventKilledBody",
+				NewBody:     catalogNew[MonsterStatusEventKilledBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventKilledBody],
 			},
 			{
-				Value:      "STATUS_APPLIED",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Newer:      true,
-				Body:       "MonsterStatusEventStatusAppliedBody",
-				NewBody:    catalogNew[MonsterStatusEventStatusAppliedBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventStatusAppliedBody],
+				Value:       "STATUS_APPLIED",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "MonsterStatusEventStatusAppliedBody",
+				NewBody:     catalogNew[MonsterStatusEventStatusAppliedBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventStatusAppliedBody],
 			},
 			{
-				Value:      "STATUS_EXPIRED",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Newer:      true,
-				Body:       "MonsterStatusEventStatusExpiredBody",
-				NewBody:    catalogNew[MonsterStatusEventStatusExpiredBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventStatusExpiredBody],
+				Value:       "STATUS_EXPIRED",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "MonsterStatusEventStatusExpiredBody",
+				NewBody:     catalogNew[MonsterStatusEventStatusExpiredBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventStatusExpiredBody],
 			},
 			{
-				Value:      "STATUS_CANCELLED",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Newer:      true,
-				Body:       "MonsterStatusEventStatusCancelledBody",
-				NewBody:    catalogNew[MonsterStatusEventStatusCancelledBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventStatusCancelledBody],
+				Value:       "STATUS_CANCELLED",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "MonsterStatusEventStatusCancelledBody",
+				NewBody:     catalogNew[MonsterStatusEventStatusCancelledBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventStatusCancelledBody],
 			},
 			{
-				Value:      "DAMAGE_REFLECTED",
-				Route:      "none",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Newer:      true,
-				Body:       "MonsterStatusEventDamageReflectedBody",
-				NewBody:    catalogNew[MonsterStatusEventDamageReflectedBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventDamageReflectedBody],
+				Value:       "DAMAGE_REFLECTED",
+				Route:       "none",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "MonsterStatusEventDamageReflectedBody",
+				NewBody:     catalogNew[MonsterStatusEventDamageReflectedBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventDamageReflectedBody],
 			},
 			{
-				Value:      "AGGRO_CHANGED",
-				Route:      "self",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Newer:      true,
-				Body:       "MonsterStatusEventAggroChangedBody",
-				NewBody:    catalogNew[MonsterStatusEventAggroChangedBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventAggroChangedBody],
+				Value:       "AGGRO_CHANGED",
+				Route:       "self",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "MonsterStatusEventAggroChangedBody",
+				NewBody:     catalogNew[MonsterStatusEventAggroChangedBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventAggroChangedBody],
 			},
 			{
-				Value:      "NEXT_SKILL_DECIDED",
-				Route:      "none",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Newer:      true,
-				Body:       "MonsterStatusEventNextSkillDecidedBody",
-				NewBody:    catalogNew[MonsterStatusEventNextSkillDecidedBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventNextSkillDecidedBody],
+				Value:       "NEXT_SKILL_DECIDED",
+				Route:       "none",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "MonsterStatusEventNextSkillDecidedBody",
+				NewBody:     catalogNew[MonsterStatusEventNextSkillDecidedBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventNextSkillDecidedBody],
 			},
 			{
-				Value:      "MP_CHANGED",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Newer:      true,
-				Body:       "MonsterStatusEventMpChangedBody",
-				NewBody:    catalogNew[MonsterStatusEventMpChangedBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventMpChangedBody],
+				Value:       "MP_CHANGED",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "MonsterStatusEventMpChangedBody",
+				NewBody:     catalogNew[MonsterStatusEventMpChangedBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventMpChangedBody],
 			},
 			{
-				Value:      "CAUGHT",
-				Route:      "field",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Newer:      true,
-				Body:       "MonsterStatusEventCaughtBody",
-				NewBody:    catalogNew[MonsterStatusEventCaughtBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventCaughtBody],
+				Value:       "CAUGHT",
+				Route:       "field",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "MonsterStatusEventCaughtBody",
+				NewBody:     catalogNew[MonsterStatusEventCaughtBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventCaughtBody],
 			},
 			{
-				Value:      "CATCH_FAILED",
-				Route:      "self",
-				Key:        "mapId",
-				KeyField:   "mapId",
-				Newer:      true,
-				Body:       "MonsterStatusEventCatchFailedBody",
-				NewBody:    catalogNew[MonsterStatusEventCatchFailedBody],
-				DecodeBody: catalogDecodeBodyAs[MonsterStatusEventCatchFailedBody],
+				Value:       "CATCH_FAILED",
+				Route:       "self",
+				Key:         "mapId",
+				KeyField:    "mapId",
+				Newer:       true,
+				CurrentKeys: []string{"instance"},
+				Body:        "MonsterStatusEventCatchFailedBody",
+				NewBody:     catalogNew[MonsterStatusEventCatchFailedBody],
+				DecodeBody:  catalogDecodeBodyAs[MonsterStatusEventCatchFailedBody],
 			},
 		},
 		Decode: MonsterStatusEventCodec{}.Decode,
@@ -19078,41 +19919,45 @@ var CatalogTopics = map[string]*CatalogTopic{
 		},
 		Types: []CatalogType{
 			{
-				Value:      "CREATED",
-				Route:      "self",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NoteStatusEventCreatedBody",
-				NewBody:    catalogNew[NoteStatusEventCreatedBody],
-				DecodeBody: catalogDecodeBodyAs[NoteStatusEventCreatedBody],
+				Value:       "CREATED",
+				Route:       "self",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "NoteStatusEventCreatedBody",
+				NewBody:     catalogNew[NoteStatusEventCreatedBody],
+				DecodeBody:  catalogDecodeBodyAs[NoteStatusEventCreatedBody],
 			},
 			{
-				Value:      "UPDATED",
-				Route:      "none",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NoteStatusEventUpdatedBody",
-				NewBody:    catalogNew[NoteStatusEventUpdatedBody],
-				DecodeBody: catalogDecodeBodyAs[NoteStatusEventUpdatedBody],
+				Value:       "UPDATED",
+				Route:       "none",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "NoteStatusEventUpdatedBody",
+				NewBody:     catalogNew[NoteStatusEventUpdatedBody],
+				DecodeBody:  catalogDecodeBodyAs[NoteStatusEventUpdatedBody],
 			},
 			{
-				Value:      "DELETED",
-				Route:      "none",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NoteStatusEventDeletedBody",
-				NewBody:    catalogNew[NoteStatusEventDeletedBody],
-				DecodeBody: catalogDecodeBodyAs[NoteStatusEventDeletedBody],
+				Value:       "DELETED",
+				Route:       "none",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "NoteStatusEventDeletedBody",
+				NewBody:     catalogNew[NoteStatusEventDeletedBody],
+				DecodeBody:  catalogDecodeBodyAs[NoteStatusEventDeletedBody],
 			},
 			{
-				Value:      "CREATE_FAILED",
-				Era:        "current",
-				Route:      "none",
-				Key:        "characterId",
-				KeyField:   "characterId",
-				Body:       "NoteStatusEventCreateFailedBody",
-				NewBody:    catalogNew[NoteStatusEventCreateFailedBody],
-				DecodeBody: catalogDecodeBodyAs[NoteStatusEventCreateFailedBody],
+				Value:       "CREATE_FAILED",
+				Era:         "current",
+				Route:       "none",
+				Key:         "characterId",
+				KeyField:    "characterId",
+				CurrentKeys: []string{"transactionId"},
+				Body:        "NoteStatusEventCreateFailedBody",
+				NewBody:     catalogNew[NoteStatusEventCreateFailedBody],
+				DecodeBody:  catalogDecodeBodyAs[NoteStatusEventCreateFailedBody],
 			},
 		},
 		Decode: NoteStatusEventCodec{}.Decode,

@@ -1072,6 +1072,7 @@ func (g *gen) messageFuncs(t *catalog.Topic) {
 	g.e.p("\treturn m, nil")
 	g.e.p("}")
 	g.e.p("")
+	g.fillCurrent(t, msg)
 	g.e.comment("", "Encode returns the record value of m, keys in catalog order.")
 	g.e.p("func (m *%s) Encode() ([]byte, error) {", msg)
 	if t.Flat() {
@@ -1182,6 +1183,11 @@ func (g *gen) registry() {
 		if t.Era != "" {
 			g.e.p("\t\tEra: %q,", t.Era)
 		}
+		if t.Flat() {
+			if keys := g.currentKeys(t, nil); len(keys) > 0 {
+				g.e.p("\t\tCurrentKeys: %#v,", keys)
+			}
+		}
 		g.e.p("\t\tUses: []CatalogUse{")
 		for _, u := range t.Uses {
 			g.e.p("\t\t\t{Service: %q, Direction: %q, File: %q},", u.Service, u.Direction, u.File)
@@ -1211,6 +1217,9 @@ func (g *gen) registry() {
 				}
 				if len(ty.Requires) > 0 {
 					g.e.p("\t\t\t\tRequires: %#v,", ty.Requires)
+				}
+				if keys := g.currentKeys(t, ty); len(keys) > 0 {
+					g.e.p("\t\t\t\tCurrentKeys: %#v,", keys)
 				}
 				if ty.Body != catalog.BodyNone && ty.Body != catalog.BodyNull {
 					body := msg + catalog.ValueName(ty.Value) + "Body"
@@ -1255,4 +1264,102 @@ func (g *gen) emitAlts() {
 		}
 		g.e.raw(s)
 	}
+}
+
+// ---- the current era's required keys ----
+
+// currentRequired are the fields of fs that current upstream always writes but that are
+// optional here (pointers): a current-era producer must set them.
+func (g *gen) currentRequired(fs []*catalog.Field) []*catalog.Field {
+	var out []*catalog.Field
+	for _, f := range g.c.Flatten(fs) {
+		if f.Current != nil && f.Current.Required && f.Optional && f.Type.Kind == catalog.Scalar {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// topFields are the top-level fields a type of t writes besides the discriminator and body.
+func (g *gen) topFields(t *catalog.Topic, ty *catalog.Type) []*catalog.Field {
+	if t.Flat() {
+		return t.Fields
+	}
+	if ty != nil && ty.Body == catalog.BodyNone {
+		return append(append([]*catalog.Field{}, t.Envelope...), ty.Fields...)
+	}
+	return t.Envelope
+}
+
+// currentKeys are the key paths ("instance", "body.level") the type writes in the current era
+// beyond its seed keys.
+func (g *gen) currentKeys(t *catalog.Topic, ty *catalog.Type) []string {
+	var out []string
+	for _, f := range g.currentRequired(g.topFields(t, ty)) {
+		out = append(out, f.JSON)
+	}
+	if ty != nil && ty.Body == catalog.BodyFields {
+		for _, f := range g.currentRequired(ty.Fields) {
+			out = append(out, "body."+f.JSON)
+		}
+	}
+	return out
+}
+
+// fillCurrent writes FillCurrent, which gives every key current upstream always writes its
+// zero value where m leaves it unset, so that the message carries the current era's keys.
+func (g *gen) fillCurrent(t *catalog.Topic, msg string) {
+	fill := func(recv string, fs []*catalog.Field, owner string, indent string) {
+		gofs := g.fieldsOf(owner, g.c.Flatten(fs))
+		for _, f := range g.currentRequired(fs) {
+			for _, gf := range gofs {
+				if gf.JSON == f.JSON && strings.HasPrefix(gf.Type, "*") {
+					g.e.p("%sif %s.%s == nil {", indent, recv, gf.Name)
+					g.e.p("%s\t%s.%s = new(%s)", indent, recv, gf.Name, strings.TrimPrefix(gf.Type, "*"))
+					g.e.p("%s}", indent)
+				}
+			}
+		}
+	}
+	g.e.comment("", "FillCurrent sets every key of "+msg+" that current upstream always writes and that m "+
+		"leaves unset to its zero value (a nil uuid, 0, \"\", false), for a producer of the current contract era.")
+	g.e.p("func (m *%s) FillCurrent() {", msg)
+	var top []*catalog.Field
+	seen := map[string]bool{}
+	types := t.Types
+	if t.Flat() {
+		types = []*catalog.Type{nil}
+	}
+	for _, ty := range types {
+		for _, f := range g.topFields(t, ty) {
+			if !seen[f.JSON] {
+				seen[f.JSON] = true
+				top = append(top, f)
+			}
+		}
+	}
+	if t.Flat() || t.Bodyless {
+		fill("m", top, msg, "\t")
+	} else {
+		fill("m", t.Envelope, msg, "\t")
+		var cases []*catalog.Type
+		for _, ty := range t.Types {
+			if ty.Body == catalog.BodyFields && len(g.currentRequired(ty.Fields)) > 0 {
+				cases = append(cases, ty)
+			}
+		}
+		if len(cases) > 0 {
+			g.e.p("\tswitch b := m.Body.(type) {")
+			for _, ty := range cases {
+				name := msg + catalog.ValueName(ty.Value) + "Body"
+				g.e.p("\tcase *%s:", name)
+				g.e.p("\t\tif b != nil {")
+				fill("b", ty.Fields, name, "\t\t\t")
+				g.e.p("\t\t}")
+			}
+			g.e.p("\t}")
+		}
+	}
+	g.e.p("}")
+	g.e.p("")
 }

@@ -49,6 +49,8 @@ type CatalogTopic struct {
 	Types []CatalogType
 	// Era is EraSeed or EraCurrent for a topic of one contract era only, "" for both.
 	Era string
+	// CurrentKeys, for a flat topic, as CatalogType.CurrentKeys.
+	CurrentKeys []string
 	// Decode decodes a record value into a pointer to the message type.
 	Decode func([]byte) (any, error)
 	// Codec is the message type's goka.Codec.
@@ -78,6 +80,9 @@ type CatalogType struct {
 	Requires []string
 	// Era is EraSeed or EraCurrent for a type of one contract era only, "" for both.
 	Era string
+	// CurrentKeys are the key paths ("instance", "body.level") current upstream always writes
+	// in this type beyond its seed keys; FillCurrent of the message gives them zero values.
+	CurrentKeys []string
 	// Body is the Go type of the body ("" for bodyless topics and null bodies). NewBody returns
 	// a pointer to a zero one; DecodeBody decodes a body alone (e.g. a client-provided one).
 	Body       string

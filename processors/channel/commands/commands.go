@@ -99,6 +99,10 @@ func Encode(era string, tenant codecs.Tenant, msg any, tr codecs.Trace) (Record,
 	if !ok || !s.cat.InEra(era) {
 		return Record{}, fmt.Errorf("%w: %s in the %s contracts", ErrNotProduced, t.Name(), era)
 	}
+	if f, ok := msg.(interface{ FillCurrent() }); ok && era == codecs.EraCurrent {
+		// Current upstream always writes these keys (a nil uuid, 0): its readers expect them.
+		f.FillCurrent()
+	}
 	value, err := s.cat.Codec.Encode(msg)
 	if err != nil {
 		return Record{}, err

@@ -145,3 +145,43 @@ func TestEmitterCloseWaitsForAcknowledgements(t *testing.T) {
 	<-closed
 	require.ErrorIs(t, e.Send(&codecs.SessionStatusEvent{Type: codecs.SessionStatusEventTypeCreated, SessionID: uuid.New()}, codecs.Trace{}), commands.ErrClosed)
 }
+
+// In the current era every type the channel produces carries every key current upstream
+// always writes, even when the message leaves them unset; in the seed era none of the keys
+// only later producers write.
+func TestCurrentEraWritesTheCurrentKeys(t *testing.T) {
+	checked := 0
+	for _, name := range commands.Produced(codecs.EraCurrent) {
+		cat, _ := codecs.LookupCatalogTopic(name)
+		types := cat.Types
+		if cat.Discriminator == "" {
+			types = []codecs.CatalogType{{KeyField: cat.KeyField, CurrentKeys: cat.CurrentKeys}}
+		}
+		for _, ct := range types {
+			if len(ct.CurrentKeys) == 0 || ct.KeyField == "" || cat.Discriminator != "" && !ct.Produced(codecs.EraCurrent) {
+				continue
+			}
+			for _, era := range []string{codecs.EraCurrent, codecs.EraSeed} {
+				if era == codecs.EraSeed && (!cat.InEra(era) || cat.Discriminator != "" && !ct.Produced(era)) {
+					continue
+				}
+				rec, err := commands.Encode(era, channeltest.Tenant, withKey(t, cat, ct.Value, ct.KeyField, 7), codecs.Trace{})
+				require.NoError(t, err, "%s %s", name, ct.Value)
+				var top map[string]json.RawMessage
+				require.NoError(t, json.Unmarshal(rec.Value, &top))
+				var body map[string]json.RawMessage
+				_ = json.Unmarshal(top["body"], &body)
+				for _, k := range ct.CurrentKeys {
+					src, key := top, k
+					if b, inBody := strings.CutPrefix(k, "body."); inBody {
+						src, key = body, b
+					}
+					_, has := src[key]
+					require.Equal(t, era == codecs.EraCurrent, has, "%s %s in the %s era: key %s in %s", name, ct.Value, era, k, rec.Value)
+				}
+			}
+			checked++
+		}
+	}
+	require.NotZero(t, checked)
+}

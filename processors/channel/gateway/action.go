@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -68,6 +69,28 @@ func shapeOf(cat *codecs.CatalogTopic, typ string) (shape, bool) {
 	return s, ok && s.top != nil
 }
 
+// withCurrentKeys is the shape plus the keys current upstream always writes in the type:
+// those the policy fills from the session (instance, mapId) are then filled, a transaction id
+// is a fresh one, and the codec's FillCurrent gives the rest their zero values.
+func (s shape) withCurrentKeys(cat *codecs.CatalogTopic, ct *codecs.CatalogType) shape {
+	keys := cat.CurrentKeys
+	if ct != nil {
+		keys = ct.CurrentKeys
+	}
+	if len(keys) == 0 {
+		return s
+	}
+	out := shape{top: maps.Clone(s.top), body: maps.Clone(s.body)}
+	for _, k := range keys {
+		if b, inBody := strings.CutPrefix(k, "body."); inBody {
+			out.body[b] = true
+		} else {
+			out.top[k] = true
+		}
+	}
+	return out
+}
+
 func learnShape(t *codecs.CatalogTopic, zero string) shape {
 	msg, err := t.Decode([]byte(zero))
 	if err != nil {
@@ -127,6 +150,9 @@ func buildCommand(era string, f protocol.ClientFrame, s sessions.Session) (any, 
 	sh, ok := shapeOf(cat, f.Type)
 	if !ok {
 		return nil, badAction("%s %s cannot be produced", cat.Name, f.Type)
+	}
+	if era == codecs.EraCurrent {
+		sh = sh.withCurrentKeys(cat, ct)
 	}
 	optional := map[string]bool{}
 	for _, p := range pol.Optional {

@@ -222,3 +222,30 @@ func TestCompartmentTransferIsServerOnly(t *testing.T) {
 	require.ErrorAs(t, err, &r, "a client moved an asset out of storage without the storage flow")
 	require.Equal(t, protocol.CodeNotAllowed, r.Code)
 }
+
+// In the current contracts a client's action carries the keys current upstream always
+// writes: the location from the session, a fresh transaction id, zero values for the rest.
+func TestCurrentEraActionsCarryCurrentKeys(t *testing.T) {
+	instanced := player
+	instanced.Field.Instance = uuid.New()
+	msg, err := buildCommand(codecs.EraCurrent, frame(t, `{"op":"action","topic":"COMMAND_TOPIC_CHALKBOARD","type":"SET","body":{"message":"hi"}}`), instanced)
+	require.NoError(t, err)
+	em := &channeltest.Emitter{Era: codecs.EraCurrent}
+	require.NoError(t, em.Send(msg, codecs.NewTrace()))
+	var top map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(em.Take()[0].Value, &top))
+	require.Equal(t, `"`+instanced.Field.Instance.String()+`"`, string(top["instance"]), "the session's instance")
+
+	// A key the session does not give is written with its zero value.
+	msg, err = buildCommand(codecs.EraCurrent, frame(t, `{"op":"action","topic":"COMMAND_TOPIC_PORTAL","type":"ENTER","fields":{"portalId":3}}`), player)
+	require.NoError(t, err)
+	require.NoError(t, em.Send(msg, codecs.NewTrace()))
+	require.Contains(t, string(em.Take()[0].Value), `"instance":"00000000-0000-0000-0000-000000000000","portalId":3`)
+
+	// The seed era leaves the newer keys out.
+	msg, err = buildCommand(codecs.EraSeed, frame(t, `{"op":"action","topic":"COMMAND_TOPIC_CHALKBOARD","type":"SET","body":{"message":"hi"}}`), player)
+	require.NoError(t, err)
+	seed := &channeltest.Emitter{}
+	require.NoError(t, seed.Send(msg, codecs.NewTrace()))
+	require.NotContains(t, string(seed.Take()[0].Value), "instance")
+}
