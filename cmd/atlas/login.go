@@ -58,6 +58,8 @@ func runLogin(ctx context.Context, args []string) error {
 	world := fs.Uint("world", 0, "world id")
 	channelID := fs.Uint("channel", 1, "channel id")
 	create := fs.Bool("create", false, "create the account first")
+	contracts := fs.String("contracts", envOr("ATLAS_CONTRACTS", codecs.EraSeed), "contract era to speak: seed (create on COMMAND_TOPIC_CREATE_ACCOUNT) or current (COMMAND_TOPIC_ACCOUNT, a hwid on the login); channels are found from either era's announcements (env ATLAS_CONTRACTS)")
+	hwid := fs.String("hwid", "", "the client's hardware id, sent in the current contracts")
 	tenantID := fs.String("tenant", devTenant, "TENANT_ID uuid")
 	region := fs.String("region", "GMS", "REGION")
 	major := fs.Uint("major", 83, "MAJOR_VERSION")
@@ -86,6 +88,9 @@ func runLogin(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("--tenant: %w", err)
 	}
+	if *contracts != codecs.EraSeed && *contracts != codecs.EraCurrent {
+		return fmt.Errorf("--contracts %q: want seed or current", *contracts)
+	}
 	key, err := signingKey(*keyFile)
 	if err != nil {
 		return err
@@ -93,6 +98,7 @@ func runLogin(ctx context.Context, args []string) error {
 	l := &loginRun{
 		tenant: codecs.Tenant{ID: id, Region: *region, Major: uint16(*major), Minor: uint16(*minor)},
 		world:  uint8(*world), channel: uint8(*channelID), timeout: *timeout, address: *address,
+		era: *contracts, hwid: *hwid,
 	}
 	res, err := l.run(ctx, strings.Split(*brokers, ","), *name, *password, uint32(*character), *create)
 	if err != nil {
@@ -133,6 +139,8 @@ type loginRun struct {
 	channel uint8
 	timeout time.Duration
 	address string
+	era     string // the contract era it writes
+	hwid    string
 
 	cl *kgo.Client
 }
@@ -143,7 +151,7 @@ type loginRun struct {
 func (l *loginRun) run(ctx context.Context, brokers []string, name, password string, character uint32, create bool) (loginResult, error) {
 	since := time.Now().Add(-time.Minute)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
-		kgo.ConsumeTopics(string(atlas.EventTopicAccountSessionStatus), string(atlas.CommandTopicChannelStatus)),
+		kgo.ConsumeTopics(string(atlas.EventTopicAccountSessionStatus), string(atlas.CommandTopicChannelStatus), string(atlas.EventTopicChannelStatus)),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(since.UnixMilli())))
 	if err != nil {
 		return loginResult{}, err
@@ -152,13 +160,23 @@ func (l *loginRun) run(ctx context.Context, brokers []string, name, password str
 	l.cl = cl
 	sid := uuid.New()
 	if create {
-		if err := l.produce(ctx, atlas.CommandTopicCreateAccount, 0, &codecs.CreateAccountCommand{Name: name, Password: password}); err != nil {
+		var cmd interface{ Encode() ([]byte, error) } = &codecs.CreateAccountCommand{Name: name, Password: password}
+		topic := atlas.CommandTopicCreateAccount
+		if l.era == codecs.EraCurrent {
+			// Current upstream moved account creation to COMMAND_TOPIC_ACCOUNT.
+			cmd = &codecs.AccountCommand{Type: codecs.AccountCommandTypeCreate, Body: &codecs.AccountCommandCreateBody{Name: name, Password: password}}
+			topic = atlas.CommandTopicAccount
+		}
+		if err := l.produce(ctx, topic, 0, cmd); err != nil {
 			return loginResult{}, err
 		}
 	}
+	body := &codecs.AccountSessionCommandCreateBody{AccountName: name, Password: password, IPAddress: "127.0.0.1"}
+	if l.era == codecs.EraCurrent {
+		body.Hwid = &l.hwid // current login servers always write it
+	}
 	if err := l.produce(ctx, atlas.CommandTopicAccountSession, 0, &codecs.AccountSessionCommand{
-		SessionID: sid, Author: "LOGIN", Type: codecs.AccountSessionCommandTypeCreate,
-		Body: &codecs.AccountSessionCommandCreateBody{AccountName: name, Password: password, IPAddress: "127.0.0.1"},
+		SessionID: sid, Author: "LOGIN", Type: codecs.AccountSessionCommandTypeCreate, Body: body,
 	}); err != nil {
 		return loginResult{}, err
 	}
@@ -280,14 +298,28 @@ func (w *watch) take(r *kgo.Record) {
 		}
 	case string(atlas.CommandTopicChannelStatus):
 		m, err := codecs.DecodeChannelStatusCommand(r.Value)
-		if err != nil || m.WorldID != w.l.world || m.ChannelID != w.l.channel || w.l.address != "" {
-			return
+		if err == nil {
+			w.channel(m.WorldID, m.ChannelID, m.IPAddress, m.Port, m.Type == codecs.ChannelStatusCommandTypeHeartbeat, m.Type == codecs.ChannelStatusCommandTypeShutdown)
 		}
-		switch m.Type {
-		case codecs.ChannelStatusCommandTypeHeartbeat:
-			w.address = net.JoinHostPort(m.IPAddress, strconv.Itoa(int(m.Port)))
-		case codecs.ChannelStatusCommandTypeShutdown:
-			w.address = ""
+	case string(atlas.EventTopicChannelStatus):
+		// Channels in the current contracts announce themselves here.
+		m, err := codecs.DecodeChannelStatusEvent(r.Value)
+		if err == nil {
+			w.channel(m.WorldID, m.ChannelID, m.IPAddress, m.Port, m.Type == codecs.ChannelStatusEventTypeStarted, m.Type == codecs.ChannelStatusEventTypeShutdown)
 		}
+	}
+}
+
+// channel follows the announcements of the channel this login goes to: up gives its
+// address, down withdraws it.
+func (w *watch) channel(world, channel uint8, ip string, port uint16, up, down bool) {
+	if world != w.l.world || channel != w.l.channel || w.l.address != "" {
+		return
+	}
+	switch {
+	case up:
+		w.address = net.JoinHostPort(ip, strconv.Itoa(int(port)))
+	case down:
+		w.address = ""
 	}
 }

@@ -20,7 +20,14 @@ var firstLook = regexp.MustCompile("(?s)<!-- first-look[^>]*-->\\s*```sh\\n(.*?)
 
 // The README's first look works pasted as one block: against a fresh `atlas dev`, bob logs
 // in, the API serves his account, and the client enters the channel with his ticket.
-func TestReadmeFirstLook(t *testing.T) {
+func TestReadmeFirstLook(t *testing.T) { firstLookIn(t, "seed") }
+
+// The same block in the current contracts, as an outside client of current upstream's formats
+// would do it: the account is created on COMMAND_TOPIC_ACCOUNT, the login carries a hwid, the
+// channel announces itself on EVENT_TOPIC_CHANNEL_STATUS; nothing is dead-lettered.
+func TestReadmeFirstLookCurrentContracts(t *testing.T) { firstLookIn(t, "current") }
+
+func firstLookIn(t *testing.T, contracts string) {
 	if testing.Short() {
 		t.Skip("runs atlas dev")
 	}
@@ -35,7 +42,7 @@ func TestReadmeFirstLook(t *testing.T) {
 
 	devDir := t.TempDir()
 	t.Setenv("ATLAS_DEV_DIR", devDir) // atlas dev writes its key there, atlas login reads it
-	kafka, httpBase := devStack(t)
+	kafka, httpBase := devStack(t, "ATLAS_CONTRACTS="+contracts)
 
 	// Run where bin/atlas is this build, with the addresses this dev stack got.
 	work := t.TempDir()
@@ -44,7 +51,7 @@ func TestReadmeFirstLook(t *testing.T) {
 	cmd := exec.Command("bash", "-e", "-o", "pipefail", "-c", block)
 	cmd.Dir = work
 	cmd.Env = append(os.Environ(), "KAFKA_BROKERS=", "ATLAS_KAFKA_LISTEN="+kafka,
-		"ATLAS_HTTP_LISTEN="+strings.TrimPrefix(httpBase, "http://"), "ATLAS_DEV_DIR="+devDir)
+		"ATLAS_HTTP_LISTEN="+strings.TrimPrefix(httpBase, "http://"), "ATLAS_DEV_DIR="+devDir, "ATLAS_CONTRACTS="+contracts)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
@@ -86,4 +93,6 @@ func TestReadmeFirstLook(t *testing.T) {
 			t.Fatalf("still waiting for %v after 2 minutes:\n%s\nstderr:\n%s", want, strings.Join(out, "\n"), stderr.String())
 		}
 	}
+	require.Zero(t, metricValueAt(t, httpBase, "atlas_messages_in_total", `outcome="dead_letter"`), "nothing was dead-lettered")
+	require.Positive(t, metricValueAt(t, httpBase, "atlas_messages_in_total", `outcome="ok"`))
 }

@@ -196,6 +196,9 @@ func buildCommand(era string, f protocol.ClientFrame, s sessions.Session) (any, 
 			delete(dst, key)
 		}
 	}
+	if d, ok := derived[cat.Name+" "+f.Type]; ok {
+		d(body, s)
+	}
 	// A transaction id is always a fresh one, as upstream makes them: a client reusing
 	// another transaction's id could interfere with it.
 	if sh.top["transactionId"] {
@@ -216,6 +219,24 @@ func buildCommand(era string, f protocol.ClientFrame, s sessions.Session) (any, 
 		return nil, badAction("message does not fit %s: %v", cat.Name, err)
 	}
 	return msg, nil
+}
+
+// derived fill keys that current upstream's readers need and a seed-shape action leaves out.
+// Both are superset fields (seed readers ignore them), so they are written in both eras.
+var derived = map[string]func(body map[string]json.RawMessage, s sessions.Session){
+	// Current party services remove body.characterId: without it a leave would remove nobody.
+	// A leave is the actor's own; an expel names its target, which the client gives.
+	"COMMAND_TOPIC_PARTY LEAVE": func(body map[string]json.RawMessage, s sessions.Session) {
+		if _, ok := body["characterId"]; !ok {
+			body["characterId"] = mustJSON(s.CharacterID)
+		}
+	},
+	// Current monster services read the hits of an attack from damages; one hit per message.
+	"COMMAND_TOPIC_MONSTER DAMAGE": func(body map[string]json.RawMessage, _ sessions.Session) {
+		if d, ok := body["damage"]; ok {
+			body["damages"] = json.RawMessage("[" + string(d) + "]")
+		}
+	},
 }
 
 // checkRequire refuses a command whose key does not hold the value the policy requires; an

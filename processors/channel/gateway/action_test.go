@@ -36,7 +36,7 @@ func TestBuildCommand(t *testing.T) {
 		{"flat topic: the moving character is the object", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_MOVEMENT","fields":{"x":-210,"y":154,"stance":4}}`,
 			`{"worldId":3,"channelId":2,"mapId":100000000,"objectId":42,"observerId":42,"x":-210,"y":154,"stance":4}`},
 		{"optional newer envelope fields stay out", `{"op":"action","topic":"COMMAND_TOPIC_MONSTER","type":"DAMAGE","body":{"characterId":42,"damage":1375},"fields":{"monsterId":1000023}}`,
-			`{"worldId":3,"channelId":2,"monsterId":1000023,"type":"DAMAGE","body":{"characterId":42,"damage":1375}}`},
+			`{"worldId":3,"channelId":2,"monsterId":1000023,"type":"DAMAGE","body":{"characterId":42,"damage":1375,"damages":[1375]}}`},
 		{"body location from the session", `{"op":"action","topic":"COMMAND_TOPIC_CHARACTER","type":"REQUEST_DROP_MESO","body":{"channelId":9,"mapId":1,"amount":500}}`,
 			`{"worldId":3,"characterId":42,"type":"REQUEST_DROP_MESO","body":{"channelId":2,"mapId":100000000,"amount":500}}`},
 		{"a body's characterId is the client's", `{"op":"action","topic":"COMMAND_TOPIC_BUDDY_LIST","type":"REQUEST_ADD","body":{"characterId":43,"group":"Default Group"}}`,
@@ -177,7 +177,7 @@ func TestIdentityComesFromTheSession(t *testing.T) {
 		{"a guild leave is the session's character's", `{"op":"action","topic":"COMMAND_TOPIC_GUILD","type":"LEAVE","body":{"guildId":5,"force":false},"fields":{"characterId":43}}`,
 			`{"characterId":42,"type":"LEAVE"`},
 		{"damage is dealt by the session's character", `{"op":"action","topic":"COMMAND_TOPIC_MONSTER","type":"DAMAGE","body":{"characterId":1,"damage":10},"fields":{"monsterId":5}}`,
-			`"body":{"characterId":42,"damage":10}`},
+			`"body":{"characterId":42,"damage":10,"damages":[10]}`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			msg, err := buildCommand(codecs.EraSeed, frame(t, c.frame), player)
@@ -248,4 +248,20 @@ func TestCurrentEraActionsCarryCurrentKeys(t *testing.T) {
 	seed := &channeltest.Emitter{}
 	require.NoError(t, seed.Send(msg, codecs.NewTrace()))
 	require.NotContains(t, string(seed.Take()[0].Value), "instance")
+}
+
+// A seed-shape leave and hit carry what current readers need too, in both eras: the member
+// leaving, and the hit as a list of hits.
+func TestSupersetKeysAreDerived(t *testing.T) {
+	for _, era := range []string{codecs.EraSeed, codecs.EraCurrent} {
+		em := &channeltest.Emitter{Era: era}
+		msg, err := buildCommand(era, frame(t, `{"op":"action","topic":"COMMAND_TOPIC_PARTY","type":"LEAVE","body":{"partyId":9,"force":false}}`), player)
+		require.NoError(t, err)
+		require.NoError(t, em.Send(msg, codecs.NewTrace()))
+		require.Contains(t, string(em.Take()[0].Value), `"body":{"partyId":9,"force":false,"characterId":42}`, era)
+		msg, err = buildCommand(era, frame(t, `{"op":"action","topic":"COMMAND_TOPIC_MONSTER","type":"DAMAGE","fields":{"monsterId":5},"body":{"damage":1375}}`), player)
+		require.NoError(t, err)
+		require.NoError(t, em.Send(msg, codecs.NewTrace()))
+		require.Contains(t, string(em.Take()[0].Value), `"damage":1375,"damages":[1375]`, era)
+	}
 }
