@@ -104,12 +104,22 @@ func byTopic(lines []string) string {
 // Two instances of every group on 8 partitions serve 200 accounts of two tenants through
 // create, LOGIN login, transition and CHANNEL login; an instance restarted with empty local
 // storage recovers the tables, so the final logouts still find every session.
+//
+// It runs once per contract era: in the current one accounts are created on
+// COMMAND_TOPIC_ACCOUNT, logins carry a hwid, and every answer names its account.
 func TestAccountServiceOnKafka(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
+	for _, era := range []string{codecs.EraSeed, codecs.EraCurrent} {
+		t.Run(era, func(t *testing.T) { accountServiceOnKafka(t, era) })
+	}
+}
+
+func accountServiceOnKafka(t *testing.T, era string) {
 	const accounts = 200
 	opts := kafkatest.Broker(t, 8)
+	opts.Contracts = era
 	_, err := opts.EnsureTopics(account.Topics(opts))
 	require.NoError(t, err)
 
@@ -158,6 +168,11 @@ func TestAccountServiceOnKafka(t *testing.T) {
 	}
 
 	for _, a := range all {
+		if era == codecs.EraCurrent {
+			send(atlas.CommandTopicAccount, a.tenant, uint32(len(a.name)), &codecs.AccountCommand{Type: codecs.AccountCommandTypeCreate,
+				Body: &codecs.AccountCommandCreateBody{Name: a.name, Password: "pw-" + a.name}})
+			continue
+		}
 		send(atlas.CommandTopicCreateAccount, a.tenant, uint32(len(a.name)), &codecs.CreateAccountCommand{Name: a.name, Password: "pw-" + a.name})
 	}
 	phase := []string{"ACCOUNT_STATUS CREATED"}
@@ -184,9 +199,13 @@ func TestAccountServiceOnKafka(t *testing.T) {
 
 	// Login through the login server: keyed by account id 0, as upstream does.
 	for _, a := range all {
+		body := &codecs.AccountSessionCommandCreateBody{AccountName: a.name, Password: "pw-" + a.name, IPAddress: "10.0.0.1"}
+		if era == codecs.EraCurrent {
+			hwid := "hw-" + a.name
+			body.Hwid = &hwid
+		}
 		send(atlas.CommandTopicAccountSession, a.tenant, 0, &codecs.AccountSessionCommand{
-			SessionID: a.login, Author: model.IssuerLogin, Type: codecs.AccountSessionCommandTypeCreate,
-			Body: &codecs.AccountSessionCommandCreateBody{AccountName: a.name, Password: "pw-" + a.name, IPAddress: "10.0.0.1"}})
+			SessionID: a.login, Author: model.IssuerLogin, Type: codecs.AccountSessionCommandTypeCreate, Body: body})
 	}
 	phase = append(phase, "ACCOUNT_STATUS LOGGED_IN", "ACCOUNT_SESSION_STATUS REQUEST_LICENSE_AGREEMENT")
 	waitPhase(phase...)
@@ -215,4 +234,12 @@ func TestAccountServiceOnKafka(t *testing.T) {
 	}
 	phase = append(phase, "ACCOUNT_STATUS LOGGED_OUT")
 	waitPhase(phase...)
+	for _, r := range events.Records() {
+		if r.Topic == string(atlas.EventTopicAccountSessionStatus) {
+			e, err := codecs.DecodeAccountSessionStatusEvent(r.Value)
+			require.NoError(t, err)
+			require.NotNil(t, e.AccountName)
+			require.True(t, strings.HasPrefix(*e.AccountName, "player"), "every answer names its account: %s", r.Value)
+		}
+	}
 }
