@@ -133,6 +133,7 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 	emitter := commands.New(producer, cfg.Tenant, string(group), s.Options.Contracts)
 	reg := sessions.NewRegistry()
 	mgr := sessions.NewManager(reg, emitter)
+	mgr.Era = s.Options.Contracts
 	directory := map[uint8]gateway.Address{}
 	if cfg.TransferKey != nil {
 		mgr.MoveTicket = transferTickets(cfg, ticket.NewSigner(cfg.TransferKey), directory)

@@ -465,7 +465,7 @@ func (g *Gateway) changeChannel(sid uuid.UUID, f protocol.ClientFrame) error {
 	default:
 		return protocol.Refuse(protocol.CodeBadChange, "change_channel needs a channelId, or an ipAddress and a port")
 	}
-	return g.sessions.RequestChannelChange(sid, to.Host, to.Port, codecs.NewTrace())
+	return g.sessions.RequestChannelChange(sid, to.Host, to.Port, f.ChannelID, codecs.NewTrace())
 }
 
 func (g *Gateway) era() string {

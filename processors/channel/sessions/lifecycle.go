@@ -28,6 +28,9 @@ type Manager struct {
 	// MoveTicket, when set, mints the entry ticket a moving client presents to the channel at
 	// ip:port ("" and an error when it cannot: the client then goes back to the login server).
 	MoveTicket func(s Session, ip string, port uint16) (string, error)
+	// Era is the contract era (codecs.EraSeed when empty): in the current one a channel change
+	// is announced to the maps service first.
+	Era string
 }
 
 // NewManager manages the sessions of reg and produces through emit.
@@ -81,7 +84,7 @@ func (m *Manager) Complete(id uuid.UUID, characterID uint32, tr codecs.Trace) bo
 
 // RequestChannelChange asks the account service to put an active session in transition
 // toward another channel (PROGRESS_STATE 2 {ipAddress, port}). STATE_CHANGED answers it (Move).
-func (m *Manager) RequestChannelChange(id uuid.UUID, ip string, port uint16, tr codecs.Trace) error {
+func (m *Manager) RequestChannelChange(id uuid.UUID, ip string, port uint16, target *uint8, tr codecs.Trace) error {
 	s, ok := m.reg.Get(id)
 	if !ok || s.State != Active {
 		return fmt.Errorf("session is not active")
@@ -89,6 +92,17 @@ func (m *Manager) RequestChannelChange(id uuid.UUID, ip string, port uint16, tr 
 	params, err := json.Marshal(codecs.ChannelChangeParams{IPAddress: ip, Port: port})
 	if err != nil {
 		return err
+	}
+	if m.Era == codecs.EraCurrent && target != nil {
+		// Current upstream's maps service answers this with CHARACTER_STATUS CHANNEL_CHANGED,
+		// which its buddy and party services follow. A change to a bare address names no
+		// channel, so nothing is announced for it.
+		if err := m.emit.Send(&codecs.CharacterChannelChangeRequestCommand{
+			TransactionID: uuid.New(), CharacterID: s.CharacterID, WorldID: s.Field.World,
+			OldChannelID: s.Field.Channel, TargetChannelID: *target,
+		}, tr); err != nil {
+			return err
+		}
 	}
 	return m.emit.Send(&codecs.AccountSessionCommand{
 		SessionID: s.ID, AccountID: s.AccountID, Author: Author,

@@ -126,3 +126,32 @@ func TestEnterUndoneWhenTheCommandCannotBeProduced(t *testing.T) {
 type failing struct{}
 
 func (failing) Send(any, codecs.Trace) error { return errors.New("broker down") }
+
+// In the current contracts a change to a known channel is announced to the maps service
+// before the account service is asked to move the session; in the seed ones it is not.
+func TestChannelChangeRequestInTheCurrentEra(t *testing.T) {
+	for _, era := range []string{codecs.EraSeed, codecs.EraCurrent} {
+		emit := &channeltest.Emitter{Era: era}
+		m := sessions.NewManager(sessions.NewRegistry(), emit)
+		m.Era = era
+		sid := uuid.New()
+		require.NoError(t, m.Enter(sessions.Session{ID: sid, AccountID: 7, CharacterID: 42, Field: sessions.Field{World: 0, Channel: 1}, Conn: &channeltest.Conn{}}, 0, codecs.NewTrace()))
+		require.True(t, m.Complete(sid, 42, codecs.NewTrace()))
+		emit.Take()
+		target := uint8(2)
+		require.NoError(t, m.RequestChannelChange(sid, "10.0.0.5", 7576, &target, codecs.NewTrace()))
+		recs := emit.Take()
+		want := []string{"COMMAND_TOPIC_ACCOUNT_SESSION PROGRESS_STATE"}
+		if era == codecs.EraCurrent {
+			want = append([]string{"COMMAND_TOPIC_CHARACTER_CHANNEL_CHANGE_REQUEST "}, want...)
+			req, err := codecs.DecodeCharacterChannelChangeRequestCommand(recs[0].Value)
+			require.NoError(t, err)
+			require.Equal(t, uint32(42), req.CharacterID)
+			require.Equal(t, uint8(1), req.OldChannelID)
+			require.Equal(t, uint8(2), req.TargetChannelID)
+			require.NotEqual(t, uuid.Nil, req.TransactionID)
+			require.Equal(t, codecs.IDKey(42), recs[0].Key)
+		}
+		require.Equal(t, want, channeltest.Summary(recs), era)
+	}
+}
