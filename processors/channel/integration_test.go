@@ -62,8 +62,9 @@ type stack struct {
 	producer *kafkatest.Producer
 }
 
-func startStack(t *testing.T) *stack {
+func startStack(t *testing.T, era string) *stack {
 	opts := kafkatest.Broker(t, 8)
+	opts.Contracts = era
 	_, err := opts.EnsureTopics(partitionsOf(opts)) // first: the rest must not pick their counts; registry.Start sizes its own
 	require.NoError(t, err)
 	for _, specs := range [][]runtime.TopicSpec{channel.Topics(opts), account.Topics(opts)} {
@@ -108,9 +109,13 @@ func startStack(t *testing.T) *stack {
 		return acc.Ready() && reg.Ready() && s.registry.Ready() && s.a.Ready() && s.b.Ready()
 	}, 60*time.Second, 20*time.Millisecond)
 
-	s.records = kafkatest.Consume(t, opts, string(atlas.CommandTopicCharacterChat), string(atlas.CommandTopicChannelStatus),
+	topics := []string{string(atlas.CommandTopicCharacterChat), string(atlas.CommandTopicChannelStatus),
 		string(atlas.EventTopicSessionStatus), string(atlas.EventTopicAccountStatus), string(atlas.EventTopicAccountSessionStatus),
-		string(atlas.CommandTopicAccountSession))
+		string(atlas.CommandTopicAccountSession)}
+	if era == codecs.EraCurrent {
+		topics = append(topics, string(atlas.EventTopicChannelStatus), string(atlas.CommandTopicCharacterChannelChangeRequest))
+	}
+	s.records = kafkatest.Consume(t, opts, topics...)
 	s.producer = kafkatest.NewProducer(t, opts)
 	return s
 }
@@ -219,11 +224,22 @@ func mapChat(mapID, actor uint32, message string) string {
 // player to the other instance; a logged-out account's session is closed on its next action;
 // heartbeats announce the channels and shutdown closes them. The consumed topics have 3, 8
 // and 12 partitions.
+//
+// It runs once per contract era; in the current one the commands carry current upstream's
+// keys, channels announce themselves on EVENT_TOPIC_CHANNEL_STATUS, and a channel change is
+// announced to the maps service.
 func TestChannelOnKafka(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
 	}
-	s := startStack(t)
+	for _, era := range []string{codecs.EraSeed, codecs.EraCurrent} {
+		t.Run(era, func(t *testing.T) { channelOnKafka(t, era) })
+	}
+}
+
+func channelOnKafka(t *testing.T, era string) {
+	current := era == codecs.EraCurrent
+	s := startStack(t, era)
 	// While alice's session is in transition, an attacker who knows her account id (the HTTP
 	// API shows it) tries to enter as her: with a ticket of a key the channel does not know,
 	// with one minted for channel 2, and with no ticket. Each is refused and asks nothing of
@@ -286,7 +302,11 @@ func TestChannelOnKafka(t *testing.T) {
 		rec := s.waitRecord(t, string(atlas.CommandTopicCharacterChat), "alice's line", func(r kafkatest.Record) bool {
 			return true
 		})
-		require.Equal(t, `{"worldId":0,"channelId":1,"mapId":100000000,"actorId":42,"message":"hello from alice","type":"GENERAL","body":{"balloonOnly":false}}`, string(rec.Value))
+		want := `{"worldId":0,"channelId":1,"mapId":100000000,"actorId":42,"message":"hello from alice","type":"GENERAL","body":{"balloonOnly":false}}`
+		if current {
+			want = `{"worldId":0,"channelId":1,"mapId":100000000,"instance":"00000000-0000-0000-0000-000000000000","actorId":42,"message":"hello from alice","type":"GENERAL","body":{"balloonOnly":false}}`
+		}
+		require.Equal(t, want, string(rec.Value))
 		require.Equal(t, []byte(codecs.IDKey(42)), rec.Key)
 		got, err := rec.Tenant()
 		require.NoError(t, err)
@@ -326,6 +346,12 @@ func TestChannelOnKafka(t *testing.T) {
 			return err == nil && m.ActorID == 43
 		})
 		require.Contains(t, string(rec.Value), `"channelId":2,"mapId":0`)
+		if current {
+			s.waitRecord(t, string(atlas.CommandTopicCharacterChannelChangeRequest), "bob's change announced", func(r kafkatest.Record) bool {
+				m, err := codecs.DecodeCharacterChannelChangeRequestCommand(r.Value)
+				return err == nil && m.CharacterID == bob.character && m.OldChannelID == 1 && m.TargetChannelID == 2
+			})
+		}
 	})
 
 	t.Run("a logged-out account's session is closed on its next action", func(t *testing.T) {
@@ -347,23 +373,50 @@ func TestChannelOnKafka(t *testing.T) {
 	})
 
 	t.Run("heartbeats, and shutdown closes sessions and announces it", func(t *testing.T) {
+		// The seed's HEARTBEAT / SHUTDOWN on the command topic, or current upstream's STARTED /
+		// SHUTDOWN on the event topic: the same fields either way.
+		topic, up, down := string(atlas.CommandTopicChannelStatus), codecs.ChannelStatusCommandTypeHeartbeat, codecs.ChannelStatusCommandTypeShutdown
+		decode := func(b []byte) (codecs.ChannelStatusEvent, error) {
+			m, err := codecs.DecodeChannelStatusCommand(b)
+			if err != nil {
+				return codecs.ChannelStatusEvent{}, err
+			}
+			return codecs.ChannelStatusEvent{Type: m.Type, WorldID: m.WorldID, ChannelID: m.ChannelID, IPAddress: m.IPAddress,
+				Port: m.Port, CurrentCapacity: m.CurrentCapacity, MaxCapacity: m.MaxCapacity}, nil
+		}
+		if current {
+			topic, up, down = string(atlas.EventTopicChannelStatus), codecs.ChannelStatusEventTypeStarted, codecs.ChannelStatusEventTypeShutdown
+			decode = func(b []byte) (codecs.ChannelStatusEvent, error) {
+				m, err := codecs.DecodeChannelStatusEvent(b)
+				if err != nil {
+					return codecs.ChannelStatusEvent{}, err
+				}
+				return *m, nil
+			}
+		}
 		status := func(typ string, ch uint8, port uint16) func(kafkatest.Record) bool {
 			return func(r kafkatest.Record) bool {
-				m, err := codecs.DecodeChannelStatusCommand(r.Value)
+				m, err := decode(r.Value)
 				return err == nil && m.Type == typ && m.ChannelID == ch && m.Port == port && m.IPAddress == "127.0.0.1" &&
 					string(r.Key) == tenant.ID.String()
 			}
 		}
 		portA, portB := address(t, s.a.Addr(1)).Port, address(t, s.b.Addr(2)).Port
-		s.waitRecord(t, string(atlas.CommandTopicChannelStatus), "heartbeat of channel 2", status(codecs.ChannelStatusCommandTypeHeartbeat, 2, portB))
-		hb := s.waitRecord(t, string(atlas.CommandTopicChannelStatus), "heartbeat of channel 1", status(codecs.ChannelStatusCommandTypeHeartbeat, 1, portA))
-		m, _ := codecs.DecodeChannelStatusCommand(hb.Value)
+		s.waitRecord(t, topic, "heartbeat of channel 2", status(up, 2, portB))
+		hb := s.waitRecord(t, topic, "heartbeat of channel 1", status(up, 1, portA))
+		m, _ := decode(hb.Value)
 		require.Equal(t, uint32(1000), m.MaxCapacity)
+		if current {
+			// Nothing on the command topic: current channels would take it for a status request.
+			for _, r := range s.records.Records() {
+				require.NotEqual(t, string(atlas.CommandTopicChannelStatus), r.Topic, "a channel status command in the current era")
+			}
+		}
 
 		s.stopA()
 		<-s.a.Done()
 		require.Equal(t, "channel shutting down", alice.client.NextOp(protocol.OpClosed).Reason)
-		s.waitRecord(t, string(atlas.CommandTopicChannelStatus), "channel 1 shut down", status(codecs.ChannelStatusCommandTypeShutdown, 1, portA))
+		s.waitRecord(t, topic, "channel 1 shut down", status(down, 1, portA))
 		s.waitRecord(t, string(atlas.CommandTopicAccountSession), "alice logged out by the channel", func(r kafkatest.Record) bool {
 			m, err := codecs.DecodeAccountSessionCommand(r.Value)
 			return err == nil && m.SessionID == alice.session && m.Type == codecs.AccountSessionCommandTypeLogout && m.Author == "CHANNEL"
