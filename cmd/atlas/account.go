@@ -51,7 +51,7 @@ func runAccount(ctx context.Context, args []string) error {
 func runTopics(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atlas topics", flag.ContinueOnError)
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	opts, err := kafkaOptions()
 	if err != nil {

@@ -16,7 +16,7 @@ func runBench(_ context.Context, args []string) error {
 	out := fs.String("out", "bench/out", "folder for bench.json and latency.png")
 	partitions := fs.Int("partitions", 12, "partitions of every topic")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	rep, err := bench.Run(bench.Options{Quick: *quick, OutDir: *out, Partitions: *partitions, Log: os.Stderr})
 	if err != nil {

@@ -18,7 +18,7 @@ func runChaos(ctx context.Context, args []string) error {
 	only := fs.String("only", "", "comma-separated scenario names (default: all)")
 	libs := fs.String("kafka-libs", os.Getenv("ATLAS_KAFKA_LIBS"), "folder of Apache Kafka's jars (test/kafka/kafka.sh libs) for broker-failover, which runs a three-node cluster from them; empty: that scenario is skipped (env ATLAS_KAFKA_LIBS)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	bin, err := os.Executable()
 	if err != nil {

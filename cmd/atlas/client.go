@@ -33,7 +33,7 @@ func runClient(ctx context.Context, args []string) error {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	if *login != "" {
 		res, err := readLogin(*login)

@@ -72,7 +72,7 @@ func runLogin(ctx context.Context, args []string) error {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	if *password == "" {
 		*password = os.Getenv("ATLAS_LOGIN_PASSWORD")

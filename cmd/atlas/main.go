@@ -4,11 +4,15 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	goruntime "runtime"
+	"runtime/debug"
 	"sort"
-	"strings"
 	"syscall"
 
 	"github.com/sirupsen/logrus"
@@ -34,40 +38,119 @@ var commands = map[string]command{
 	"chaos":    {"fault scenarios against subprocesses on an embedded broker, with a table of outcomes", runChaos},
 }
 
-func usage() {
-	fmt.Fprintln(os.Stderr, "usage: atlas <command> [flags]\n\ncommands:")
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "usage: atlas <command> [flags]\n\ncommands:")
 	names := make([]string, 0, len(commands))
 	for n := range commands {
 		names = append(names, n)
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		fmt.Fprintf(os.Stderr, "  %-9s %s\n", n, commands[n].summary)
+		fmt.Fprintf(w, "  %-9s %s\n", n, commands[n].summary)
 	}
-	fmt.Fprintln(os.Stderr, "\n`atlas <command> -h` lists a command's flags.")
+	fmt.Fprintf(w, "  %-9s %s\n", "help", "this list, or `atlas help <command>`: a command's flags and environment")
+	fmt.Fprintf(w, "  %-9s %s\n", "version", "the module version, commit and Go version of this binary")
+	fmt.Fprintln(w, "\n`atlas <command> -h` lists a command's flags.")
 }
+
+// usageError is a command line that does not parse (an unknown flag, a bad value): exit 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// Exit codes, as shells and supervisors read them.
+const (
+	exitFailure = 1 // the command ran and failed
+	exitUsage   = 2 // the command line is wrong
+)
 
 func main() {
 	logrus.SetFormatter(&logrus.JSONFormatter{})
 	if lvl, err := logrus.ParseLevel(os.Getenv("ATLAS_LOG_LEVEL")); err == nil {
 		logrus.SetLevel(lvl)
 	}
-	if len(os.Args) < 2 || strings.HasPrefix(os.Args[1], "-") {
-		usage()
-		os.Exit(2)
+	os.Exit(run(os.Args[1:]))
+}
+
+// run runs one command line and returns the exit code: 0 for help and success, 2 for a wrong
+// command line, 1 for a failure, always with one line on stderr saying why.
+func run(args []string) int {
+	if len(args) == 0 {
+		usage(os.Stderr)
+		return exitUsage
 	}
-	cmd, ok := commands[os.Args[1]]
+	switch args[0] {
+	case "help", "-h", "-help", "--help":
+		if len(args) > 1 && args[0] == "help" {
+			return run([]string{args[1], "-h"})
+		}
+		usage(os.Stdout)
+		return 0
+	case "version", "--version":
+		fmt.Println(versionLine())
+		return 0
+	}
+	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(os.Stderr, "atlas: unknown command %q\n\n", os.Args[1])
-		usage()
-		os.Exit(2)
+		fmt.Fprintf(os.Stderr, "atlas: unknown command %q (atlas help lists them)\n", args[0])
+		return exitUsage
+	}
+	if helpAsked(args[1:]) {
+		// The flag package prints a command's usage on os.Stderr; asked for, it is the
+		// command's output, so it goes to stdout.
+		os.Stderr = os.Stdout
 	}
 	// SIGTERM and SIGINT end the context: in-flight callbacks finish, offsets are committed,
 	// and the command returns.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := cmd.run(ctx, os.Args[2:]); err != nil {
-		fmt.Fprintf(os.Stderr, "atlas %s: %v\n", os.Args[1], err)
-		os.Exit(1)
+	err := cmd.run(ctx, args[1:])
+	var ue usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &ue):
+		fmt.Fprintf(os.Stderr, "atlas %s: %v (atlas help %s lists its flags)\n", args[0], err, args[0])
+		return exitUsage
 	}
+	fmt.Fprintf(os.Stderr, "atlas %s: %v\n", args[0], err)
+	return exitFailure
+}
+
+// helpAsked reports whether a command's arguments ask for its help (before any "--").
+func helpAsked(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// versionLine is the build's module version, VCS commit and Go version, from the build info.
+func versionLine() string {
+	version, commit, modified := "(devel)", "unknown", ""
+	goVersion := goruntime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if bi.Main.Version != "" {
+			version = bi.Main.Version
+		}
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					modified = " (modified)"
+				}
+			}
+		}
+	}
+	return fmt.Sprintf("atlas %s commit %s%s %s", version, commit, modified, goVersion)
 }

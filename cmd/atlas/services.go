@@ -59,7 +59,7 @@ func serviceSetup(name string, args []string) (httpListen string, opts runtime.O
 	fs := flag.NewFlagSet("atlas "+name, flag.ContinueOnError)
 	listen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of /metrics, /healthz, /readyz (and the API of `atlas api`) (env ATLAS_HTTP_LISTEN)")
 	if err := fs.Parse(args); err != nil {
-		return "", opts, err
+		return "", opts, usageError{err}
 	}
 	opts, err = kafkaOptions()
 	return *listen, opts, err

@@ -52,7 +52,7 @@ func runEmit(ctx context.Context, args []string) error {
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	if *topicName == "" || *tenantID == "" {
 		fs.Usage()
@@ -159,7 +159,7 @@ func runTail(ctx context.Context, args []string) error {
 	max := fs.Int("max", 0, "stop after this many messages (0: never)")
 	idle := fs.Duration("idle", 0, "stop after this long without a message (0: never)")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return usageError{err}
 	}
 	if *topicName == "" {
 		return errors.New("-topic is required")
