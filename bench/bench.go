@@ -47,7 +47,15 @@ type Report struct {
 	Figures   []Figure  `json:"figures"`
 	// Latency percentiles in milliseconds of every latency series, by series name.
 	Latencies map[string]map[string]float64 `json:"latenciesMs"`
-	series    map[string][]time.Duration
+	// Failed lists the figures that could not be measured, and why.
+	Failed []Failure `json:"failed,omitempty"`
+	series map[string][]time.Duration
+}
+
+// Failure is a step of the run that failed: the figures it would have given, and why.
+type Failure struct {
+	Figures string `json:"figures"`
+	Why     string `json:"why"`
 }
 
 type sizes struct {
@@ -62,7 +70,9 @@ func (o Options) sizes() sizes {
 	return sizes{players: 2000, throughput: 100000, steadySeconds: 15, logins: 200, storm: 200, isolationRate: 500, recovery: 1000000, fanoutEvents: 10000, entries: 5000, apiAccounts: 300000, apiRequests: 1000}
 }
 
-// Run runs every figure and writes the report.
+// Run runs every figure and writes the report. A figure that fails is reported with why
+// (Report.Failed) and the others still run; only a broker or service that cannot start at all
+// ends the run.
 func Run(o Options) (*Report, error) {
 	if o.Partitions == 0 {
 		o.Partitions = 12
@@ -75,6 +85,13 @@ func Run(o Options) (*Report, error) {
 	z := o.sizes()
 	rep := &Report{Started: time.Now(), Quick: o.Quick, GoVersion: runtime.Version(), Cores: runtime.NumCPU(),
 		Latencies: map[string]map[string]float64{}, series: map[string][]time.Duration{}}
+	// step runs one figure; a failure is recorded under its figures' names and logged.
+	step := func(names string, f func() error) {
+		if err := f(); err != nil {
+			logf("   FAILED %s: %v", names, err)
+			rep.Failed = append(rep.Failed, Failure{Figures: names, Why: err.Error()})
+		}
+	}
 
 	s, err := newStack(o.Partitions, passIn, passOut)
 	if err != nil {
@@ -89,37 +106,46 @@ func Run(o Options) (*Report, error) {
 		return nil, err
 	}
 	logf("setting up %d players", z.players)
-	players, err := setupPlayers(s, z.players)
-	if err != nil {
-		return nil, err
+	players, playersErr := setupPlayers(s, z.players)
+	needPlayers := func(f func() error) func() error {
+		if playersErr != nil {
+			return func() error { return fmt.Errorf("no players to drive: %w", playersErr) }
+		}
+		return f
 	}
 
 	// The steady-rate latency runs first: the embedded broker keeps every record in this
 	// process's heap, and after the burst below its garbage collection costs the pipeline time
 	// that a broker in another process would not.
 	logf("4. latency at a steady 2000 commands/s for %ds", z.steadySeconds)
-	lat, _, err := players.run(2000*z.steadySeconds, 2000, 2*time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	rep.series["steady 2000/s"] = lat
-	p99 := percentile(lat, 99)
-	rep.add(Figure{Name: "steady_p99_ms", Value: ms(p99), Unit: "ms", Baseline: 20, Against: "target 20 ms",
-		Ratio: ms(p99) / 20, Target: "p99 <= 20 ms", Met: ms(p99) <= 20})
+	step("steady_p99_ms", needPlayers(func() error {
+		lat, _, err := players.run(2000*z.steadySeconds, 2000, 2*time.Minute)
+		if err != nil {
+			return err
+		}
+		rep.series["steady 2000/s"] = lat
+		p99 := percentile(lat, 99)
+		rep.add(Figure{Name: "steady_p99_ms", Value: ms(p99), Unit: "ms", Baseline: 20, Against: "target 20 ms",
+			Ratio: ms(p99) / 20, Target: "p99 <= 20 ms", Met: ms(p99) <= 20})
+		return nil
+	}))
 
 	logf("1. session commands: %d as fast as possible, against a pass-through processor", z.throughput)
-	base, err := passThrough(s, players, z.throughput)
-	if err != nil {
-		return nil, err
-	}
-	lat, took, err := players.run(z.throughput, 0, 3*time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	rate := float64(z.throughput) / took.Seconds()
-	rep.add(Figure{Name: "session_throughput", Value: rate, Unit: "commands/s", Baseline: base, Against: "pass-through processor, messages/s",
-		Ratio: rate / base, Target: ">= 0.5", Met: rate/base >= 0.5})
-	rep.series["burst"] = lat
+	step("session_throughput", needPlayers(func() error {
+		base, err := passThrough(s, players, z.throughput)
+		if err != nil {
+			return err
+		}
+		lat, took, err := players.run(z.throughput, 0, 3*time.Minute)
+		if err != nil {
+			return err
+		}
+		rate := float64(z.throughput) / took.Seconds()
+		rep.add(Figure{Name: "session_throughput", Value: rate, Unit: "commands/s", Baseline: base, Against: "pass-through processor, messages/s",
+			Ratio: rate / base, Target: ">= 0.5", Met: rate/base >= 0.5})
+		rep.series["burst"] = lat
+		return nil
+	}))
 
 	logf("restarting the account service with bcrypt cost %d", bcrypt.DefaultCost)
 	if err := s.startService(bcrypt.DefaultCost, time.Minute); err != nil {
@@ -127,82 +153,104 @@ func Run(o Options) (*Report, error) {
 	}
 	limit, one := bcryptLimit(bcrypt.DefaultCost)
 	logf("2. logins at cost %d: one comparison takes %s, limit %.1f/s on %d cores", bcrypt.DefaultCost, one.Round(time.Millisecond), limit, rep.Cores)
-	logins := newLoginLoad(s)
-	if err := logins.create("l", z.logins); err != nil {
-		return nil, err
-	}
-	took, err = logins.login("l", z.logins)
-	if err != nil {
-		return nil, err
-	}
-	lrate := float64(z.logins) / took.Seconds()
-	rep.add(Figure{Name: "login_rate", Value: lrate, Unit: "logins/s", Baseline: limit, Against: "cores / time of one bcrypt comparison",
-		Ratio: lrate / limit, Target: ">= 0.8", Met: lrate/limit >= 0.8})
-	rep.series["logins (cost 10)"] = append([]time.Duration(nil), logins.lat...)
+	var lrate float64
+	step("login_rate", func() error {
+		logins := newLoginLoad(s)
+		if err := logins.create("l", z.logins); err != nil {
+			return err
+		}
+		took, err := logins.login("l", z.logins)
+		if err != nil {
+			return err
+		}
+		lrate = float64(z.logins) / took.Seconds()
+		rep.add(Figure{Name: "login_rate", Value: lrate, Unit: "logins/s", Baseline: limit, Against: "cores / time of one bcrypt comparison",
+			Ratio: lrate / limit, Target: ">= 0.8", Met: lrate/limit >= 0.8})
+		rep.series["logins (cost 10)"] = append([]time.Duration(nil), logins.lat...)
+		return nil
+	})
 
 	logf("8. query API over %d accounts of one tenant: first page alone, random pages from 8 clients, logins beside it", z.apiAccounts)
-	if err := apiFigures(s, rep, lrate, z, logf); err != nil {
-		return nil, err
-	}
+	step("api_first_page_p99_ms api_concurrent_p99_ms api_login_rate", func() error {
+		if lrate == 0 {
+			return fmt.Errorf("no login_rate of this run to compare with")
+		}
+		return apiFigures(s, rep, lrate, z, logf)
+	})
 
 	logf("3. isolation: session commands at %d/s, quiet, then during a storm of %d logins", z.isolationRate, z.storm)
-	quiet, _, err := players.run(z.isolationRate*2, float64(z.isolationRate), time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	storm := newLoginLoad(s)
-	stormDone := make(chan error, 1)
-	go func() { _, err := storm.login("storm", z.storm); stormDone <- err }()
-	// Keep the session load running for as long as the storm saturates bcrypt.
-	stormSeconds := float64(z.storm) * one.Seconds() / float64(rep.Cores)
-	busy, _, err := players.run(int(stormSeconds*float64(z.isolationRate))+1, float64(z.isolationRate), 2*time.Minute)
-	if err != nil {
-		return nil, err
-	}
-	if err := <-stormDone; err != nil {
-		return nil, err
-	}
-	qp, bp := percentile(quiet, 99), percentile(busy, 99)
-	rep.series["isolation quiet"], rep.series["isolation storm"] = quiet, busy
-	rep.add(Figure{Name: "isolation_p99_ratio", Value: ms(bp), Unit: "ms", Baseline: ms(qp), Against: "p99 without the storm",
-		Ratio: ms(bp) / ms(qp), Target: "<= 5 and p99 <= 50 ms", Met: ms(bp)/ms(qp) <= 5 && ms(bp) <= 50})
+	step("isolation_p99_ratio", needPlayers(func() error {
+		quiet, _, err := players.run(z.isolationRate*2, float64(z.isolationRate), time.Minute)
+		if err != nil {
+			return err
+		}
+		storm := newLoginLoad(s)
+		stormDone := make(chan error, 1)
+		go func() { _, err := storm.login("storm", z.storm); stormDone <- err }()
+		// Keep the session load running for as long as the storm saturates bcrypt.
+		stormSeconds := float64(z.storm) * one.Seconds() / float64(rep.Cores)
+		busy, _, err := players.run(int(stormSeconds*float64(z.isolationRate))+1, float64(z.isolationRate), 2*time.Minute)
+		if serr := <-stormDone; err == nil {
+			err = serr
+		}
+		if err != nil {
+			return err
+		}
+		qp, bp := percentile(quiet, 99), percentile(busy, 99)
+		rep.series["isolation quiet"], rep.series["isolation storm"] = quiet, busy
+		rep.add(Figure{Name: "isolation_p99_ratio", Value: ms(bp), Unit: "ms", Baseline: ms(qp), Against: "p99 without the storm",
+			Ratio: ms(bp) / ms(qp), Target: "<= 5 and p99 <= 50 ms", Met: ms(bp)/ms(qp) <= 5 && ms(bp) <= 50})
+		return nil
+	}))
 	s.stopService()
 
 	logf("6. channel fan-out: %d map chat events to %d sessions in one map", z.fanoutEvents, 200)
-	fo, err := fanOut(s, 200, z.fanoutEvents)
-	if err != nil {
-		return nil, err
-	}
-	rep.add(Figure{Name: "fanout_deliveries", Value: fo, Unit: "deliveries/s", Baseline: 100000, Against: "target 100,000 deliveries/s",
-		Ratio: fo / 100000, Target: ">= 100000 deliveries/s", Met: fo >= 100000})
+	step("fanout_deliveries", func() error {
+		fo, err := fanOut(s, 200, z.fanoutEvents)
+		if err != nil {
+			return err
+		}
+		rep.add(Figure{Name: "fanout_deliveries", Value: fo, Unit: "deliveries/s", Baseline: 100000, Against: "target 100,000 deliveries/s",
+			Ratio: fo / 100000, Target: ">= 100000 deliveries/s", Met: fo >= 100000})
+		return nil
+	})
 
 	logf("7. channel entry: %d ticket checks, then %d entries over WebSocket", z.entries*4, z.entries)
-	checks, bare, err := ticketChecks(z.entries * 4)
-	if err != nil {
-		return nil, err
-	}
-	rep.add(Figure{Name: "ticket_checks", Value: checks, Unit: "checks/s (one core)", Baseline: bare, Against: "bare Ed25519 verifications/s of the same bytes",
-		Ratio: checks / bare, Target: ">= 0.5", Met: checks/bare >= 0.5})
-	ent, err := entries(z.entries, 8)
-	if err != nil {
-		return nil, err
-	}
-	rep.add(Figure{Name: "entries", Value: ent, Unit: "entries/s (dial, ticket, entered)", Baseline: checks, Against: "ticket checks/s on one core",
-		Ratio: ent / checks, Target: "<= 0.5 (the ticket check is not the bottleneck)", Met: ent/checks <= 0.5})
+	step("ticket_checks entries", func() error {
+		checks, bare, err := ticketChecks(z.entries * 4)
+		if err != nil {
+			return err
+		}
+		rep.add(Figure{Name: "ticket_checks", Value: checks, Unit: "checks/s (one core)", Baseline: bare, Against: "bare Ed25519 verifications/s of the same bytes",
+			Ratio: checks / bare, Target: ">= 0.5", Met: checks/bare >= 0.5})
+		ent, err := entries(z.entries, 8)
+		if err != nil {
+			return err
+		}
+		rep.add(Figure{Name: "entries", Value: ent, Unit: "entries/s (dial, ticket, entered)", Baseline: checks, Against: "ticket checks/s on one core",
+			Ratio: ent / checks, Target: "<= 0.5 (the ticket check is not the bottleneck)", Met: ent/checks <= 0.5})
+		return nil
+	})
 
 	logf("5. recovery of a %d-account table", z.recovery)
-	rr, err := recovery(s, z.recovery)
-	if err != nil {
-		return nil, err
-	}
-	rep.add(Figure{Name: "recovery_rate", Value: rr.RecoverPerSec, Unit: "records/s", Baseline: rr.RawReadPerSec, Against: "plain consumer reading the table, records/s",
-		Ratio: rr.RecoverPerSec / rr.RawReadPerSec, Target: ">= 200000 records/s", Met: rr.RecoverPerSec >= 200000})
+	var rr recoveryResult
+	step("recovery_rate", func() error {
+		var err error
+		if rr, err = recovery(s, z.recovery); err != nil {
+			return err
+		}
+		rep.add(Figure{Name: "recovery_rate", Value: rr.RecoverPerSec, Unit: "records/s", Baseline: rr.RawReadPerSec, Against: "plain consumer reading the table, records/s",
+			Ratio: rr.RecoverPerSec / rr.RawReadPerSec, Target: ">= 200000 records/s", Met: rr.RecoverPerSec >= 200000})
+		return nil
+	})
 
 	sealer, _ := seal.New(seal.RandomKey())
 	accBytes, nameBytes := storedSizes(model.Passwords{Cost: bcrypt.MinCost, Sealer: sealer})
-	rep.add(Figure{Name: "bytes_per_account", Value: float64(accBytes + nameBytes), Unit: "bytes (accounts + names, key and value)",
-		Baseline: rr.HeapBytesPerRec, Against: "heap bytes per account record held by an in-memory view",
-		Ratio: rr.HeapBytesPerRec / float64(accBytes), Target: "reported", Met: true})
+	if rr.HeapBytesPerRec > 0 {
+		rep.add(Figure{Name: "bytes_per_account", Value: float64(accBytes + nameBytes), Unit: "bytes (accounts + names, key and value)",
+			Baseline: rr.HeapBytesPerRec, Against: "heap bytes per account record held by an in-memory view",
+			Ratio: rr.HeapBytesPerRec / float64(accBytes), Target: "reported", Met: true})
+	}
 
 	for name, l := range rep.series {
 		rep.Latencies[name] = map[string]float64{"p50": ms(percentile(l, 50)), "p99": ms(percentile(l, 99)), "p999": ms(percentile(l, 99.9)), "max": ms(percentile(l, 100))}
@@ -250,6 +298,9 @@ func (r *Report) Table() string {
 	for _, f := range r.Figures {
 		fmt.Fprintf(&b, "%-22s %14.2f %-28s %14.2f %8.3f  %-22s %v\n", f.Name, f.Value, trim(f.Unit, 28), f.Baseline, f.Ratio, f.Target, f.Met)
 	}
+	for _, f := range r.Failed {
+		fmt.Fprintf(&b, "%-22s %14s  %s\n", f.Figures, "FAILED", f.Why)
+	}
 	names := make([]string, 0, len(r.Latencies))
 	for n := range r.Latencies {
 		names = append(names, n)
@@ -263,13 +314,27 @@ func (r *Report) Table() string {
 	return b.String()
 }
 
-// RatioLine is every ratio as name=value pairs, the last line `atlas bench` prints.
+// RatioLine is every ratio as name=value pairs, the last line `atlas bench` prints; a figure
+// that failed is name=failed. A figure whose value is in milliseconds gives its ratio under
+// *_ratio (steady_p99_ms -> steady_p99_ratio): a key names what it holds.
 func (r *Report) RatioLine() string {
 	parts := make([]string, 0, len(r.Figures))
 	for _, f := range r.Figures {
-		parts = append(parts, fmt.Sprintf("%s=%.3f", f.Name, f.Ratio))
+		parts = append(parts, fmt.Sprintf("%s=%.3f", ratioKey(f.Name), f.Ratio))
+	}
+	for _, f := range r.Failed {
+		for _, n := range strings.Fields(f.Figures) {
+			parts = append(parts, ratioKey(n)+"=failed")
+		}
 	}
 	return strings.Join(parts, " ")
+}
+
+func ratioKey(name string) string {
+	if n, ok := strings.CutSuffix(name, "_ms"); ok {
+		return n + "_ratio"
+	}
+	return name
 }
 
 func trim(s string, n int) string {

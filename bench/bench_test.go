@@ -56,3 +56,12 @@ func TestFanOutRuns(t *testing.T) {
 	require.NoError(t, err)
 	require.Greater(t, rate, 0.0)
 }
+
+// A failed figure is reported with why, the others still are, and the last line names what
+// each key holds.
+func TestReportLinesNameTheirUnitsAndFailures(t *testing.T) {
+	r := &Report{Figures: []Figure{{Name: "steady_p99_ms", Value: 12, Ratio: 0.6}, {Name: "login_rate", Ratio: 0.9}},
+		Failed: []Failure{{Figures: "ticket_checks entries", Why: "no listener"}}}
+	require.Equal(t, "steady_p99_ratio=0.600 login_rate=0.900 ticket_checks=failed entries=failed", r.RatioLine())
+	require.Contains(t, r.Table(), "FAILED  no listener")
+}

@@ -22,8 +22,12 @@ func runBench(_ context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Figures on stdout, progress and logs on stderr.
 	fmt.Print(rep.Table())
 	fmt.Printf("\nwritten: %s/bench.json, %s/latency.png\n", *out, *out)
 	fmt.Println(rep.RatioLine())
+	if len(rep.Failed) > 0 {
+		return fmt.Errorf("%d step(s) failed (FAILED rows above)", len(rep.Failed))
+	}
 	return nil
 }
