@@ -635,20 +635,11 @@ func convType(file string, t *Topic, r *rawType) (*Type, error) {
 			return nil, errors.New("current.body must be a field list or a shape name")
 		}
 	}
-	if r.Bodyless && !t.Bodyless {
-		// A bodyless type on a topic with bodies: its fields are top-level, like its envelope.
+	// A type of a bodyless topic, or a bodyless type of a topic with bodies: its fields are
+	// top-level, like its envelope.
+	if t.Bodyless || r.Bodyless {
 		if r.Body.Kind != 0 {
 			return nil, errors.New("a bodyless type has no body")
-		}
-		ty.Body = BodyNone
-		if ty.Fields, err = convFields(r.Fields); err != nil {
-			return nil, err
-		}
-		return ty, nil
-	}
-	if t.Bodyless {
-		if r.Body.Kind != 0 {
-			return nil, errors.New("bodyless topic: a type has no body")
 		}
 		ty.Body = BodyNone
 		if ty.Fields, err = convFields(r.Fields); err != nil {
