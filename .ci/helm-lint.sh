@@ -102,6 +102,10 @@ if helm template "$RELEASE" "$CHART" -f "$CHART/ci/scaled-values.yaml" >"$R"; th
 	has "scaled: renamed topic" "$R" ConfigMap ci-atlas-config '  COMMAND_TOPIC_ACCOUNT_SESSION: "prod.account.session.commands"'
 	has "scaled: partitions" "$R" ConfigMap ci-atlas-config '  ATLAS_PARTITIONS: "24"'
 	has "scaled: hook sees the renamed topic" "$R" Job ci-atlas-topics '              value: "prod.atlas.dead-letter"'
+	has "scaled: Kafka CA mounted" "$R" Deployment ci-atlas-account '              value: "/etc/atlas/kafka-ca/ca.crt"'
+	has "scaled: SASL password from a file" "$R" Deployment ci-atlas-account '              value: "/etc/atlas/kafka-sasl/password"'
+	has "scaled: the hook speaks SASL too" "$R" Job ci-atlas-topics '              value: "SCRAM-SHA-512"'
+	has "scaled: channels speak TLS" "$R" Deployment ci-atlas-channel-w0-a '            secretName: kafka-cluster-ca'
 	secret="$(doc "$R" Secret ci-atlas-seal-keys)"
 	if [ -z "$secret" ] || grep -q "resource-policy" <<<"$secret"; then
 		bad "scaled: configured keys are not kept on uninstall"

@@ -20,6 +20,7 @@ import (
 	"github.com/atlasstreams/atlas/processors/account"
 	"github.com/atlasstreams/atlas/processors/account/seal"
 	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/atlasstreams/atlas/test/kraft"
 	"github.com/twmb/franz-go/pkg/kfake"
 )
 
@@ -31,7 +32,7 @@ type cluster struct {
 	broker  *kfake.Cluster // nil on an outside broker
 	proxy   *proxy         // nil on an outside broker
 	release func()         // gives an outside broker back
-	kraft   *kraftCluster  // the replicated cluster of the failover scenario, else nil
+	kraft   *kraft.Cluster // the replicated cluster of the failover scenario, else nil
 	opts    runtime.Options
 	sealKey string
 

@@ -18,6 +18,7 @@ import (
 
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/test/kraft"
 	"github.com/google/uuid"
 )
 
@@ -195,12 +196,12 @@ func runScenario(o Options, s scenario) (res Result) {
 		res.Skipped = "needs Kafka's jars (ATLAS_KAFKA_LIBS; make test-kafka sets it)"
 		return res
 	case s.needKRaft:
-		k, err := startKRaft(o.KafkaLibs, 3, func(f string, a ...any) { logf(o, f, a...) })
+		k, err := kraft.Start(o.KafkaLibs, 3, kraft.Options{}, func(f string, a ...any) { logf(o, f, a...) })
 		if err != nil {
 			return fail(err)
 		}
-		defer k.close()
-		c, err = newOutsideCluster(o.Bin, logDir, o.Partitions, k.options)
+		defer k.Close()
+		c, err = newOutsideCluster(o.Bin, logDir, o.Partitions, kraftOptions(k))
 		if c != nil {
 			c.kraft = k
 		}

@@ -53,6 +53,7 @@ func runDev(ctx context.Context, args []string) error {
 		return err
 	}
 	opts.Brokers = cluster.ListenAddrs()
+	opts.Security = runtime.Security{} // the embedded broker speaks plaintext, whatever KAFKA_TLS_* says
 	opts.Partitions = *partitions
 	opts.Replication = 1
 	if err := runtime.CheckContracts(*contracts); err != nil {

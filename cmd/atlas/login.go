@@ -150,7 +150,7 @@ type loginRun struct {
 // login's session id, so none is missed however fast it comes.
 func (l *loginRun) run(ctx context.Context, brokers []string, name, password string, character uint32, create bool) (loginResult, error) {
 	since := time.Now().Add(-time.Minute)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...),
+	cl, err := kafkaClient(strings.Join(brokers, ","),
 		kgo.ConsumeTopics(string(atlas.EventTopicAccountSessionStatus), string(atlas.CommandTopicChannelStatus), string(atlas.EventTopicChannelStatus)),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(since.UnixMilli())))
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/processors/runtime"
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -21,6 +22,16 @@ import (
 // brokersFlag defaults to KAFKA_BROKERS, else the address `atlas dev` listens on.
 func brokersFlag(fs *flag.FlagSet) *string {
 	return fs.String("brokers", envOr("KAFKA_BROKERS", envOr("ATLAS_KAFKA_LISTEN", "127.0.0.1:9092")), "comma-separated brokers (env KAFKA_BROKERS)")
+}
+
+// kafkaClient is a client of brokers (comma-separated) with the security the environment
+// configures (KAFKA_TLS_*, KAFKA_SASL_*), as the services have it.
+func kafkaClient(brokers string, opts ...kgo.Opt) (*kgo.Client, error) {
+	o, err := runtime.OptionsFromEnv()
+	if err != nil {
+		return nil, err
+	}
+	return kgo.NewClient(append(o.KafkaClientOpts(runtime.ParseBrokers(brokers)...), opts...)...)
 }
 
 // resolveTopic accepts a catalog env name (resolved as the services resolve it) or a topic.
@@ -92,7 +103,7 @@ func runEmit(ctx context.Context, args []string) error {
 			return fmt.Errorf("not a valid %s message: %w", cat.Name, err)
 		}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(*brokers, ",")...))
+	cl, err := kafkaClient(*brokers)
 	if err != nil {
 		return err
 	}
@@ -169,7 +180,7 @@ func runTail(ctx context.Context, args []string) error {
 	if *fromStart {
 		offset = kgo.NewOffset().AtStart()
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(*brokers, ",")...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(offset))
+	cl, err := kafkaClient(*brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(offset))
 	if err != nil {
 		return err
 	}

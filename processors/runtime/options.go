@@ -42,6 +42,8 @@ type Options struct {
 	// Contracts is the contract era the product writes (codecs.EraSeed, the default, or
 	// codecs.EraCurrent); it reads both eras in either.
 	Contracts string
+	// Security is TLS and SASL for every client of the process (zero: plaintext).
+	Security Security
 }
 
 // DefaultOptions are the options for a broker at brokers.
@@ -103,6 +105,11 @@ func OptionsFromEnv() (Options, error) {
 		}
 		o.Contracts = v
 	}
+	sec, err := SecurityFromEnv(os.Getenv)
+	if err != nil {
+		errs = append(errs, err.Error())
+	}
+	o.Security = sec
 	if v := os.Getenv("ATLAS_CLIENT_ID"); v != "" {
 		o.ClientID = v
 	}
@@ -152,6 +159,7 @@ func (o Options) Sarama(initialOffset int64) *sarama.Config {
 		c.Producer.MaxMessageBytes = o.MaxRecordBytes
 	}
 	c.Metadata.RefreshFrequency = 30 * time.Second
+	o.Security.applySarama(c)
 	return c
 }
 

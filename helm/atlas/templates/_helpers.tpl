@@ -335,6 +335,7 @@ spec:
               name: {{ include "atlas.sealSecretName" $root }}
               key: {{ $v.passwordSealKeys.secretKey }}
         {{- end }}
+        {{- include "atlas.kafkaSecurityEnv" $root | nindent 8 }}
         {{- with .env }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -370,10 +371,12 @@ spec:
         - name: storage
           mountPath: {{ $v.storage.mountPath }}
         {{- end }}
+        {{- include "atlas.kafkaSecurityMounts" $root | nindent 8 }}
   volumes:
     - name: tmp
       emptyDir:
         sizeLimit: 64Mi
+    {{- include "atlas.kafkaSecurityVolumes" $root | nindent 4 }}
     {{- if $v.storage.enabled }}
     - name: storage
       emptyDir:
@@ -406,3 +409,82 @@ key of the Secret already in the cluster (so upgrades keep it); else one new ran
 {{- end -}}
 {{- end -}}
 {{- end }}
+
+{{/*
+Kafka security of every container that talks to Kafka: the KAFKA_TLS_* and KAFKA_SASL_*
+settings, with the CA, client certificate and SASL password mounted from Secrets as files
+(a password never sits in an env value, where `kubectl describe` would show it).
+*/}}
+{{- define "atlas.kafkaSecurityEnv" -}}
+{{- $k := .Values.kafka -}}
+{{- if or $k.tls.enabled $k.tls.caSecret $k.tls.clientCertSecret }}
+- name: KAFKA_TLS
+  value: "true"
+{{- end }}
+{{- if $k.tls.caSecret }}
+- name: KAFKA_TLS_CA_FILE
+  value: {{ printf "/etc/atlas/kafka-ca/%s" $k.tls.caKey | quote }}
+{{- end }}
+{{- if $k.tls.clientCertSecret }}
+- name: KAFKA_TLS_CERT_FILE
+  value: /etc/atlas/kafka-client/tls.crt
+- name: KAFKA_TLS_KEY_FILE
+  value: /etc/atlas/kafka-client/tls.key
+{{- end }}
+{{- with $k.tls.serverName }}
+- name: KAFKA_TLS_SERVER_NAME
+  value: {{ . | quote }}
+{{- end }}
+{{- if $k.sasl.mechanism }}
+{{- if not (has $k.sasl.mechanism (list "PLAIN" "SCRAM-SHA-256" "SCRAM-SHA-512")) }}
+{{- fail "kafka.sasl.mechanism: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512" }}
+{{- end }}
+{{- if or (not $k.sasl.username) (not $k.sasl.passwordSecret) }}
+{{- fail "kafka.sasl: a mechanism needs username and passwordSecret" }}
+{{- end }}
+- name: KAFKA_SASL_MECHANISM
+  value: {{ $k.sasl.mechanism | quote }}
+- name: KAFKA_SASL_USERNAME
+  value: {{ $k.sasl.username | quote }}
+- name: KAFKA_SASL_PASSWORD_FILE
+  value: {{ printf "/etc/atlas/kafka-sasl/%s" $k.sasl.passwordKey | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "atlas.kafkaSecurityMounts" -}}
+{{- $k := .Values.kafka -}}
+{{- if $k.tls.caSecret }}
+- name: kafka-ca
+  mountPath: /etc/atlas/kafka-ca
+  readOnly: true
+{{- end }}
+{{- if $k.tls.clientCertSecret }}
+- name: kafka-client
+  mountPath: /etc/atlas/kafka-client
+  readOnly: true
+{{- end }}
+{{- if $k.sasl.mechanism }}
+- name: kafka-sasl
+  mountPath: /etc/atlas/kafka-sasl
+  readOnly: true
+{{- end }}
+{{- end -}}
+
+{{- define "atlas.kafkaSecurityVolumes" -}}
+{{- $k := .Values.kafka -}}
+{{- if $k.tls.caSecret }}
+- name: kafka-ca
+  secret:
+    secretName: {{ $k.tls.caSecret }}
+{{- end }}
+{{- if $k.tls.clientCertSecret }}
+- name: kafka-client
+  secret:
+    secretName: {{ $k.tls.clientCertSecret }}
+{{- end }}
+{{- if $k.sasl.mechanism }}
+- name: kafka-sasl
+  secret:
+    secretName: {{ $k.sasl.passwordSecret }}
+{{- end }}
+{{- end -}}
