@@ -53,11 +53,11 @@ func TestSecurityFromEnv(t *testing.T) {
 	require.NoError(t, c.Validate(), "a configuration Sarama accepts")
 
 	for name, m := range map[string]map[string]string{
-		"KAFKA_TLS":            {"KAFKA_TLS": "maybe"},
-		"KAFKA_TLS_CA_FILE":    {"KAFKA_TLS_CA_FILE": filepath.Join(t.TempDir(), "missing.pem")},
-		"KAFKA_TLS_KEY_FILE":   {"KAFKA_TLS_CERT_FILE": ca},
-		"KAFKA_SASL_MECHANISM": {"KAFKA_SASL_MECHANISM": "GSSAPI", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "s3cret-value"},
-		"KAFKA_SASL_USERNAME":  {"KAFKA_SASL_MECHANISM": "SCRAM-SHA-256", "KAFKA_SASL_PASSWORD": "s3cret-value"},
+		"KAFKA_TLS":                             {"KAFKA_TLS": "maybe"},
+		"KAFKA_TLS_CA_FILE":                     {"KAFKA_TLS_CA_FILE": filepath.Join(t.TempDir(), "missing.pem")},
+		"KAFKA_TLS_KEY_FILE":                    {"KAFKA_TLS_CERT_FILE": ca},
+		"KAFKA_SASL_MECHANISM":                  {"KAFKA_SASL_MECHANISM": "GSSAPI", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "s3cret-value"},
+		"KAFKA_SASL_USERNAME":                   {"KAFKA_SASL_MECHANISM": "SCRAM-SHA-256", "KAFKA_SASL_PASSWORD": "s3cret-value"},
 		"PLAIN sends the password in the clear": {"KAFKA_SASL_MECHANISM": "PLAIN", "KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "s3cret-value"},
 		"KAFKA_SASL_MECHANISM is not":           {"KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "s3cret-value"},
 	} {
