@@ -355,14 +355,6 @@ const (
 	e2eWrongPassword = "e2e-Wrong-Plaintext-c02e55"
 )
 
-func headerMap(hs []kgo.RecordHeader) map[string][]byte {
-	m := make(map[string][]byte, len(hs))
-	for _, h := range hs {
-		m[h.Key] = h.Value
-	}
-	return m
-}
-
 // assertNoPlaintext reads every topic the stack wrote (all but the public command topics, which
 // carry the producers' input, and the dead-letter topic, which keeps refused input verbatim),
 // the logs, the metrics page and the HTTP answers, and finds neither password; and it checks

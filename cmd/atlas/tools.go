@@ -185,6 +185,10 @@ func runTail(ctx context.Context, args []string) error {
 		return err
 	}
 	defer cl.Close()
+	// An unknown topic or brokers that do not answer are errors, not an empty tail.
+	if _, err := endOffsets(ctx, cl, topic, 15*time.Second); err != nil {
+		return err
+	}
 	enc := json.NewEncoder(os.Stdout)
 	seen := 0
 	for {
@@ -221,10 +225,11 @@ func runTail(ctx context.Context, args []string) error {
 
 func describeRecord(r *kgo.Record, cat *codecs.CatalogTopic) tailLine {
 	l := tailLine{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Headers: map[string]string{}}
+	// An 8-byte id key is shown as its id; any other key as its text (JSON escapes what needs it).
 	if id, err := codecs.ParseIDKey(r.Key); err == nil {
 		l.Key = strconv.FormatUint(uint64(id), 10)
 	} else {
-		l.Key = strconv.Quote(string(r.Key))
+		l.Key = string(r.Key)
 	}
 	for _, h := range r.Headers {
 		switch h.Key {

@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/atlasstreams/atlas"
+	"github.com/atlasstreams/atlas/codecs"
+	"github.com/google/uuid"
+	"github.com/lovoo/goka"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// An operator lists the dead letters, looks at one, and replays it to the topic it came from
+// with its key and original headers; a dead letter whose value was cut is not replayed.
+func TestDeadLetterListShowReplay(t *testing.T) {
+	dlq, origin := string(atlas.DeadLetterTopic), string(atlas.CommandTopicCreateAccount)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, dlq, origin))
+	require.NoError(t, err)
+	defer c.Close()
+	brokers := strings.Join(c.ListenAddrs(), ",")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(origin), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	tenant := codecs.Tenant{ID: uuid.New(), Region: "GMS", Major: 83, Minor: 1}
+	original := goka.Headers(tenant.Headers())
+	original[codecs.HeaderTraceParent] = []byte(codecs.NewTrace().ParentString())
+	put := func(d codecs.DeadLetter, value string, extra map[string]string) *kgo.Record {
+		h := d.Headers(original)
+		for k, v := range extra {
+			h[k] = []byte(v)
+		}
+		rec := &kgo.Record{Topic: dlq, Key: []byte(codecs.IDKey(7)), Value: []byte(value)}
+		for k, v := range h {
+			rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: k, Value: v})
+		}
+		require.NoError(t, cl.ProduceSync(ctx, rec).FirstErr())
+		return rec
+	}
+	fixed := put(codecs.DeadLetter{Topic: origin, Partition: 1, Offset: 5, Group: "Account Service", Reason: "invalid command: name too long"},
+		`{"name":"bob","password":"secret"}`, nil)
+	cut := put(codecs.DeadLetter{Topic: origin, Partition: 0, Offset: 9, Group: "Account Service", Reason: "oversize: 2 MB"},
+		`{"name":"x"}`, map[string]string{codecs.HeaderDLQOriginalLength: "2000000"})
+
+	atlasRun := func(args ...string) (string, string, error) {
+		var out, errb bytes.Buffer
+		cmd := exec.Command(atlasBin, args...)
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		err := cmd.Run()
+		return out.String(), errb.String(), err
+	}
+	out, stderr, err := atlasRun("dlq", "list", "--brokers", brokers)
+	require.NoError(t, err, stderr)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	require.Len(t, lines, 2, out)
+	var entries []dlqEntry
+	for _, l := range lines {
+		var e dlqEntry
+		require.NoError(t, json.Unmarshal([]byte(l), &e))
+		entries = append(entries, e)
+	}
+	byReason := map[string]dlqEntry{}
+	for _, e := range entries {
+		byReason[e.Reason] = e
+	}
+	require.Equal(t, "1/5", byReason["invalid command: name too long"].From)
+	require.Equal(t, origin, byReason["invalid command: name too long"].Topic)
+	require.True(t, byReason["oversize: 2 MB"].Cut)
+	out, _, err = atlasRun("dlq", "list", "--brokers", brokers, "--reason", "oversize")
+	require.NoError(t, err)
+	require.Equal(t, 1, strings.Count(out, "\n"), "filtered by reason")
+
+	out, stderr, err = atlasRun("dlq", "show", "--brokers", brokers, "--at", position(fixed.Partition, fixed.Offset))
+	require.NoError(t, err, stderr)
+	require.Contains(t, out, `"value":{"name":"bob","password":"secret"}`)
+
+	out, stderr, err = atlasRun("dlq", "replay", "--brokers", brokers, "--at", position(fixed.Partition, fixed.Offset))
+	require.NoError(t, err, stderr)
+	require.Contains(t, out, "replayed "+position(fixed.Partition, fixed.Offset))
+	var replayed *kgo.Record
+	for replayed == nil {
+		fs := cl.PollFetches(ctx)
+		require.NoError(t, ctx.Err(), "the replayed record never came")
+		fs.EachRecord(func(r *kgo.Record) { replayed = r })
+	}
+	require.Equal(t, fixed.Key, replayed.Key)
+	require.Equal(t, fixed.Value, replayed.Value)
+	h := headerMap(replayed.Headers)
+	got, err := codecs.TenantFromHeaders(h)
+	require.NoError(t, err)
+	require.Equal(t, tenant, got, "the original headers go with it")
+	require.Equal(t, original[codecs.HeaderTraceParent], h[codecs.HeaderTraceParent])
+	for k := range h {
+		require.False(t, strings.HasPrefix(k, "x-atlas-dlq-"), "no dead-letter header on the replayed record: %s", k)
+	}
+
+	_, stderr, err = atlasRun("dlq", "replay", "--brokers", brokers, "--at", position(cut.Partition, cut.Offset))
+	require.Error(t, err)
+	require.Contains(t, stderr, "cut to fit")
+	_, stderr, err = atlasRun("dlq", "show", "--brokers", brokers, "--at", "1/999")
+	require.Error(t, err)
+	require.Contains(t, stderr, "no dead letter at 1/999")
+	_, _, err = atlasRun("dlq", "replay", "--brokers", brokers)
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 2, ee.ExitCode(), "--at is required")
+}
+
+// atlas tail fails on a topic that does not exist instead of waiting on it silently.
+func TestTailRefusesAnUnknownTopic(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	require.NoError(t, err)
+	defer c.Close()
+	var stderr bytes.Buffer
+	cmd := exec.Command(atlasBin, "tail", "--brokers", strings.Join(c.ListenAddrs(), ","), "--topic", "no-such-topic", "--idle", "1s")
+	cmd.Stderr = &stderr
+	err = cmd.Run()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee, stderr.String())
+	require.Equal(t, 1, ee.ExitCode())
+	require.Contains(t, stderr.String(), "no-such-topic")
+}
