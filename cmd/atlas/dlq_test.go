@@ -130,3 +130,34 @@ func TestTailRefusesAnUnknownTopic(t *testing.T) {
 	require.Equal(t, 1, ee.ExitCode())
 	require.Contains(t, stderr.String(), "no-such-topic")
 }
+
+// atlas lag shows how far a group is behind on each partition.
+func TestLagPerGroupAndPartition(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "lag-topic"))
+	require.NoError(t, err)
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
+	require.NoError(t, err)
+	defer prod.Close()
+	for i := 0; i < 5; i++ {
+		require.NoError(t, prod.ProduceSync(ctx, &kgo.Record{Topic: "lag-topic", Value: []byte("m")}).FirstErr())
+	}
+	cons, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumerGroup("lag-group"), kgo.ConsumeTopics("lag-topic"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit())
+	require.NoError(t, err)
+	defer cons.Close()
+	var got []*kgo.Record
+	for len(got) < 5 {
+		fs := cons.PollFetches(ctx)
+		require.NoError(t, ctx.Err())
+		got = append(got, fs.Records()...)
+	}
+	require.NoError(t, cons.CommitRecords(ctx, got[2])) // the group is past 3 of 5
+	out, err := exec.Command(atlasBin, "lag", "--brokers", strings.Join(c.ListenAddrs(), ","), "--group", "lag-group").Output()
+	require.NoError(t, err)
+	var l lagLine
+	require.NoError(t, json.Unmarshal(bytes.TrimSpace(out), &l), "%s", out)
+	require.Equal(t, lagLine{Group: "lag-group", Topic: "lag-topic", Partition: 0, Committed: 3, End: 5, Lag: 2}, l)
+}

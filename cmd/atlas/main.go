@@ -34,6 +34,7 @@ var commands = map[string]command{
 	"topics":   {"create missing topics on KAFKA_BROKERS and report mismatches", runTopics},
 	"emit":     {"send one message given as JSON, with tenant headers", runEmit},
 	"tail":     {"print a topic's messages as JSON lines", runTail},
+	"lag":      {"each consumer group's lag per partition (committed offset against the end)", runLag},
 	"dlq":      {"the dead-letter topic: list, show, or replay chosen records to where they came from", runDLQ},
 	"bench":    {"measure the pipeline against its limits (--quick: under a minute)", runBench},
 	"chaos":    {"fault scenarios against subprocesses on an embedded broker, with a table of outcomes", runChaos},
