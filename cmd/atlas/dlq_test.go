@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -160,4 +161,38 @@ func TestLagPerGroupAndPartition(t *testing.T) {
 	var l lagLine
 	require.NoError(t, json.Unmarshal(bytes.TrimSpace(out), &l), "%s", out)
 	require.Equal(t, lagLine{Group: "lag-group", Topic: "lag-topic", Partition: 0, Committed: 3, End: 5, Lag: 2}, l)
+}
+
+// atlas emit takes extra headers (a trace to follow), says where it wrote, and warns when the
+// product's consumers will ignore the message.
+func TestEmitHeadersAndIgnoredWarning(t *testing.T) {
+	topic := string(atlas.EventTopicAccountStatus)
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, topic))
+	require.NoError(t, err)
+	defer c.Close()
+	tp := "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	var out, stderr bytes.Buffer
+	cmd := exec.Command(atlasBin, "emit", "--brokers", strings.Join(c.ListenAddrs(), ","), "--topic", "EVENT_TOPIC_ACCOUNT_STATUS",
+		"--tenant", uuid.NewString(), "--header", "traceparent="+tp, "--header", "x-note=hello",
+		`{"account_id":7,"name":"bob","status":"DELETED"}`)
+	cmd.Stdout, cmd.Stderr = &out, &stderr
+	require.NoError(t, cmd.Run(), stderr.String())
+	require.Contains(t, out.String(), "partition 0 offset 0, trace 0af7651916cd43dd8448eb211c80319c")
+	require.Contains(t, stderr.String(), "warning: the channel ignores EVENT_TOPIC_ACCOUNT_STATUS DELETED")
+
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var r *kgo.Record
+	for r == nil {
+		fs := cl.PollFetches(ctx)
+		require.NoError(t, ctx.Err())
+		fs.EachRecord(func(x *kgo.Record) { r = x })
+	}
+	h := headerMap(r.Headers)
+	require.Equal(t, tp, string(h[codecs.HeaderTraceParent]))
+	require.Equal(t, "hello", string(h["x-note"]))
+	require.Equal(t, 1, strings.Count(fmt.Sprint(r.Headers), codecs.HeaderTraceParent), "the given trace replaces the new one")
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -58,6 +59,8 @@ func runEmit(ctx context.Context, args []string) error {
 	major := fs.Uint("major", 83, "MAJOR_VERSION")
 	minor := fs.Uint("minor", 1, "MINOR_VERSION")
 	keyText := fs.String("key", "", "key as a uint32 id (8-byte form); default: the catalog's key field of the message, else 0")
+	var extra headerFlags
+	fs.Var(&extra, "header", "an extra header as key=value, repeatable (e.g. traceparent=00-...); replaces a tenant or trace header of that name")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: atlas emit -topic T -tenant UUID [flags] 'JSON' (or JSON on standard input)")
 		fs.PrintDefaults()
@@ -102,6 +105,9 @@ func runEmit(ctx context.Context, args []string) error {
 		if _, err := cat.Decode(value); err != nil {
 			return fmt.Errorf("not a valid %s message: %w", cat.Name, err)
 		}
+		if why := ignoredBecause(cat, value); why != "" {
+			fmt.Fprintf(os.Stderr, "atlas emit: warning: %s\n", why)
+		}
 	}
 	cl, err := kafkaClient(*brokers)
 	if err != nil {
@@ -114,6 +120,15 @@ func runEmit(ctx context.Context, args []string) error {
 	}
 	tr := codecs.NewTrace()
 	rec.Headers = append(rec.Headers, kgo.RecordHeader{Key: codecs.HeaderTraceParent, Value: []byte(tr.ParentString())})
+	for _, h := range extra {
+		rec.Headers = slices.DeleteFunc(rec.Headers, func(x kgo.RecordHeader) bool { return x.Key == h.Key })
+		rec.Headers = append(rec.Headers, h)
+		if h.Key == codecs.HeaderTraceParent {
+			if given, err := codecs.ParseTraceParent(string(h.Value)); err == nil {
+				tr = given
+			}
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	if err := cl.ProduceSync(ctx, rec).FirstErr(); err != nil {
@@ -121,6 +136,49 @@ func runEmit(ctx context.Context, args []string) error {
 	}
 	fmt.Printf("sent to %s partition %d offset %d, trace %s\n", topic, rec.Partition, rec.Offset, tr.TraceIDString())
 	return nil
+}
+
+// headerFlags are repeated --header key=value flags.
+type headerFlags []kgo.RecordHeader
+
+func (h *headerFlags) String() string { return fmt.Sprint(len(*h), " headers") }
+
+func (h *headerFlags) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q: want key=value", v)
+	}
+	*h = append(*h, kgo.RecordHeader{Key: k, Value: []byte(val)})
+	return nil
+}
+
+// ignoredBecause says why the product's consumers will do nothing with a valid message of
+// cat ("" when they act on it): no service of the product reads the topic, or the type's
+// route is none, or only later upstream producers write it.
+func ignoredBecause(cat *codecs.CatalogTopic, value []byte) string {
+	consumed := false
+	for _, u := range cat.Uses {
+		consumed = consumed || u.Direction != "produced"
+	}
+	if !consumed {
+		return fmt.Sprintf("no service of this product reads %s (it only writes it)", cat.Name)
+	}
+	if cat.Discriminator == "" {
+		return ""
+	}
+	var top map[string]json.RawMessage
+	var typ string
+	if json.Unmarshal(value, &top) != nil || json.Unmarshal(top[cat.Discriminator], &typ) != nil {
+		return ""
+	}
+	ct, ok := cat.Type(typ)
+	switch {
+	case !ok:
+		return ""
+	case ct.Route == "none":
+		return fmt.Sprintf("the channel ignores %s %s (its route is none)", cat.Name, typ)
+	}
+	return ""
 }
 
 // keyFromMessage reads the catalog's key field ("characterId", "body.characterId") of a message.
