@@ -116,6 +116,25 @@ else
 	bad "template -f ci/scaled-values.yaml"
 fi
 
+# --- template: the observability kit --------------------------------------------------------
+R="$OUT/observability.yaml"
+if helm template "$RELEASE" "$CHART" --set metrics.serviceMonitor.enabled=true --set metrics.prometheusRule.enabled=true \
+	--set metrics.dashboard.enabled=true >"$R"; then
+	ok "template with the observability kit"
+	expect "observability: one ServiceMonitor" "$(count "$R" ServiceMonitor)" 1
+	has "observability: it scrapes /metrics" "$R" ServiceMonitor ci-atlas-metrics "      path: /metrics"
+	expect "observability: four alerts" "$(grep -c '^        - alert: ' "$R")" 4
+	dash="$(doc "$R" ConfigMap ci-atlas-dashboard | awk '/atlas-streams.json: \|-/ {on=1; next} on {sub(/^    /, ""); print}')"
+	if python3 -c 'import json,sys; d=json.load(sys.stdin); assert len(d["panels"]) >= 7' <<<"$dash"; then
+		ok "observability: the dashboard is valid JSON with its panels"
+	else
+		bad "observability: the dashboard ConfigMap does not hold the dashboard JSON"
+	fi
+else
+	bad "template with the observability kit"
+fi
+expect "default: no ServiceMonitor" "$(count "$OUT/default.yaml" ServiceMonitor)" 0
+
 # --- template: every other ci values file -------------------------------------------------
 for f in "$CHART"/ci/*.yaml; do
 	[ "$(basename "$f")" = scaled-values.yaml ] && continue
