@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -213,14 +214,19 @@ func catalogDecodeBody(raw json.RawMessage, v any) error {
 }
 
 // catalogHasKey reports whether a raw JSON object has key: it tells the two eras' bodies of a
-// type apart. Anything that is not an object has no key.
+// type apart. Like encoding/json, which decodes the body, it matches keys regardless of case.
+// Anything that is not an object has no key.
 func catalogHasKey(raw json.RawMessage, key string) bool {
 	var m map[string]json.RawMessage
 	if json.Unmarshal(raw, &m) != nil {
 		return false
 	}
-	_, ok := m[key]
-	return ok
+	for k := range m {
+		if strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
 }
 
 // catalogNew returns a pointer to a zero T (CatalogType.NewBody).

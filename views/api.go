@@ -286,6 +286,9 @@ func (a *API) account(t codecs.Tenant, id uint32) (*accountpb.Account, error) {
 	if !ok {
 		return nil, fmt.Errorf("accounts table: row is %T, want *accountpb.Account", v)
 	}
+	if acc.GetDeleted() {
+		return nil, nil // deleted, its row waiting for removal: not there for anyone
+	}
 	return acc, nil
 }
 
@@ -371,7 +374,8 @@ func (a *API) page(t codecs.Tenant, number, size uint64) (any, error) {
 		return nil, err
 	}
 	if total == 0 {
-		// Accounts are never removed, so a tenant without any is one this service never saw.
+		// A tenant without any account is one this service never saw, or one whose every
+		// account was deleted: either way there is nothing to list.
 		return nil, notFound("unknown tenant: it has no accounts")
 	}
 	data := make([]resource, 0, len(ids))

@@ -105,3 +105,31 @@ func TestAccountTopicCreatesAndDeletes(t *testing.T) {
 	require.Contains(t, h.EventStrings(), "STATUS 2 CREATED bob", "auto-registration of the free name")
 	require.Empty(t, h.DeadLetters())
 }
+
+// A ban that ends after year 9999 cannot be an RFC3339 time: the current era writes the last
+// instant of 9999 instead of failing the event, and the admin topic refuses later ends.
+func TestCurrentEraFarBanEnd(t *testing.T) {
+	h := accounttest.New(t, currentEra)
+	h.Create("bob", "secret")
+	h.EventStrings()
+	h.Admin(ingress.AdminBan, 1, ingress.BanBody{Reason: 3, Until: model.MaxBanUntilMs})
+	loginWithHWID(h, "bob", "secret", "a1")
+	require.Contains(t, string(h.Events()[0].Raw), `"until":"9999-12-31T23:59:59.999Z"`)
+	h.Admin(ingress.AdminBan, 1, ingress.BanBody{Reason: 3, Until: model.MaxBanUntilMs + 1})
+	require.NotEmpty(t, h.DeadLetters(), "an end after year 9999 is refused")
+}
+
+// A DELETE that comes after a transition's timeout, before the tick that expires it, finds the
+// account logged out, as every other command would.
+func TestDeleteAfterAnExpiredTransition(t *testing.T) {
+	h := accounttest.New(t)
+	h.Create("bob", "secret")
+	h.Admin(ingress.AdminSetTos, 1, ingress.SetTosBody{Accepted: true})
+	h.Login(s1, "bob", "secret")
+	h.Progress(s1, 1, model.IssuerLogin, 2, `{"ipAddress":"10.0.0.5","port":7575}`)
+	h.EventStrings()
+	h.Advance(time.Minute)
+	accountCommand(h, codecs.IDKey(1), &codecs.AccountCommand{Type: codecs.AccountCommandTypeDelete, Body: &codecs.AccountCommandDeleteBody{AccountID: 1}})
+	require.Contains(t, h.EventStrings(), "STATUS 1 DELETED bob")
+	require.Nil(t, h.Account(1))
+}

@@ -41,7 +41,7 @@ func partitionsOf(o runtime.Options) []runtime.TopicSpec {
 		"EVENT_TOPIC_SESSION_STATUS":         12,
 	}
 	var specs []runtime.TopicSpec
-	for i, t := range events.Consumed(codecs.EraSeed) {
+	for i, t := range events.Consumed() {
 		n, ok := fixed[t.Catalog.Name]
 		if !ok {
 			n = []int{3, 8, 12}[i%3]

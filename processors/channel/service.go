@@ -60,7 +60,7 @@ func Topics(o runtime.Options) []runtime.TopicSpec {
 			streams = append(streams, s)
 		}
 	}
-	for _, t := range events.Consumed(o.Contracts) {
+	for _, t := range events.Consumed() {
 		add(t.Stream)
 	}
 	for _, name := range commands.Produced(o.Contracts) {
@@ -155,7 +155,7 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 		directory[l.Channel] = gateway.Address{Host: cfg.Host, Port: uint16(port)}
 	}
 
-	handler := &events.Handler{Tenant: cfg.Tenant, Scope: scope, Sessions: mgr, Presence: r.Presence, Era: s.Options.Contracts}
+	handler := &events.Handler{Tenant: cfg.Tenant, Scope: scope, Sessions: mgr, Presence: r.Presence}
 	var dones []<-chan struct{}
 	for _, gg := range handler.Graphs(group) {
 		p := s.Options.StartProcessor(ctx, gg, sarama.OffsetNewest, goka.WithConsumerGroupBuilder(events.ConsumerGroupBuilder(s.Options)))

@@ -67,8 +67,20 @@ func Decide(cfg model.Config, key string, acc *accountpb.Account, cmd *accountpb
 	return d.acc, d.outs
 }
 
+// Current is acc as a command at nowMs sees it: its transitions past the timeout dropped
+// (acc itself is not changed).
+func Current(cfg model.Config, acc *accountpb.Account, nowMs int64) *accountpb.Account {
+	if acc == nil {
+		return nil
+	}
+	d := decision{cfg: cfg, now: nowMs, acc: proto.Clone(acc).(*accountpb.Account)}
+	d.expireTransitions()
+	return d.acc
+}
+
 // DeleteRefusal says why an account cannot be deleted ("" when it can): it does not exist, or
-// it is logged in (current upstream refuses that too).
+// it is logged in (current upstream refuses that too). acc is the account as the command
+// sees it (Current).
 func DeleteRefusal(acc *accountpb.Account) string {
 	switch {
 	case acc == nil || acc.GetDeleted():

@@ -96,7 +96,8 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		return
 	}
 	if _, del := cmd.Kind.(*accountpb.AccountCommand_Delete); del {
-		if why := DeleteRefusal(acc); why != "" {
+		// A transition past its timeout no longer keeps the account logged in.
+		if why := DeleteRefusal(Current(p.cfg, acc, cmd.GetMeta().GetTimestampMs())); why != "" {
 			logrus.WithFields(logrus.Fields{"group": stage.Group, "account": cmd.GetAccountId(), "why": why}).Warn("account delete refused")
 			metrics.MessagesIn.WithLabelValues(stage.Group, string(ctx.Topic()), kind, "refused").Inc()
 			return

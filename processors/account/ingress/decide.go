@@ -315,8 +315,8 @@ func (d *Decision) adminCommand(t codecs.Tenant, value []byte) error {
 		if err := json.Unmarshal(cmd.Body, &b); err != nil {
 			return fmt.Errorf("%w: BAN body: %v", ErrInvalid, err)
 		}
-		if b.Until > 1<<62 {
-			return fmt.Errorf("%w: BAN until %d is not a Unix time in milliseconds", ErrInvalid, b.Until)
+		if b.Until > model.MaxBanUntilMs {
+			return fmt.Errorf("%w: BAN until %d is not a Unix time in milliseconds before year 10000", ErrInvalid, b.Until)
 		}
 		d.toAccount(t, cmd.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_Ban{Ban: &accountpb.Ban{Reason: uint32(b.Reason), UntilMs: int64(b.Until)}}})
 	case AdminUnban:

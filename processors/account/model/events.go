@@ -38,6 +38,10 @@ func StatusEvent(accountID uint32, name, status string) Out {
 	}
 }
 
+// MaxBanUntilMs is the last millisecond of year 9999, the latest ban end an RFC3339 time can
+// say (the current era writes it so).
+const MaxBanUntilMs = 253402300799999
+
 // Session addresses the status events answering one session command: the session and
 // account they are about, and what current upstream's consumers read beside the type (the
 // ban service's login history keeps the account name, address and hardware id). Those are
@@ -70,7 +74,8 @@ func (s Session) Error(code string, reason uint8, untilMs uint64) Out {
 	if s.Era == codecs.EraCurrent {
 		until = codecs.Uint64OrTime{IsTime: true, Time: time.Time{}.UTC()}
 		if untilMs > 0 {
-			until.Time = time.UnixMilli(int64(untilMs)).UTC()
+			// RFC3339 ends with year 9999; a later end is written as the last instant of it.
+			until.Time = time.UnixMilli(int64(min(untilMs, MaxBanUntilMs))).UTC()
 		}
 	}
 	ip, hwid := s.IPAddress, s.HWID

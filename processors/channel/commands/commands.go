@@ -99,9 +99,17 @@ func Encode(era string, tenant codecs.Tenant, msg any, tr codecs.Trace) (Record,
 	if !ok || !s.cat.InEra(era) {
 		return Record{}, fmt.Errorf("%w: %s in the %s contracts", ErrNotProduced, t.Name(), era)
 	}
-	if f, ok := msg.(interface{ FillCurrent() }); ok && era == codecs.EraCurrent {
+	if era == codecs.EraCurrent {
 		// Current upstream always writes these keys (a nil uuid, 0): its readers expect them.
-		f.FillCurrent()
+		// A value is filled on a copy; FillCurrent has a pointer receiver.
+		if rv := reflect.ValueOf(msg); rv.Kind() != reflect.Pointer {
+			p := reflect.New(rv.Type())
+			p.Elem().Set(rv)
+			msg = p.Interface()
+		}
+		if f, ok := msg.(interface{ FillCurrent() }); ok {
+			f.FillCurrent()
+		}
 	}
 	value, err := s.cat.Codec.Encode(msg)
 	if err != nil {

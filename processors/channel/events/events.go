@@ -41,15 +41,6 @@ type Handler struct {
 	Scope    route.Scope
 	Sessions *sessions.Manager
 	Presence *Presence
-	// Era is the contract era (codecs.EraSeed when empty): it chooses the topics consumed.
-	Era string
-}
-
-func (h *Handler) era() string {
-	if h.Era == "" {
-		return codecs.EraSeed
-	}
-	return h.Era
 }
 
 // Topic pairs a consumed topic's stream (its name after env overrides) with its catalog entry.
@@ -58,12 +49,13 @@ type Topic struct {
 	Catalog *codecs.CatalogTopic
 }
 
-// Consumed lists the topics the catalog says the channel consumes in contract era era, in
-// catalog order.
-func Consumed(era string) []Topic {
+// Consumed lists the topics the catalog says the channel consumes, in catalog order: those
+// of both contract eras, whatever the channel writes, since services of either era may sit
+// beside it (a topic of the other era only is then simply quiet).
+func Consumed() []Topic {
 	var out []Topic
 	for _, t := range codecs.CatalogTopicList() {
-		if t.ConsumedBy("channel") && t.InEra(era) {
+		if t.ConsumedBy("channel") {
 			out = append(out, Topic{Stream: atlas.TopicFromEnv(t.Name), Catalog: t})
 		}
 	}
@@ -73,7 +65,7 @@ func Consumed(era string) []Topic {
 // Graphs returns one group graph per consumed topic, all in group.
 func (h *Handler) Graphs(group goka.Group) []*goka.GroupGraph {
 	var out []*goka.GroupGraph
-	for _, t := range Consumed(h.era()) {
+	for _, t := range Consumed() {
 		t := t
 		var types []string
 		for _, ty := range t.Catalog.Types {

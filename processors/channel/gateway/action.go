@@ -151,8 +151,12 @@ func buildCommand(era string, f protocol.ClientFrame, s sessions.Session) (any, 
 	if !ok {
 		return nil, badAction("%s %s cannot be produced", cat.Name, f.Type)
 	}
+	// What the message carries: the shape, and in the current era the keys current upstream
+	// always writes. The client may give only keys of the shape: the current keys are filled
+	// from the session, fresh, or zero, never taken from a client.
+	fill := sh
 	if era == codecs.EraCurrent {
-		sh = sh.withCurrentKeys(cat, ct)
+		fill = sh.withCurrentKeys(cat, ct)
 	}
 	optional := map[string]bool{}
 	for _, p := range pol.Optional {
@@ -186,9 +190,9 @@ func buildCommand(era string, f protocol.ClientFrame, s sessions.Session) (any, 
 	// Who acts and where is the session's: written over the client's value where the type has
 	// the key, removed where it is optional.
 	for path, v := range pol.Session {
-		dst, key, has := top, path, sh.top
+		dst, key, has := top, path, fill.top
 		if k, inBody := strings.CutPrefix(path, "body."); inBody {
-			dst, key, has = body, k, sh.body
+			dst, key, has = body, k, fill.body
 		}
 		if has[key] {
 			dst[key] = mustJSON(sessionValue(v, s))
@@ -201,6 +205,8 @@ func buildCommand(era string, f protocol.ClientFrame, s sessions.Session) (any, 
 	}
 	// A transaction id is always a fresh one, as upstream makes them: a client reusing
 	// another transaction's id could interfere with it.
+	// (A transaction id only the current era writes is the nil uuid of an uncorrelated
+	// message, which FillCurrent gives.)
 	if sh.top["transactionId"] {
 		top["transactionId"] = mustJSON(uuid.New())
 	}
@@ -225,9 +231,10 @@ func buildCommand(era string, f protocol.ClientFrame, s sessions.Session) (any, 
 // Both are superset fields (seed readers ignore them), so they are written in both eras.
 var derived = map[string]func(body map[string]json.RawMessage, s sessions.Session){
 	// Current party services remove body.characterId: without it a leave would remove nobody.
-	// A leave is the actor's own; an expel names its target, which the client gives.
+	// A leave (force false) is the actor's own, whatever the client says; an expel names its
+	// target, which the client gives (the party service checks the actor leads the party).
 	"COMMAND_TOPIC_PARTY LEAVE": func(body map[string]json.RawMessage, s sessions.Session) {
-		if _, ok := body["characterId"]; !ok {
+		if string(body["force"]) != "true" {
 			body["characterId"] = mustJSON(s.CharacterID)
 		}
 	},

@@ -265,3 +265,28 @@ func TestSupersetKeysAreDerived(t *testing.T) {
 		require.Contains(t, string(em.Take()[0].Value), `"damage":1375,"damages":[1375]`, era)
 	}
 }
+
+// The keys the current era adds are filled by the gateway, never taken from a client: a
+// client cannot choose a transaction, a hit's attack type or whom a leave removes.
+func TestCurrentKeysAreNotTheClients(t *testing.T) {
+	for _, f := range []string{
+		`{"op":"action","topic":"COMMAND_TOPIC_MONSTER","type":"DAMAGE","fields":{"monsterId":5},"body":{"damage":1,"attackType":3}}`,
+		`{"op":"action","topic":"COMMAND_TOPIC_EXPRESSION","fields":{"expression":2,"duration":2147483647}}`,
+		`{"op":"action","topic":"COMMAND_TOPIC_CASH_SHOP","type":"REQUEST_PURCHASE","body":{"currency":1,"serialNumber":5,"transactionId":"deadbeef-0000-4000-8000-000000000001"}}`,
+		`{"op":"action","topic":"COMMAND_TOPIC_PARTY","type":"LEAVE","body":{"partyId":9,"force":false,"characterId":43}}`,
+	} {
+		_, err := buildCommand(codecs.EraCurrent, frame(t, f), player)
+		var r *protocol.Refusal
+		require.ErrorAs(t, err, &r, f)
+		require.Equal(t, protocol.CodeBadAction, r.Code, f)
+	}
+	em := &channeltest.Emitter{Era: codecs.EraCurrent}
+	msg, err := buildCommand(codecs.EraCurrent, frame(t, `{"op":"action","topic":"COMMAND_TOPIC_CASH_SHOP","type":"REQUEST_PURCHASE","body":{"currency":1,"serialNumber":5}}`), player)
+	require.NoError(t, err)
+	require.NoError(t, em.Send(msg, codecs.NewTrace()))
+	require.Contains(t, string(em.Take()[0].Value), `"transactionId":"00000000-0000-0000-0000-000000000000"`, "an uncorrelated purchase")
+	msg, err = buildCommand(codecs.EraCurrent, frame(t, `{"op":"action","topic":"COMMAND_TOPIC_PARTY","type":"LEAVE","body":{"partyId":9,"force":true}}`), player)
+	require.NoError(t, err)
+	require.NoError(t, em.Send(msg, codecs.NewTrace()))
+	require.NotContains(t, string(em.Take()[0].Value), `"characterId":42`, "an expel without a target names nobody, not the leader")
+}

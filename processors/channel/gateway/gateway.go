@@ -450,7 +450,10 @@ func (g *Gateway) changeChannel(sid uuid.UUID, f protocol.ClientFrame) error {
 		return err
 	}
 	var to Address
+	var target *uint8 // the channel moved to, when it is one of this world's (checked)
 	switch {
+	case f.ChannelID != nil && (f.IPAddress != "" || f.Port != 0):
+		return protocol.Refuse(protocol.CodeBadChange, "change_channel takes a channelId or an ipAddress and a port, not both")
 	case f.IPAddress != "" && f.Port != 0:
 		to = Address{Host: f.IPAddress, Port: f.Port}
 	case f.ChannelID != nil:
@@ -461,11 +464,11 @@ func (g *Gateway) changeChannel(sid uuid.UUID, f protocol.ClientFrame) error {
 		if !ok {
 			return protocol.Refuse(protocol.CodeBadChange, fmt.Sprintf("channel %d is not known", *f.ChannelID))
 		}
-		to = a
+		to, target = a, f.ChannelID
 	default:
 		return protocol.Refuse(protocol.CodeBadChange, "change_channel needs a channelId, or an ipAddress and a port")
 	}
-	return g.sessions.RequestChannelChange(sid, to.Host, to.Port, f.ChannelID, codecs.NewTrace())
+	return g.sessions.RequestChannelChange(sid, to.Host, to.Port, target, codecs.NewTrace())
 }
 
 func (g *Gateway) era() string {

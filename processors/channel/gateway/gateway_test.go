@@ -137,6 +137,7 @@ func TestBadFramesChangeNothing(t *testing.T) {
 		{`{"op":"change_channel","channelId":9}`, protocol.CodeBadChange, "not known"},
 		{`{"op":"change_channel","channelId":1}`, protocol.CodeBadChange, "already on that channel"},
 		{`{"op":"change_channel"}`, protocol.CodeBadChange, "needs a channelId"},
+		{`{"op":"change_channel","channelId":1,"ipAddress":"203.0.113.9","port":1}`, protocol.CodeBadChange, "not both"},
 		{`{"op":"action","topic":"COMMAND_TOPIC_CHARACTER_CHAT","type":"GENERAL","fields":{"message":"` + strings.Repeat("x", protocol.MaxFrameBytes) + `"}}`, protocol.CodeFrameTooLarge, "limit"},
 		{strings.Repeat("[", 100) + strings.Repeat("]", 100), protocol.CodeBadFrame, "nested deeper"},
 	} {
