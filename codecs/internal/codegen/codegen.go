@@ -562,24 +562,12 @@ func (g *gen) writeDispatch(d dispatchSpec) {
 		case c.Variant != "":
 			g.e.p("\t\t// Two eras, two %ss: the key %q is only in the %s one.", d.BodyWord, c.VariantKey, map[bool]string{true: "current", false: "seed"}[c.VariantHasKey])
 			g.e.p("\t\tif catalogHasKey(w.%s, %q) == %v {", d.Body.Name, c.VariantKey, c.VariantHasKey)
-			g.e.p("\t\t\tbody := new(%s)", c.Variant)
-			g.e.p("\t\t\tif err := catalogDecodeBody(w.%s, body); err != nil {", d.Body.Name)
-			g.e.p("\t\t\t\treturn catalogMalformed(%q, err)", d.Name+" "+c.Value+" "+d.BodyWord)
-			g.e.p("\t\t\t}")
-			g.e.p("\t\t\tout.%s = body", d.Body.Name)
+			g.decodeBody(d, c, c.Variant, "\t\t\t")
 			g.e.p("\t\t} else {")
-			g.e.p("\t\t\tbody := new(%s)", c.BodyType)
-			g.e.p("\t\t\tif err := catalogDecodeBody(w.%s, body); err != nil {", d.Body.Name)
-			g.e.p("\t\t\t\treturn catalogMalformed(%q, err)", d.Name+" "+c.Value+" "+d.BodyWord)
-			g.e.p("\t\t\t}")
-			g.e.p("\t\t\tout.%s = body", d.Body.Name)
+			g.decodeBody(d, c, c.BodyType, "\t\t\t")
 			g.e.p("\t\t}")
 		default:
-			g.e.p("\t\tbody := new(%s)", c.BodyType)
-			g.e.p("\t\tif err := catalogDecodeBody(w.%s, body); err != nil {", d.Body.Name)
-			g.e.p("\t\t\treturn catalogMalformed(%q, err)", d.Name+" "+c.Value+" "+d.BodyWord)
-			g.e.p("\t\t}")
-			g.e.p("\t\tout.%s = body", d.Body.Name)
+			g.decodeBody(d, c, c.BodyType, "\t\t")
 		}
 		for _, r := range c.Requires {
 			g.e.p("\t\tif out.%s == nil {", r)
@@ -644,6 +632,15 @@ func (g *gen) writeDispatch(d dispatchSpec) {
 	g.e.p("\treturn json.Marshal(&w)")
 	g.e.p("}")
 	g.e.p("")
+}
+
+// decodeBody writes the decoding of the raw body into a new typ, at indent.
+func (g *gen) decodeBody(d dispatchSpec, c dispatchCase, typ, indent string) {
+	g.e.p("%sbody := new(%s)", indent, typ)
+	g.e.p("%sif err := catalogDecodeBody(w.%s, body); err != nil {", indent, d.Body.Name)
+	g.e.p("%s\treturn catalogMalformed(%q, err)", indent, d.Name+" "+c.Value+" "+d.BodyWord)
+	g.e.p("%s}", indent)
+	g.e.p("%sout.%s = body", indent, d.Body.Name)
 }
 
 func (g *gen) fieldType(fs []gofield, name string) string {
