@@ -196,3 +196,35 @@ func TestEmitHeadersAndIgnoredWarning(t *testing.T) {
 	require.Equal(t, "hello", string(h["x-note"]))
 	require.Equal(t, 1, strings.Count(fmt.Sprint(r.Headers), codecs.HeaderTraceParent), "the given trace replaces the new one")
 }
+
+// atlas tail reads to the end the topic had when it started (or follows it), from where
+// --from says, of every partition or one, at most --count messages.
+func TestTailFlags(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "tail-topic"))
+	require.NoError(t, err)
+	defer c.Close()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	require.NoError(t, err)
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i, p := range []int32{0, 0, 0, 1, 1} {
+		require.NoError(t, cl.ProduceSync(ctx, &kgo.Record{Topic: "tail-topic", Partition: p, Key: []byte("k"), Value: []byte(fmt.Sprintf(`{"n":%d}`, i))}).FirstErr())
+	}
+	lines := func(args ...string) int {
+		out, err := exec.Command(atlasBin, append([]string{"tail", "--brokers", strings.Join(c.ListenAddrs(), ","), "--topic", "tail-topic"}, args...)...).Output()
+		require.NoError(t, err, "%v", args)
+		return strings.Count(string(out), "\n")
+	}
+	require.Equal(t, 5, lines(), "to the end, then it stops")
+	require.Equal(t, 2, lines("--count", "2"))
+	require.Equal(t, 2, lines("--partition", "1"))
+	require.Equal(t, 2, lines("--partition", "0", "--from", "1"))
+	require.Equal(t, 0, lines("--from", "newest"))
+	require.Equal(t, 5, lines("--follow", "--idle", "1s"))
+	require.Equal(t, 5, lines("--from", time.Now().Add(-time.Hour).Format(time.RFC3339)))
+	err = exec.Command(atlasBin, "tail", "--brokers", strings.Join(c.ListenAddrs(), ","), "--topic", "tail-topic", "--from", "3").Run()
+	var ee *exec.ExitError
+	require.ErrorAs(t, err, &ee)
+	require.Equal(t, 2, ee.ExitCode(), "an offset needs a partition")
+}

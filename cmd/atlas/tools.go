@@ -219,44 +219,87 @@ type tailLine struct {
 
 // runTail prints a topic's messages as JSON lines: value as JSON when it is, headers
 // decoded (tenant versions as numbers), and a decoding error when a catalog message is not
-// valid for its topic.
+// valid for its topic. Without --follow it stops at the end the topic had when it started.
 func runTail(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("atlas tail", flag.ContinueOnError)
 	brokers := brokersFlag(fs)
 	topicName := fs.String("topic", "", "topic or catalog env name (required)")
-	fromStart := fs.Bool("from-beginning", true, "start at the oldest offset (false: only new messages)")
-	max := fs.Int("max", 0, "stop after this many messages (0: never)")
-	idle := fs.Duration("idle", 0, "stop after this long without a message (0: never)")
+	from := fs.String("from", "oldest", "where to start: oldest, newest, an offset (with --partition), or an RFC3339 time")
+	follow := fs.Bool("follow", false, "keep waiting for new messages after the end")
+	count := fs.Int("count", 0, "stop after this many messages (0: no limit)")
+	partition := fs.Int("partition", -1, "read only this partition (-1: all)")
+	idle := fs.Duration("idle", 0, "with --follow: stop after this long without a message (0: never)")
+	fromStart := fs.Bool("from-beginning", true, "(old name) false is --from newest")
+	max := fs.Int("max", 0, "(old name of --count)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
 	if *topicName == "" {
-		return errors.New("-topic is required")
+		return usageError{errors.New("--topic is required")}
+	}
+	if *max > 0 && *count == 0 {
+		*count = *max
+	}
+	if !*fromStart && *from == "oldest" {
+		*from = "newest"
+	}
+	if *idle > 0 {
+		*follow = true // an idle limit only means something while following
 	}
 	topic, cat := resolveTopic(*topicName)
-	offset := kgo.NewOffset().AtEnd()
-	if *fromStart {
-		offset = kgo.NewOffset().AtStart()
-	}
-	cl, err := kafkaClient(*brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(offset))
+	cl, err := kafkaClient(*brokers)
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	// An unknown topic or brokers that do not answer are errors, not an empty tail.
-	if _, err := endOffsets(ctx, cl, topic, 15*time.Second); err != nil {
+	ends, err := endOffsets(ctx, cl, topic, 15*time.Second)
+	if err != nil {
 		return err
 	}
+	start, err := startOffset(*from, *partition)
+	if err != nil {
+		return usageError{err}
+	}
+	offsets := map[int32]kgo.Offset{}
+	pending := map[int32]bool{} // partitions not read to their end yet
+	for p, end := range ends {
+		if *partition >= 0 && p != int32(*partition) {
+			continue
+		}
+		offsets[p] = start
+		if end > 0 {
+			pending[p] = true
+		}
+	}
+	if len(offsets) == 0 {
+		return fmt.Errorf("topic %s has no partition %d", topic, *partition)
+	}
+	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets})
 	enc := json.NewEncoder(os.Stdout)
 	seen := 0
 	for {
+		if !*follow && len(pending) == 0 {
+			return nil
+		}
 		pollCtx, cancel := ctx, context.CancelFunc(func() {})
-		if *idle > 0 {
+		switch {
+		case *idle > 0:
 			pollCtx, cancel = context.WithTimeout(ctx, *idle)
+		case !*follow:
+			// Reading to the end: a partition whose start is past its end (newest, a late
+			// time) yields nothing, so the end is also reached by a quiet second.
+			pollCtx, cancel = context.WithTimeout(ctx, time.Second)
 		}
 		fetches := cl.PollFetches(pollCtx)
 		cancel()
-		if ctx.Err() != nil || (pollCtx.Err() != nil && fetches.NumRecords() == 0) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		if pollCtx.Err() != nil && fetches.NumRecords() == 0 {
+			if *follow && *idle == 0 {
+				continue
+			}
 			return nil
 		}
 		for _, fe := range fetches.Errors() {
@@ -266,7 +309,10 @@ func runTail(ctx context.Context, args []string) error {
 		}
 		var werr error
 		fetches.EachRecord(func(r *kgo.Record) {
-			if werr != nil || (*max > 0 && seen >= *max) {
+			if r.Offset+1 >= ends[r.Partition] {
+				delete(pending, r.Partition)
+			}
+			if werr != nil || (*count > 0 && seen >= *count) || !*follow && r.Offset >= ends[r.Partition] {
 				return
 			}
 			werr = enc.Encode(describeRecord(r, cat))
@@ -275,10 +321,31 @@ func runTail(ctx context.Context, args []string) error {
 		if werr != nil {
 			return werr
 		}
-		if *max > 0 && seen >= *max {
+		if *count > 0 && seen >= *count {
 			return nil
 		}
 	}
+}
+
+// startOffset reads --from: oldest, newest, an offset (of the one --partition) or a time.
+func startOffset(from string, partition int) (kgo.Offset, error) {
+	switch from {
+	case "oldest", "":
+		return kgo.NewOffset().AtStart(), nil
+	case "newest":
+		return kgo.NewOffset().AtEnd(), nil
+	}
+	if n, err := strconv.ParseInt(from, 10, 64); err == nil {
+		if partition < 0 || n < 0 {
+			return kgo.Offset{}, errors.New("--from OFFSET needs --partition (offsets are per partition)")
+		}
+		return kgo.NewOffset().At(n), nil
+	}
+	t, err := time.Parse(time.RFC3339, from)
+	if err != nil {
+		return kgo.Offset{}, fmt.Errorf("--from %q: want oldest, newest, an offset or an RFC3339 time", from)
+	}
+	return kgo.NewOffset().AfterMilli(t.UnixMilli()), nil
 }
 
 func describeRecord(r *kgo.Record, cat *codecs.CatalogTopic) tailLine {
