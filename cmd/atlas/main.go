@@ -14,6 +14,9 @@ import (
 	"runtime/debug"
 	"sort"
 	"syscall"
+	"time"
+
+	"github.com/atlasstreams/atlas/processors/tracing"
 
 	"github.com/sirupsen/logrus"
 )
@@ -54,6 +57,10 @@ func usage(w io.Writer) {
 	fmt.Fprintf(w, "  %-9s %s\n", "version", "the module version, commit and Go version of this binary")
 	fmt.Fprintln(w, "\n`atlas <command> -h` lists a command's flags.")
 }
+
+// traced are the commands that run the product's processors and gateways: they export spans
+// when OTEL_TRACES_EXPORTER asks for it.
+var traced = map[string]bool{"dev": true, "account": true, "registry": true, "api": true, "channel": true}
 
 // usageError is a command line that does not parse (an unknown flag, a bad value): exit 2.
 type usageError struct{ err error }
@@ -107,6 +114,19 @@ func run(args []string) int {
 	// and the command returns.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	if traced[args[0]] {
+		shutdown, err := tracing.Setup(context.Background(), "atlas-"+args[0])
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "atlas %s: %v\n", args[0], err)
+			return exitFailure
+		}
+		defer func() {
+			// Flush the last spans, within a bound: a dead collector must not hold the exit.
+			c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = shutdown(c)
+		}()
+	}
 	err := cmd.run(ctx, args[1:])
 	var ue usageError
 	switch {

@@ -9,8 +9,10 @@ import (
 	"github.com/atlasstreams/atlas/processors/deadletter"
 	"github.com/atlasstreams/atlas/processors/metrics"
 	"github.com/atlasstreams/atlas/processors/recordsize"
+	"github.com/atlasstreams/atlas/processors/tracing"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // adminTypes and ownTypes are the type labels of this stage besides the catalog's.
@@ -66,7 +68,12 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		Topic: topic, Partition: ctx.Partition(), Offset: ctx.Offset(), Key: ctx.Key(),
 		Value: raw, Headers: ctx.Headers(), Timestamp: ctx.Timestamp(),
 	})
+	// The command's span is the one its records name: the trace ingress derives for it.
+	own, _ := codecs.ParseTraceParent(d.Meta.GetTraceparent())
+	step := tracing.StartRecord(ctx, group+" "+topic, own, attribute.String("atlas.command", typeLabel(d.Type)))
+	defer step.End()
 	if err != nil {
+		step.Fail(err)
 		deadletter.Send(ctx, raw, err)
 		metrics.MessagesIn.WithLabelValues(group, topic, typeLabel(d.Type), "dead_letter").Inc()
 		return

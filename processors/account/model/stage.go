@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/deadletter"
 	"github.com/atlasstreams/atlas/processors/metrics"
+	"github.com/atlasstreams/atlas/processors/tracing"
 	"github.com/lovoo/goka"
 	"github.com/sirupsen/logrus"
 	"google.golang.org/protobuf/proto"
@@ -19,10 +21,13 @@ type Stage struct {
 	Group string
 }
 
-// Begin starts a callback: it returns the function that records the callback's duration.
+// Begin starts a callback: it returns the function that records the callback's duration
+// (and ends its span, a child of the record's trace, when tracing is on).
 func (s Stage) Begin(ctx goka.Context) func() {
 	start := time.Now()
+	step := tracing.StartRecord(ctx, s.Group+" "+string(ctx.Topic()), codecs.Trace{})
 	return func() {
+		step.End()
 		metrics.ProcessingSeconds.WithLabelValues(s.Group, string(ctx.Topic())).Observe(time.Since(start).Seconds())
 	}
 }

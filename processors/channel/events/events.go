@@ -23,6 +23,7 @@ import (
 	"github.com/atlasstreams/atlas/processors/deadletter"
 	"github.com/atlasstreams/atlas/processors/metrics"
 	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/atlasstreams/atlas/processors/tracing"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 	"github.com/sirupsen/logrus"
@@ -99,6 +100,8 @@ func ConsumerGroupBuilder(o runtime.Options) goka.ConsumerGroupBuilder {
 
 func (h *Handler) consume(ctx goka.Context, topic *codecs.CatalogTopic, raw []byte) {
 	start := time.Now()
+	step := tracing.StartRecord(ctx, string(ctx.Group())+" "+topic.Name, codecs.Trace{})
+	defer step.End()
 	typ, outcome := h.handle(ctx, topic, raw)
 	metrics.MessagesIn.WithLabelValues(string(ctx.Group()), topic.Name, metrics.TypeLabel(typ), outcome).Inc()
 	metrics.ProcessingSeconds.WithLabelValues(string(ctx.Group()), topic.Name).Observe(time.Since(start).Seconds())

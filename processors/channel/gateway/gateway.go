@@ -23,9 +23,11 @@ import (
 	"github.com/atlasstreams/atlas/processors/channel/protocol"
 	"github.com/atlasstreams/atlas/processors/channel/sessions"
 	"github.com/atlasstreams/atlas/processors/ticket"
+	"github.com/atlasstreams/atlas/processors/tracing"
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/time/rate"
 )
 
@@ -441,7 +443,11 @@ func (g *Gateway) action(sid uuid.UUID, f protocol.ClientFrame) error {
 	if err != nil {
 		return err
 	}
-	return g.emit.Send(msg, codecs.NewTrace())
+	// An action starts a trace; the command carries it, and its span is exported under it.
+	tr := codecs.NewTrace()
+	step := tracing.StartAction("gateway action "+f.Topic+" "+f.Type, tr, attribute.Int("atlas.channel", int(g.cfg.Channel)))
+	defer step.End()
+	return g.emit.Send(msg, tr)
 }
 
 func (g *Gateway) changeChannel(sid uuid.UUID, f protocol.ClientFrame) error {
