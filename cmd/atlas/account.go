@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 
 	"github.com/atlasstreams/atlas/processors/account"
@@ -49,7 +48,7 @@ func runAccount(ctx context.Context, args []string) error {
 
 // runTopics creates every missing topic and reports existing ones that differ.
 func runTopics(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("atlas topics", flag.ContinueOnError)
+	fs := newFlagSet("atlas topics")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}

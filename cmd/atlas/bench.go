@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"os"
 
@@ -11,7 +10,7 @@ import (
 
 // runBench measures the pipeline on an embedded broker in this process.
 func runBench(_ context.Context, args []string) error {
-	fs := flag.NewFlagSet("atlas bench", flag.ContinueOnError)
+	fs := newFlagSet("atlas bench")
 	quick := fs.Bool("quick", false, "a run of under a minute with smaller loads")
 	out := fs.String("out", "bench/out", "folder for bench.json and latency.png")
 	partitions := fs.Int("partitions", 12, "partitions of every topic")

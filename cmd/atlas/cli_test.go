@@ -44,6 +44,9 @@ func TestCommandLineConventions(t *testing.T) {
 		require.Equal(t, c.code, code, "atlas %s: stderr %s", what, stderr.String())
 		require.Contains(t, stdout.String(), c.stdout, "atlas %s", what)
 		require.Contains(t, stderr.String(), c.stderr, "atlas %s", what)
+		if c.code != 0 && len(c.args) > 0 {
+			require.Equal(t, 1, strings.Count(stderr.String(), "\n"), "atlas %s: one line on stderr, got %q", what, stderr.String())
+		}
 		if c.code == 0 && c.stdout != "" {
 			require.NotContains(t, stderr.String(), c.stdout, "atlas %s: help goes to stdout", what)
 		}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -22,7 +21,7 @@ import (
 // line of standard input as a frame (an action, a change_channel). A move frame makes it
 // reconnect where it says with the ticket it carries, as a game client does.
 func runClient(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("atlas client", flag.ContinueOnError)
+	fs := newFlagSet("atlas client")
 	addr := fs.String("addr", "127.0.0.1:7575", "channel gateway, host:port or ws:// URL")
 	tk := fs.String("ticket", "", "entry ticket from the login server (required unless --login; env ATLAS_TICKET)")
 	login := fs.String("login", "", "the JSON line `atlas login` printed (or - to read it from standard input): address and ticket")

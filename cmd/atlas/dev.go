@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/ed25519"
-	"flag"
 	"fmt"
 	"github.com/atlasstreams/atlas/codecs"
 	"net"
@@ -33,7 +32,7 @@ func envOr(name, def string) string {
 // runDev starts an embedded broker that outside Kafka clients can reach, creates every topic,
 // runs every group and the HTTP API, and prints one line with both addresses once ready.
 func runDev(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("atlas dev", flag.ContinueOnError)
+	fs := newFlagSet("atlas dev")
 	kafkaListen := fs.String("kafka-listen", envOr("ATLAS_KAFKA_LISTEN", "127.0.0.1:9092"), "address of the embedded broker (env ATLAS_KAFKA_LISTEN)")
 	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", "127.0.0.1:8080"), "address of the HTTP API, /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")
 	partitions := fs.Int("partitions", 12, "partitions of every topic")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"maps"
 	"os"
@@ -27,7 +26,7 @@ func runDLQ(ctx context.Context, args []string) error {
 		return usageError{errors.New("usage: atlas dlq list|show|replay [flags] (atlas dlq <verb> -h lists them)")}
 	}
 	verb, args := args[0], args[1:]
-	fs := flag.NewFlagSet("atlas dlq "+verb, flag.ContinueOnError)
+	fs := newFlagSet("atlas dlq " + verb)
 	brokers := brokersFlag(fs)
 	var (
 		topic  = fs.String("topic", "", "list: only dead letters from this topic")

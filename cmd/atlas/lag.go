@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"maps"
 	"os"
@@ -30,7 +29,7 @@ type lagLine struct {
 // runLag prints each consumer group's lag per partition: the messages a stuck or slow group
 // has not processed yet.
 func runLag(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("atlas lag", flag.ContinueOnError)
+	fs := newFlagSet("atlas lag")
 	brokers := brokersFlag(fs)
 	groupFilter := fs.String("group", "", "only groups whose name contains this text")
 	onlyLagging := fs.Bool("lagging", false, "only partitions with a lag")

@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -50,7 +49,7 @@ func (e errRefused) Error() string { return "login refused: " + e.code }
 // prints the entry ticket for it. A real login server does the same with its own signing key
 // and the character its character service vouches for (package ticket mints).
 func runLogin(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("atlas login", flag.ContinueOnError)
+	fs := newFlagSet("atlas login")
 	brokers := brokersFlag(fs)
 	name := fs.String("name", "", "account name (required)")
 	password := fs.String("password", "", "password (required; env ATLAS_LOGIN_PASSWORD keeps it out of the process list)")

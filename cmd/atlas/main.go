@@ -106,9 +106,7 @@ func run(args []string) int {
 		return exitUsage
 	}
 	if helpAsked(args[1:]) {
-		// The flag package prints a command's usage on os.Stderr; asked for, it is the
-		// command's output, so it goes to stdout.
-		os.Stderr = os.Stdout
+		usageOut = os.Stdout // asked for, the usage is the command's output
 	}
 	// SIGTERM and SIGINT end the context: in-flight callbacks finish, offsets are committed,
 	// and the command returns.
@@ -140,6 +138,17 @@ func run(args []string) int {
 	}
 	fmt.Fprintf(os.Stderr, "atlas %s: %v\n", args[0], err)
 	return exitFailure
+}
+
+// usageOut is where a command's flag usage goes: stdout when help was asked for, nowhere
+// otherwise, so that a wrong command line is answered with one line on stderr.
+var usageOut io.Writer = io.Discard
+
+// newFlagSet is a command's flag set: errors are returned, usage goes to usageOut.
+func newFlagSet(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(usageOut)
+	return fs
 }
 
 // helpAsked reports whether a command's arguments ask for its help (before any "--").

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"net/http"
 	"os"
 
@@ -56,7 +55,7 @@ func serveUntilDone(ctx context.Context, listen, what string, h http.Handler, br
 // serviceSetup parses the flags every service command has (--http-listen) and reads the Kafka
 // options, which must name brokers.
 func serviceSetup(name string, args []string) (httpListen string, opts runtime.Options, err error) {
-	fs := flag.NewFlagSet("atlas "+name, flag.ContinueOnError)
+	fs := newFlagSet("atlas " + name)
 	listen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of /metrics, /healthz, /readyz (and the API of `atlas api`) (env ATLAS_HTTP_LISTEN)")
 	if err := fs.Parse(args); err != nil {
 		return "", opts, usageError{err}

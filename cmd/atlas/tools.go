@@ -51,7 +51,7 @@ func resolveTopic(name string) (topic string, cat *codecs.CatalogTopic) {
 // runEmit sends one message with tenant headers. A catalog topic's message is decoded first,
 // so that an operator cannot put a message on a public topic that its consumers would refuse.
 func runEmit(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("atlas emit", flag.ContinueOnError)
+	fs := newFlagSet("atlas emit")
 	brokers := brokersFlag(fs)
 	topicName := fs.String("topic", "", "topic or catalog env name, e.g. COMMAND_TOPIC_CREATE_ACCOUNT (required)")
 	tenantID := fs.String("tenant", "", "TENANT_ID uuid (required)")
@@ -221,7 +221,7 @@ type tailLine struct {
 // decoded (tenant versions as numbers), and a decoding error when a catalog message is not
 // valid for its topic. Without --follow it stops at the end the topic had when it started.
 func runTail(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("atlas tail", flag.ContinueOnError)
+	fs := newFlagSet("atlas tail")
 	brokers := brokersFlag(fs)
 	topicName := fs.String("topic", "", "topic or catalog env name (required)")
 	from := fs.String("from", "oldest", "where to start: oldest, newest, an offset (with --partition), or an RFC3339 time")
