@@ -3,6 +3,7 @@ package catalog
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // foldTypeEnvelopes gives a topic whose types bring envelopes of their own (current upstream's
@@ -84,7 +85,7 @@ func (c *Catalog) foldTypeEnvelopes(t *Topic) error {
 		union[i] = withOptional(f, true)
 		for _, ty := range t.Types {
 			m, _ := keysOf(ty)
-			if g := m[f.JSON]; g != nil && !g.Optional && !contains(ty.Requires, f.JSON) {
+			if g := m[f.JSON]; g != nil && !g.Optional && !slices.Contains(ty.Requires, f.JSON) {
 				ty.Requires = append(ty.Requires, f.JSON)
 			}
 		}
@@ -113,13 +114,4 @@ func withOptional(f *Field, opt bool) *Field {
 	cp := *f
 	cp.Optional = opt
 	return &cp
-}
-
-func contains(l []string, s string) bool {
-	for _, x := range l {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

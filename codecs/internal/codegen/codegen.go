@@ -1335,10 +1335,8 @@ func (g *gen) fillCurrent(t *catalog.Topic, msg string) {
 			}
 		}
 	}
-	if t.Flat() || t.Bodyless {
-		fill("m", top, msg, "\t")
-	} else {
-		fill("m", t.Envelope, msg, "\t")
+	fill("m", top, msg, "\t")
+	if !t.Flat() && !t.Bodyless {
 		var cases []*catalog.Type
 		for _, ty := range t.Types {
 			if ty.Body == catalog.BodyFields && len(g.currentRequired(ty.Fields)) > 0 {
