@@ -66,10 +66,13 @@ func Setup(ctx context.Context, service string) (func(context.Context) error, er
 	if err != nil {
 		return none, fmt.Errorf("OTLP trace exporter: %w", err)
 	}
+	res := resource.Default() // reads OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES
 	if os.Getenv("OTEL_SERVICE_NAME") == "" {
-		_ = os.Setenv("OTEL_SERVICE_NAME", service) // resource.Default reads it
+		if merged, err := resource.Merge(res, resource.NewSchemaless(attribute.String("service.name", service))); err == nil {
+			res = merged
+		}
 	}
-	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(resource.Default()),
+	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exporter), sdktrace.WithResource(res),
 		sdktrace.WithIDGenerator(idGenerator{}))
 	otel.SetTracerProvider(tp)
 	enabled.Store(true)
@@ -93,27 +96,38 @@ func (s Step) Fail(err error) {
 	}
 }
 
-// StartRecord starts the span of a processing step of a consumed record: a child of the
-// record's traceparent (a new trace when it has none). own, when not zero, is the trace the
-// step writes on its outputs: the span takes its span id.
-func StartRecord(ctx goka.Context, name string, own codecs.Trace, attrs ...attribute.KeyValue) Step {
+// Annotate adds an attribute to the span.
+func (s Step) Annotate(key, value string) {
+	if s.span != nil {
+		s.span.SetAttributes(attribute.String(key, value))
+	}
+}
+
+// The starts below do nothing but one atomic load while tracing is off: they run on every
+// record, so names and attributes are built only behind that check.
+
+// StartRecord starts the span of group's step on a consumed record, named after the group and
+// the topic: a child of the record's traceparent (a new trace when it has none). own, when
+// not empty, is the traceparent the step writes on its outputs: the span takes its span id.
+func StartRecord(ctx goka.Context, group, own string) Step {
 	if !enabled.Load() {
 		return Step{}
 	}
+	ownTrace, _ := codecs.ParseTraceParent(own) // "" or malformed: none
 	h := ctx.Headers()
-	return start(context.Background(), name, string(h[codecs.HeaderTraceParent]), string(h[codecs.HeaderTraceState]), own,
-		append(attrs, attribute.String("messaging.destination.name", string(ctx.Topic())),
-			attribute.Int("messaging.destination.partition.id", int(ctx.Partition())),
-			attribute.Int64("messaging.kafka.offset", ctx.Offset()))...)
+	return start(context.Background(), group+" "+string(ctx.Topic()), string(h[codecs.HeaderTraceParent]), string(h[codecs.HeaderTraceState]), ownTrace,
+		attribute.String("messaging.destination.name", string(ctx.Topic())),
+		attribute.Int("messaging.destination.partition.id", int(ctx.Partition())),
+		attribute.Int64("messaging.kafka.offset", ctx.Offset()))
 }
 
 // StartAction starts the root span of something the product begins itself (a player's
-// action), under trace t, which its records carry.
-func StartAction(name string, t codecs.Trace, attrs ...attribute.KeyValue) Step {
+// action), under trace t, which its records carry; the name is its words joined.
+func StartAction(t codecs.Trace, name ...string) Step {
 	if !enabled.Load() {
 		return Step{}
 	}
-	return start(context.Background(), name, "", "", t, attrs...)
+	return start(context.Background(), strings.Join(name, " "), "", "", t)
 }
 
 func start(ctx context.Context, name, traceparent, tracestate string, own codecs.Trace, attrs ...attribute.KeyValue) Step {

@@ -12,7 +12,6 @@ import (
 	"github.com/atlasstreams/atlas/processors/tracing"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
-	"go.opentelemetry.io/otel/attribute"
 )
 
 // adminTypes and ownTypes are the type labels of this stage besides the catalog's.
@@ -69,9 +68,9 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		Value: raw, Headers: ctx.Headers(), Timestamp: ctx.Timestamp(),
 	})
 	// The command's span is the one its records name: the trace ingress derives for it.
-	own, _ := codecs.ParseTraceParent(d.Meta.GetTraceparent())
-	step := tracing.StartRecord(ctx, group+" "+topic, own, attribute.String("atlas.command", typeLabel(d.Type)))
+	step := tracing.StartRecord(ctx, group, d.Meta.GetTraceparent())
 	defer step.End()
+	step.Annotate("atlas.command", typeLabel(d.Type)) // a closed set, never the raw input
 	if err != nil {
 		step.Fail(err)
 		deadletter.Send(ctx, raw, err)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/deadletter"
 	"github.com/atlasstreams/atlas/processors/metrics"
@@ -25,7 +24,7 @@ type Stage struct {
 // (and ends its span, a child of the record's trace, when tracing is on).
 func (s Stage) Begin(ctx goka.Context) func() {
 	start := time.Now()
-	step := tracing.StartRecord(ctx, s.Group+" "+string(ctx.Topic()), codecs.Trace{})
+	step := tracing.StartRecord(ctx, s.Group, "")
 	return func() {
 		step.End()
 		metrics.ProcessingSeconds.WithLabelValues(s.Group, string(ctx.Topic())).Observe(time.Since(start).Seconds())

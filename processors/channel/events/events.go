@@ -100,7 +100,7 @@ func ConsumerGroupBuilder(o runtime.Options) goka.ConsumerGroupBuilder {
 
 func (h *Handler) consume(ctx goka.Context, topic *codecs.CatalogTopic, raw []byte) {
 	start := time.Now()
-	step := tracing.StartRecord(ctx, string(ctx.Group())+" "+topic.Name, codecs.Trace{})
+	step := tracing.StartRecord(ctx, string(ctx.Group()), "")
 	defer step.End()
 	typ, outcome := h.handle(ctx, topic, raw)
 	metrics.MessagesIn.WithLabelValues(string(ctx.Group()), topic.Name, metrics.TypeLabel(typ), outcome).Inc()

@@ -27,7 +27,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/google/uuid"
 	"github.com/sirupsen/logrus"
-	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/time/rate"
 )
 
@@ -445,7 +444,7 @@ func (g *Gateway) action(sid uuid.UUID, f protocol.ClientFrame) error {
 	}
 	// An action starts a trace; the command carries it, and its span is exported under it.
 	tr := codecs.NewTrace()
-	step := tracing.StartAction("gateway action "+f.Topic+" "+f.Type, tr, attribute.Int("atlas.channel", int(g.cfg.Channel)))
+	step := tracing.StartAction(tr, "gateway action", f.Topic, f.Type)
 	defer step.End()
 	return g.emit.Send(msg, tr)
 }
