@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/atlasstreams/atlas"
@@ -99,7 +98,7 @@ func runLogin(ctx context.Context, args []string) error {
 		world:  uint8(*world), channel: uint8(*channelID), timeout: *timeout, address: *address,
 		era: *contracts, hwid: *hwid,
 	}
-	res, err := l.run(ctx, strings.Split(*brokers, ","), *name, *password, uint32(*character), *create)
+	res, err := l.run(ctx, *brokers, *name, *password, uint32(*character), *create)
 	if err != nil {
 		var refused errRefused
 		if errors.As(err, &refused) {
@@ -147,9 +146,9 @@ type loginRun struct {
 // run does the login server's part: create (optionally), log in, find the channel, move the
 // session toward it. Answers are read from a minute before the start, filtered by this
 // login's session id, so none is missed however fast it comes.
-func (l *loginRun) run(ctx context.Context, brokers []string, name, password string, character uint32, create bool) (loginResult, error) {
+func (l *loginRun) run(ctx context.Context, brokers, name, password string, character uint32, create bool) (loginResult, error) {
 	since := time.Now().Add(-time.Minute)
-	cl, err := kafkaClient(strings.Join(brokers, ","),
+	cl, err := kafkaClient(brokers,
 		kgo.ConsumeTopics(string(atlas.EventTopicAccountSessionStatus), string(atlas.CommandTopicChannelStatus), string(atlas.EventTopicChannelStatus)),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AfterMilli(since.UnixMilli())))
 	if err != nil {
@@ -283,11 +282,7 @@ func (w *watch) poll(ctx context.Context, what string, done func() bool) error {
 }
 
 func (w *watch) take(r *kgo.Record) {
-	h := map[string][]byte{}
-	for _, x := range r.Headers {
-		h[x.Key] = x.Value
-	}
-	if t, err := codecs.TenantFromHeaders(h); err != nil || t != w.l.tenant {
+	if t, err := codecs.TenantFromHeaders(headerMap(r.Headers)); err != nil || t != w.l.tenant {
 		return
 	}
 	switch r.Topic {

@@ -58,7 +58,7 @@ func (k *Cluster) Has(id int) bool { return k.node(id) != nil }
 
 // Start formats and starts n nodes and waits until every broker is registered.
 func Start(libs string, n int, opts Options, logf func(string, ...any)) (*Cluster, error) {
-	if _, err := os.Stat(filepath.Join(libs)); err != nil {
+	if _, err := os.Stat(libs); err != nil {
 		return nil, fmt.Errorf("Kafka's jars: %w", err)
 	}
 	if _, err := exec.LookPath("java"); err != nil {

@@ -64,14 +64,7 @@ func announce(cfg Config, emit Emitter, up bool) {
 	tr := codecs.NewTrace()
 	for _, ch := range cfg.Channels {
 		var msg any
-		typ := codecs.ChannelStatusCommandTypeShutdown
-		if up {
-			typ = codecs.ChannelStatusCommandTypeHeartbeat
-		}
-		msg = &codecs.ChannelStatusCommand{
-			WorldID: cfg.World, ChannelID: ch.ID, IPAddress: ch.Host, Port: ch.Port,
-			CurrentCapacity: cfg.Current(ch.ID), MaxCapacity: cfg.MaxCapacity, Type: typ,
-		}
+		var typ string
 		if cfg.Era == codecs.EraCurrent {
 			typ = codecs.ChannelStatusEventTypeShutdown
 			if up {
@@ -81,9 +74,17 @@ func announce(cfg Config, emit Emitter, up bool) {
 				Type: typ, WorldID: cfg.World, ChannelID: ch.ID, IPAddress: ch.Host, Port: ch.Port,
 				CurrentCapacity: cfg.Current(ch.ID), MaxCapacity: cfg.MaxCapacity,
 			}
+		} else {
+			typ = codecs.ChannelStatusCommandTypeShutdown
+			if up {
+				typ = codecs.ChannelStatusCommandTypeHeartbeat
+			}
+			msg = &codecs.ChannelStatusCommand{
+				WorldID: cfg.World, ChannelID: ch.ID, IPAddress: ch.Host, Port: ch.Port,
+				CurrentCapacity: cfg.Current(ch.ID), MaxCapacity: cfg.MaxCapacity, Type: typ,
+			}
 		}
-		err := emit.Send(msg, tr)
-		if err != nil {
+		if err := emit.Send(msg, tr); err != nil {
 			logrus.WithError(err).WithFields(logrus.Fields{"channel": ch.ID, "type": typ}).Error("channel status not sent")
 		}
 	}
