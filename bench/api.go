@@ -14,11 +14,8 @@ import (
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/accounts"
-	"github.com/atlasstreams/atlas/processors/account/model"
 	"github.com/atlasstreams/atlas/views"
 	"github.com/lovoo/goka"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/protobuf/proto"
 )
 
 const apiTable = "bench-api-table"
@@ -35,36 +32,12 @@ type apiServer struct {
 // startAPI writes n accounts of one tenant into a table topic and serves the API over an
 // indexed view of it once the view has read the table.
 func startAPI(s *stack, n int, logf func(string, ...any)) (*apiServer, error) {
-	if _, err := s.opts.EnsureTopics(s.opts.Tables(goka.Table(apiTable))); err != nil {
-		return nil, err
-	}
 	t := newTenant("GMS")
-	var (
-		mu         sync.Mutex
-		produceErr error // the first; errors of several types may come
-	)
-	for i := 1; i <= n; i++ {
-		v, _ := proto.Marshal(&accountpb.Account{Id: uint32(i), Name: "api-player-" + strconv.Itoa(i), Tos: true})
-		s.prod.Produce(context.Background(), &kgo.Record{Topic: apiTable, Key: []byte(model.AccountKey(t, uint32(i))), Value: v},
-			func(_ *kgo.Record, err error) {
-				mu.Lock()
-				if err != nil && produceErr == nil {
-					produceErr = err
-				}
-				mu.Unlock()
-			})
-		if i%100000 == 0 {
-			logf("   %d of %d accounts written", i, n)
-		}
-	}
-	if err := s.prod.Flush(context.Background()); err != nil {
-		return nil, err
-	}
-	mu.Lock()
-	err := produceErr
-	mu.Unlock()
+	err := s.writeAccounts(apiTable, t, n, func(id uint32) *accountpb.Account {
+		return &accountpb.Account{Id: id, Name: "api-player-" + strconv.Itoa(int(id)), Tos: true}
+	}, logf)
 	if err != nil {
-		return nil, fmt.Errorf("writing the table: %w", err)
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ix := views.NewAccountIndex()

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"sync/atomic"
 	"time"
 
 	"github.com/atlasstreams/atlas/codecs"
@@ -68,27 +67,14 @@ type recoveryResult struct {
 // Goka view restoring it, against a plain consumer reading it.
 func recovery(s *stack, n int) (recoveryResult, error) {
 	res := recoveryResult{Records: n}
-	if _, err := s.opts.EnsureTopics(s.opts.Tables(goka.Table(recoveryTable))); err != nil {
-		return res, err
-	}
 	t := newTenant("GMS")
 	acc := typicalAccount(t)
-	var produceErr atomic.Value
-	for i := 0; i < n; i++ {
-		acc.Id = uint32(i + 1)
-		v, _ := proto.Marshal(acc)
-		s.prod.Produce(context.Background(), &kgo.Record{Topic: recoveryTable, Key: []byte(model.AccountKey(t, acc.Id)), Value: v},
-			func(_ *kgo.Record, err error) {
-				if err != nil {
-					produceErr.Store(err)
-				}
-			})
-	}
-	if err := s.prod.Flush(context.Background()); err != nil {
+	err := s.writeAccounts(recoveryTable, t, n, func(id uint32) *accountpb.Account {
+		acc.Id = id
+		return acc
+	}, nil)
+	if err != nil {
 		return res, err
-	}
-	if err, _ := produceErr.Load().(error); err != nil {
-		return res, fmt.Errorf("writing the table: %w", err)
 	}
 
 	// Baseline: read everything with a plain client.

@@ -9,12 +9,14 @@ import (
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account"
+	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/model"
 	"github.com/atlasstreams/atlas/processors/account/seal"
 	"github.com/atlasstreams/atlas/processors/runtime"
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
 )
 
 // stack is the embedded broker, the account service and two plain clients: a producer of
@@ -175,4 +177,43 @@ func tenantHeaders(t codecs.Tenant) []kgo.RecordHeader {
 		out = append(out, kgo.RecordHeader{Key: k, Value: v})
 	}
 	return out
+}
+
+// writeAccounts creates the table topic and writes n accounts of tenant t to it, ids 1 to n,
+// each as account(id) gives it, logging progress (logf may be nil). It returns the first
+// error a record got.
+func (s *stack) writeAccounts(table string, t codecs.Tenant, n int, account func(id uint32) *accountpb.Account, logf func(string, ...any)) error {
+	if _, err := s.opts.EnsureTopics(s.opts.Tables(goka.Table(table))); err != nil {
+		return err
+	}
+	var (
+		mu    sync.Mutex
+		first error // errors of several types may come: no atomic.Value
+	)
+	for id := uint32(1); id <= uint32(n); id++ {
+		v, err := proto.Marshal(account(id))
+		if err != nil {
+			return err
+		}
+		s.prod.Produce(context.Background(), &kgo.Record{Topic: table, Key: []byte(model.AccountKey(t, id)), Value: v},
+			func(_ *kgo.Record, err error) {
+				mu.Lock()
+				if err != nil && first == nil {
+					first = err
+				}
+				mu.Unlock()
+			})
+		if logf != nil && id%100000 == 0 {
+			logf("   %d of %d accounts written", id, n)
+		}
+	}
+	if err := s.prod.Flush(context.Background()); err != nil {
+		return err
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if first != nil {
+		return fmt.Errorf("writing %s: %w", table, first)
+	}
+	return nil
 }
