@@ -2,16 +2,7 @@ package runtime_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -24,43 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// testPKI writes a CA and a server certificate for 127.0.0.1 it signs: the CA as PEM, the
-// server's chain and PKCS#8 key as PEM, in dir.
-func testPKI(t *testing.T, dir string) (caFile, certFile, keyFile string) {
-	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "atlas test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	require.NoError(t, err)
-	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	require.NoError(t, err)
-	srv := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	caCert, err := x509.ParseCertificate(caDER)
-	require.NoError(t, err)
-	srvDER, err := x509.CreateCertificate(rand.Reader, srv, caCert, &srvKey.PublicKey, caKey)
-	require.NoError(t, err)
-	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
-	require.NoError(t, err)
-	write := func(name string, blocks ...*pem.Block) string {
-		var b []byte
-		for _, bl := range blocks {
-			b = append(b, pem.EncodeToMemory(bl)...)
-		}
-		p := filepath.Join(dir, name)
-		require.NoError(t, os.WriteFile(p, b, 0o600))
-		return p
-	}
-	return write("ca.pem", &pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		write("server.pem", &pem.Block{Type: "CERTIFICATE", Bytes: srvDER}, &pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
-		write("server-key.pem", &pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
-}
-
 // Every client of the product reaches a Kafka that needs TLS and SASL: the admin client
 // creates topics, a Goka processor consumes and produces, the product's own franz-go clients
 // read what it wrote; a wrong password is refused. The broker's CA is made by the test.
@@ -70,7 +24,7 @@ func TestSASLSSLBroker(t *testing.T) {
 		t.Skip("needs Kafka's jars (ATLAS_KAFKA_LIBS; make test-kafka sets it)")
 	}
 	dir := t.TempDir()
-	ca, cert, key := testPKI(t, dir)
+	ca, cert, key := runtime.NewTestPKI(t, dir)
 	const user, password = "atlas-test", "sasl-ssl-secret-91c4"
 	k, err := kraft.Start(libs, 1, kraft.Options{Secure: &kraft.Secure{CertFile: cert, KeyFile: key, User: user, Password: password}}, t.Logf)
 	require.NoError(t, err)

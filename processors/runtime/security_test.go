@@ -8,6 +8,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -19,18 +20,41 @@ import (
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
-// writeCA writes a self-signed CA certificate as PEM and returns its path.
-func writeCA(t *testing.T) string {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+// NewTestPKI writes a CA and a server certificate for 127.0.0.1 it signs: the CA as PEM, the
+// server's chain and PKCS#8 key as PEM, in dir (for this package's tests and runtime_test's).
+func NewTestPKI(t *testing.T, dir string) (caFile, certFile, keyFile string) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true,
-		KeyUsage: x509.KeyUsageCertSign}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "atlas test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
 	require.NoError(t, err)
-	p := filepath.Join(t.TempDir(), "ca.pem")
-	require.NoError(t, os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600))
-	return p
+	srvKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	srv := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	caCert, err := x509.ParseCertificate(caDER)
+	require.NoError(t, err)
+	srvDER, err := x509.CreateCertificate(rand.Reader, srv, caCert, &srvKey.PublicKey, caKey)
+	require.NoError(t, err)
+	keyDER, err := x509.MarshalPKCS8PrivateKey(srvKey)
+	require.NoError(t, err)
+	write := func(name string, blocks ...*pem.Block) string {
+		var b []byte
+		for _, bl := range blocks {
+			b = append(b, pem.EncodeToMemory(bl)...)
+		}
+		p := filepath.Join(dir, name)
+		require.NoError(t, os.WriteFile(p, b, 0o600))
+		return p
+	}
+	return write("ca.pem", &pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		write("server.pem", &pem.Block{Type: "CERTIFICATE", Bytes: srvDER}, &pem.Block{Type: "CERTIFICATE", Bytes: caDER}),
+		write("server-key.pem", &pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})
 }
 
 func TestSecurityFromEnv(t *testing.T) {
@@ -38,7 +62,7 @@ func TestSecurityFromEnv(t *testing.T) {
 	require.NoError(t, err)
 	require.Nil(t, s.TLS, "plaintext unless asked")
 
-	ca := writeCA(t)
+	ca, _, _ := NewTestPKI(t, t.TempDir())
 	s, err = SecurityFromEnv(env(map[string]string{"KAFKA_TLS_CA_FILE": ca, "KAFKA_SASL_MECHANISM": "scram-sha-512",
 		"KAFKA_SASL_USERNAME": "atlas", "KAFKA_SASL_PASSWORD": "s3cret-value"}))
 	require.NoError(t, err)
