@@ -444,17 +444,11 @@ func (a *API) tenantKnown(t codecs.Tenant) (bool, error) {
 	if _, n := a.accounts.Page(prefix, 0, 0); n > 0 {
 		return true, nil
 	}
-	for _, src := range []ViewSource{a.registry.src} {
-		it, err := src.IteratorWithRange(prefix, prefixLimit(prefix))
-		if err != nil {
-			return false, err
-		}
-		found := it.Next()
-		err = it.Err()
-		it.Release()
-		if err != nil || found {
-			return found, err
-		}
+	it, err := a.registry.src.IteratorWithRange(prefix, prefixLimit(prefix))
+	if err != nil {
+		return false, err
 	}
-	return false, nil
+	defer it.Release()
+	found := it.Next()
+	return found, it.Err()
 }
