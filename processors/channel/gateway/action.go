@@ -69,9 +69,10 @@ func shapeOf(cat *codecs.CatalogTopic, typ string) (shape, bool) {
 	return s, ok && s.top != nil
 }
 
-// withCurrentKeys is the shape plus the keys current upstream always writes in the type:
-// those the policy fills from the session (instance, mapId) are then filled, a transaction id
-// is a fresh one, and the codec's FillCurrent gives the rest their zero values.
+// withCurrentKeys is the shape plus the keys current upstream always writes in the type: those
+// the policy fills from the session (instance, mapId) are then filled, and the codec's
+// FillCurrent gives the rest their zero values (a transaction id only the current era writes
+// is the nil uuid of an uncorrelated message).
 func (s shape) withCurrentKeys(cat *codecs.CatalogTopic, ct *codecs.CatalogType) shape {
 	keys := cat.CurrentKeys
 	if ct != nil {
@@ -203,10 +204,8 @@ func buildCommand(era string, f protocol.ClientFrame, s sessions.Session) (any, 
 	if d, ok := derived[cat.Name+" "+f.Type]; ok {
 		d(body, s)
 	}
-	// A transaction id is always a fresh one, as upstream makes them: a client reusing
-	// another transaction's id could interfere with it.
-	// (A transaction id only the current era writes is the nil uuid of an uncorrelated
-	// message, which FillCurrent gives.)
+	// A transaction id of the type's own shape is always a fresh one, as upstream makes them:
+	// a client reusing another transaction's id could interfere with it.
 	if sh.top["transactionId"] {
 		top["transactionId"] = mustJSON(uuid.New())
 	}
@@ -231,8 +230,8 @@ func buildCommand(era string, f protocol.ClientFrame, s sessions.Session) (any, 
 // Both are superset fields (seed readers ignore them), so they are written in both eras.
 var derived = map[string]func(body map[string]json.RawMessage, s sessions.Session){
 	// Current party services remove body.characterId: without it a leave would remove nobody.
-	// A leave (force false) is the actor's own, whatever the client says; an expel names its
-	// target, which the client gives (the party service checks the actor leads the party).
+	// A leave (force false) is the actor's own. A client cannot give the key, so an expel
+	// names nobody: the seed's expel has no target either.
 	"COMMAND_TOPIC_PARTY LEAVE": func(body map[string]json.RawMessage, s sessions.Session) {
 		if string(body["force"]) != "true" {
 			body["characterId"] = mustJSON(s.CharacterID)
