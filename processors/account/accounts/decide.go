@@ -27,13 +27,8 @@ func Decide(cfg model.Config, key string, acc *accountpb.Account, cmd *accountpb
 		d.expireTransitions()
 	}
 	if d.acc.GetDeleted() {
-		// A deleted account waits for its Purge; for every other command it is not there.
-		switch cmd.Kind.(type) {
-		case *accountpb.AccountCommand_Purge:
-			return nil, nil // the caller removes the row (Purges)
-		case *accountpb.AccountCommand_Delete:
-			return d.acc, nil // already deleted
-		}
+		// A deleted account waits for its Purge (which the stage applies itself); for every
+		// command it is not there.
 		d.acc = nil
 	}
 	switch k := cmd.Kind.(type) {
@@ -89,12 +84,6 @@ func DeleteRefusal(acc *accountpb.Account) string {
 		return "the account is logged in"
 	}
 	return ""
-}
-
-// Purges reports whether cmd removes the row acc: the Purge of a deleted account.
-func Purges(acc *accountpb.Account, cmd *accountpb.AccountCommand) bool {
-	_, purge := cmd.Kind.(*accountpb.AccountCommand_Purge)
-	return purge && acc.GetDeleted()
 }
 
 // delete marks the account deleted, announces it, and gives its name back to the names

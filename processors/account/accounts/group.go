@@ -86,7 +86,7 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 	// A purge carries its DELETE's command id, which the row remembers: it is idempotent by
 	// state instead, and must not be taken for a redelivery of the DELETE.
 	if _, purge := cmd.Kind.(*accountpb.AccountCommand_Purge); purge {
-		if Purges(acc, cmd) {
+		if acc.GetDeleted() {
 			ctx.Delete() // the tombstone: the compacted table forgets the account
 		}
 		stage.Emit(ctx, kind, cmd.Meta, nil)
