@@ -50,42 +50,38 @@ func (c *Catalog) foldTypeEnvelopes(t *Topic) error {
 			prev++
 		}
 	}
-	keysOf := func(ty *Type) (map[string]*Field, error) {
-		m := map[string]*Field{}
+	// Each type's own envelope keys (the topic's when it has none of its own).
+	keys := make([]map[string]*Field, len(t.Types))
+	for i, ty := range t.Types {
+		if ty.OwnBodyless {
+			if ty.Envelope == nil {
+				return fmt.Errorf("type %s: bodyless without an envelope of its own", ty.Value)
+			}
+			if len(ty.Fields) > 0 {
+				return fmt.Errorf("type %s: a bodyless type of a topic with bodies keeps its keys in its envelope", ty.Value)
+			}
+		}
 		src := base
 		if ty.Envelope != nil {
 			src = ty.Envelope
 		}
+		keys[i] = map[string]*Field{}
 		for _, f := range src {
-			m[f.JSON] = f
+			keys[i][f.JSON] = f
 		}
-		if ty.OwnBodyless {
-			if ty.Envelope == nil {
-				return nil, fmt.Errorf("type %s: bodyless without an envelope of its own", ty.Value)
-			}
-			if len(ty.Fields) > 0 {
-				return nil, fmt.Errorf("type %s: a bodyless type of a topic with bodies keeps its keys in its envelope", ty.Value)
-			}
-		}
-		return m, nil
 	}
 	// A key some type lacks is optional; the types that have it (required there) require it.
 	for i, f := range union {
 		everywhere := true
-		for _, ty := range t.Types {
-			m, err := keysOf(ty)
-			if err != nil {
-				return err
-			}
-			everywhere = everywhere && m[f.JSON] != nil
+		for j := range t.Types {
+			everywhere = everywhere && keys[j][f.JSON] != nil
 		}
 		if everywhere && !f.Optional {
 			continue
 		}
 		union[i] = withOptional(f, true)
-		for _, ty := range t.Types {
-			m, _ := keysOf(ty)
-			if g := m[f.JSON]; g != nil && !g.Optional && !slices.Contains(ty.Requires, f.JSON) {
+		for j, ty := range t.Types {
+			if g := keys[j][f.JSON]; g != nil && !g.Optional && !slices.Contains(ty.Requires, f.JSON) {
 				ty.Requires = append(ty.Requires, f.JSON)
 			}
 		}
