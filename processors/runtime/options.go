@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/IBM/sarama"
@@ -178,6 +179,27 @@ func (o Options) storage(group string) storage.Builder {
 	return storage.DefaultBuilder(filepath.Join(o.StorageDir, sanitize(group)))
 }
 
+// viewFolders counts the views of each table this process opened: two views of one table
+// in one process (`atlas dev` runs the API's registry view and the channel's) must not share
+// a LevelDB folder, which only one may lock.
+var viewFolders = struct {
+	sync.Mutex
+	n map[goka.Table]int
+}{n: map[goka.Table]int{}}
+
+// viewFolder is the storage folder of the next view of table: "view-TABLE" for the first,
+// "view-TABLE-2" for the second, and so on. A process starts its views in the same order
+// each time, so each view finds its own local copy again after a restart.
+func viewFolder(table goka.Table) string {
+	viewFolders.Lock()
+	defer viewFolders.Unlock()
+	viewFolders.n[table]++
+	if n := viewFolders.n[table]; n > 1 {
+		return fmt.Sprintf("view-%s-%d", table, n)
+	}
+	return "view-" + string(table)
+}
+
 // sanitize makes a group name usable as a folder name.
 func sanitize(s string) string {
 	return strings.Map(func(r rune) rune {
@@ -207,7 +229,7 @@ func (o Options) ProcessorOptions(group goka.Group, initialOffset int64) []goka.
 func (o Options) ViewOptions(table goka.Table) []goka.ViewOption {
 	return []goka.ViewOption{
 		goka.WithViewClientID(o.ClientID + "-view-" + sanitize(string(table))),
-		goka.WithViewStorageBuilder(o.storage("view-" + string(table))),
+		goka.WithViewStorageBuilder(o.storage(viewFolder(table))),
 		goka.WithViewTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(o.Sarama(sarama.OffsetOldest), o.topicManagerConfig())),
 		goka.WithViewConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(o.Sarama(sarama.OffsetOldest))),
 		goka.WithViewLogger(gokaLogger{component: "view " + string(table)}),

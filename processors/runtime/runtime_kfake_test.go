@@ -102,3 +102,20 @@ func TestStatsExportLagAndTableState(t *testing.T) {
 	cancel()
 	runtime.WaitAll(r.Done(), v.Done(), v2.Done())
 }
+
+// Two views of one table in one process, with local LevelDB copies (ATLAS_STORAGE_DIR): each
+// has a folder of its own (LevelDB locks its folder; `atlas dev` runs two registry views).
+func TestTwoViewsOfOneTableWithLocalStorage(t *testing.T) {
+	o := kafkatest.Broker(t, 2)
+	o.StorageDir = t.TempDir()
+	table := goka.GroupTable(goka.Group("lv-group"))
+	_, err := o.EnsureTopics(o.Tables(table))
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v := o.StartView(ctx, table, new(codec.String))
+	v2 := o.StartView(ctx, table, new(codec.String))
+	require.Eventually(t, func() bool { return v.Ready() && v2.Ready() }, 60*time.Second, 20*time.Millisecond)
+	cancel()
+	runtime.WaitAll(v.Done(), v2.Done())
+}
