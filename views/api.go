@@ -40,6 +40,8 @@ type API struct {
 	sources  []ViewSource
 	mux      *http.ServeMux
 	routes   []string
+	// deadLetters serves the dead-letter routes (ServeOperator).
+	deadLetters DeadLetters
 	// Now is the clock that tells whether a ban is still in force.
 	Now func() time.Time
 	// Access authenticates and rate-limits requests (nil: open and unlimited, for tests).
@@ -105,19 +107,9 @@ func notFound(format string, args ...any) error {
 func (a *API) handle(pattern string, h func(r *http.Request, t codecs.Tenant) (any, error)) {
 	a.routes = append(a.routes, pattern)
 	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		var scope uuid.UUID
-		if a.Access != nil {
-			var err error
-			if scope, err = a.Access.check(r); err != nil {
-				if errors.Is(err, errUnauthenticated) {
-					w.Header().Set("WWW-Authenticate", `Bearer realm="atlas"`)
-					err = &httpError{http.StatusUnauthorized, "a bearer token is required (Authorization: Bearer <token>)"}
-				} else {
-					w.Header().Set("Retry-After", a.Access.retryAfter())
-				}
-				writeError(w, r, err)
-				return
-			}
+		scope, ok := a.admit(w, r)
+		if !ok {
+			return
 		}
 		t, err := codecs.TenantFromText(r.Header.Get)
 		if err != nil {
@@ -130,16 +122,41 @@ func (a *API) handle(pattern string, h func(r *http.Request, t codecs.Tenant) (a
 			return
 		}
 		doc, err := h(r, t)
-		if err != nil {
-			writeError(w, r, err)
-			return
-		}
-		w.Header().Set("Content-Type", MediaType)
-		w.WriteHeader(http.StatusOK)
-		if err := json.NewEncoder(w).Encode(doc); err != nil {
-			logrus.WithError(err).WithField("path", r.URL.Path).Debug("writing an answer failed")
-		}
+		writeDocument(w, r, doc, err)
 	})
+}
+
+// admit authenticates and rate-limits r; it answers the refusal itself and returns false
+// when r may go no further, else the token's tenant scope (uuid.Nil: every tenant).
+func (a *API) admit(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
+	if a.Access == nil {
+		return uuid.Nil, true
+	}
+	scope, err := a.Access.check(r)
+	if err != nil {
+		if errors.Is(err, errUnauthenticated) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="atlas"`)
+			err = &httpError{http.StatusUnauthorized, "a bearer token is required (Authorization: Bearer <token>)"}
+		} else {
+			w.Header().Set("Retry-After", a.Access.retryAfter())
+		}
+		writeError(w, r, err)
+		return scope, false
+	}
+	return scope, true
+}
+
+// writeDocument answers doc, or err when there is one.
+func writeDocument(w http.ResponseWriter, r *http.Request, doc any, err error) {
+	if err != nil {
+		writeError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", MediaType)
+	w.WriteHeader(http.StatusOK)
+	if err := json.NewEncoder(w).Encode(doc); err != nil {
+		logrus.WithError(err).WithField("path", r.URL.Path).Debug("writing an answer failed")
+	}
 }
 
 // checkReady is called once a request is known to be well-formed: until every view has read
@@ -221,6 +238,8 @@ type accountAttributes struct {
 	TOS      bool     `json:"tos"`
 	Banned   bool     `json:"banned"`
 	Ban      *banInfo `json:"ban,omitempty"`
+	// LastLogin is when the account last logged in at a login server (Unix ms; 0: never).
+	LastLogin int64 `json:"lastLogin"`
 }
 
 // banInfo is the ban in force: reason code and end (Unix milliseconds, 0 = permanent).
@@ -235,10 +254,11 @@ type registryAttributes struct {
 
 func (a *API) accountResource(id uint32, acc *accountpb.Account) resource {
 	attrs := accountAttributes{
-		Name:     acc.GetName(),
-		LoggedIn: model.State(acc),
-		Gender:   acc.GetGender(),
-		TOS:      acc.GetTos(),
+		Name:      acc.GetName(),
+		LoggedIn:  model.State(acc),
+		Gender:    acc.GetGender(),
+		TOS:       acc.GetTos(),
+		LastLogin: acc.GetLastLoginMs(),
 	}
 	// The same test as the account service's login: a ban with an end in the past is over.
 	if b := acc.GetBan(); b != nil && (b.UntilMs == 0 || a.Now().UnixMilli() < b.UntilMs) {

@@ -2,6 +2,7 @@ package views
 
 import (
 	"encoding/json"
+	"github.com/atlasstreams/atlas/processors/channel/directory"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
@@ -95,7 +97,9 @@ func unitAPI(ready bool) (*API, []*memSource) {
 	for k := range acc.rows {
 		ix.Observe(k, true)
 	}
-	return NewAPI(Indexed(acc, ix), names, reg), []*memSource{acc, names, reg}
+	a := NewAPI(Indexed(acc, ix), names, reg)
+	a.ServeOperator(directory.New(time.Minute), &fakeLetters{})
+	return a, []*memSource{acc, names, reg}
 }
 
 func serve(a *API, method, target string, h http.Header) *httptest.ResponseRecorder {

@@ -161,3 +161,14 @@ func (s *idSet) page(offset, n uint64) []uint32 {
 	}
 	return ids
 }
+
+// Tenants are the account key prefixes the index holds, each with its number of accounts.
+func (ix *AccountIndex) Tenants() map[string]uint64 {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	out := make(map[string]uint64, len(ix.tenants))
+	for prefix, set := range ix.tenants {
+		out[prefix] = uint64(set.total)
+	}
+	return out
+}

@@ -33,6 +33,8 @@ type AccountSource interface {
 	// Page returns up to n ids of the tenant whose account keys start with prefix, from the
 	// offset-th in id order, and how many the tenant has.
 	Page(prefix string, offset, n uint64) (ids []uint32, total uint64)
+	// Tenants are the account key prefixes of the tenants with accounts, each with its count.
+	Tenants() map[string]uint64
 }
 
 // Indexed is src whose ids ix keeps (ix must be the index of src's view).
@@ -42,6 +44,8 @@ type indexedSource struct {
 	ViewSource
 	ix *AccountIndex
 }
+
+func (s indexedSource) Tenants() map[string]uint64 { return s.ix.Tenants() }
 
 func (s indexedSource) Page(prefix string, offset, n uint64) ([]uint32, uint64) {
 	return s.ix.Page(prefix, offset, n)

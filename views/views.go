@@ -3,15 +3,39 @@ package views
 import (
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"time"
 
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/processors/account/accounts"
 	"github.com/atlasstreams/atlas/processors/account/names"
+	"github.com/atlasstreams/atlas/processors/channel/directory"
+	"github.com/atlasstreams/atlas/processors/deadletter/replay"
 	"github.com/atlasstreams/atlas/processors/registry"
 	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Views are the three supervised views the HTTP API reads.
+// DefaultChannelTTL is how long a channel that stopped announcing itself still counts as up:
+// three of the channels' default heartbeat intervals (CHANNEL_HEARTBEAT_INTERVAL, 10s).
+const DefaultChannelTTL = 30 * time.Second
+
+// ChannelTTLFromEnv reads ATLAS_CHANNEL_TTL (a duration; empty: DefaultChannelTTL).
+func ChannelTTLFromEnv(getenv func(string) string) (time.Duration, error) {
+	v := getenv("ATLAS_CHANNEL_TTL")
+	if v == "" {
+		return DefaultChannelTTL, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d <= 0 {
+		return 0, fmt.Errorf("ATLAS_CHANNEL_TTL=%q: want a positive duration such as 30s", v)
+	}
+	return d, nil
+}
+
+// Views are the three supervised views the HTTP API reads, with the channel directory and the
+// dead-letter reader of its operator routes.
 type Views struct {
 	Accounts *runtime.RunningView
 	Names    *runtime.RunningView
@@ -32,6 +56,14 @@ func Start(ctx context.Context, o runtime.Options) (*Views, error) {
 	if len(o.Brokers) == 0 {
 		return nil, errors.New("views: no Kafka brokers")
 	}
+	ttl, err := ChannelTTLFromEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	dir, err := directory.Start(ctx, o, ttl)
+	if err != nil {
+		return nil, fmt.Errorf("channel directory: %w", err)
+	}
 	ix := NewAccountIndex()
 	v := &Views{
 		Accounts: o.StartIndexedView(ctx, atlas.AccountsTable, new(accounts.TableCodec), ix),
@@ -40,6 +72,9 @@ func Start(ctx context.Context, o runtime.Options) (*Views, error) {
 		done:     make(chan struct{}),
 	}
 	v.api = NewAPI(Indexed(FromRunningView(v.Accounts), ix), FromRunningView(v.Names), FromRunningView(v.Registry))
+	v.api.ServeOperator(dir, replay.NewService(string(atlas.DeadLetterTopic), func() (*kgo.Client, error) {
+		return kgo.NewClient(o.KafkaClientOpts()...)
+	}))
 	go func() {
 		defer close(v.done)
 		runtime.WaitAll(v.Accounts.Done(), v.Names.Done(), v.Registry.Done())

@@ -25,6 +25,7 @@ import (
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/seal"
 	"github.com/atlasstreams/atlas/processors/runtime/kafkatest"
+	"github.com/atlasstreams/atlas/processors/topicread"
 	"github.com/google/uuid"
 	"github.com/lovoo/goka"
 	"github.com/stretchr/testify/require"
@@ -286,7 +287,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 		fs := cl.PollFetches(ctx)
 		require.NoError(t, ctx.Err(), "events still missing: %v", want)
 		fs.EachRecord(func(r *kgo.Record) {
-			got, _ := codecs.TenantFromHeaders(headerMap(r.Headers))
+			got, _ := codecs.TenantFromHeaders(topicread.HeaderMap(r.Headers))
 			if got != tenant {
 				return
 			}

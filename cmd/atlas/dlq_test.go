@@ -12,6 +12,8 @@ import (
 
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/processors/deadletter/replay"
+	"github.com/atlasstreams/atlas/processors/topicread"
 	"github.com/google/uuid"
 	"github.com/lovoo/goka"
 	"github.com/stretchr/testify/require"
@@ -64,13 +66,13 @@ func TestDeadLetterListShowReplay(t *testing.T) {
 	require.NoError(t, err, stderr)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	require.Len(t, lines, 2, out)
-	var entries []dlqEntry
+	var entries []replay.Entry
 	for _, l := range lines {
-		var e dlqEntry
+		var e replay.Entry
 		require.NoError(t, json.Unmarshal([]byte(l), &e))
 		entries = append(entries, e)
 	}
-	byReason := map[string]dlqEntry{}
+	byReason := map[string]replay.Entry{}
 	for _, e := range entries {
 		byReason[e.Reason] = e
 	}
@@ -81,13 +83,13 @@ func TestDeadLetterListShowReplay(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, strings.Count(out, "\n"), "filtered by reason")
 
-	out, stderr, err = atlasRun("dlq", "show", "--brokers", brokers, "--at", position(fixed.Partition, fixed.Offset))
+	out, stderr, err = atlasRun("dlq", "show", "--brokers", brokers, "--at", replay.Position{Partition: fixed.Partition, Offset: fixed.Offset}.String())
 	require.NoError(t, err, stderr)
 	require.Contains(t, out, `"value":{"name":"bob","password":"secret"}`)
 
-	out, stderr, err = atlasRun("dlq", "replay", "--brokers", brokers, "--at", position(fixed.Partition, fixed.Offset))
+	out, stderr, err = atlasRun("dlq", "replay", "--brokers", brokers, "--at", replay.Position{Partition: fixed.Partition, Offset: fixed.Offset}.String())
 	require.NoError(t, err, stderr)
-	require.Contains(t, out, "replayed "+position(fixed.Partition, fixed.Offset))
+	require.Contains(t, out, "replayed "+replay.Position{Partition: fixed.Partition, Offset: fixed.Offset}.String())
 	var replayed *kgo.Record
 	for replayed == nil {
 		fs := cl.PollFetches(ctx)
@@ -96,7 +98,7 @@ func TestDeadLetterListShowReplay(t *testing.T) {
 	}
 	require.Equal(t, fixed.Key, replayed.Key)
 	require.Equal(t, fixed.Value, replayed.Value)
-	h := headerMap(replayed.Headers)
+	h := topicread.HeaderMap(replayed.Headers)
 	got, err := codecs.TenantFromHeaders(h)
 	require.NoError(t, err)
 	require.Equal(t, tenant, got, "the original headers go with it")
@@ -105,7 +107,7 @@ func TestDeadLetterListShowReplay(t *testing.T) {
 		require.False(t, strings.HasPrefix(k, "x-atlas-dlq-"), "no dead-letter header on the replayed record: %s", k)
 	}
 
-	_, stderr, err = atlasRun("dlq", "replay", "--brokers", brokers, "--at", position(cut.Partition, cut.Offset))
+	_, stderr, err = atlasRun("dlq", "replay", "--brokers", brokers, "--at", replay.Position{Partition: cut.Partition, Offset: cut.Offset}.String())
 	require.Error(t, err)
 	require.Contains(t, stderr, "cut to fit")
 	_, stderr, err = atlasRun("dlq", "show", "--brokers", brokers, "--at", "1/999")
@@ -191,7 +193,7 @@ func TestEmitHeadersAndIgnoredWarning(t *testing.T) {
 		require.NoError(t, ctx.Err())
 		fs.EachRecord(func(x *kgo.Record) { r = x })
 	}
-	h := headerMap(r.Headers)
+	h := topicread.HeaderMap(r.Headers)
 	require.Equal(t, tp, string(h[codecs.HeaderTraceParent]))
 	require.Equal(t, "hello", string(h["x-note"]))
 	require.Equal(t, 1, strings.Count(fmt.Sprint(r.Headers), codecs.HeaderTraceParent), "the given trace replaces the new one")

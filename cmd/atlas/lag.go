@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/atlasstreams/atlas/processors/topicread"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -60,7 +61,7 @@ func runLag(ctx context.Context, args []string) error {
 		}
 		for _, topic := range slices.Sorted(maps.Keys(committed)) {
 			if ends[topic] == nil {
-				if ends[topic], err = endOffsets(ctx, cl, topic, *wait); err != nil {
+				if ends[topic], err = topicread.EndOffsets(ctx, cl, topic, *wait); err != nil {
 					return fmt.Errorf("group %s: %w", g, err)
 				}
 			}

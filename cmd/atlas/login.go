@@ -15,6 +15,7 @@ import (
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/ticket"
+	"github.com/atlasstreams/atlas/processors/topicread"
 	"github.com/google/uuid"
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -282,7 +283,7 @@ func (w *watch) poll(ctx context.Context, what string, done func() bool) error {
 }
 
 func (w *watch) take(r *kgo.Record) {
-	if t, err := codecs.TenantFromHeaders(headerMap(r.Headers)); err != nil || t != w.l.tenant {
+	if t, err := codecs.TenantFromHeaders(topicread.HeaderMap(r.Headers)); err != nil || t != w.l.tenant {
 		return
 	}
 	switch r.Topic {

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 
+	"github.com/atlasstreams/atlas/console"
 	"github.com/atlasstreams/atlas/processors/registry"
 	"github.com/atlasstreams/atlas/processors/runtime"
 	"github.com/atlasstreams/atlas/views"
@@ -28,11 +29,14 @@ func allReady(cs ...component) func() bool {
 	}
 }
 
-// httpHandler serves the ops endpoints and, when api is set, the query API under /api/.
+// httpHandler serves the ops endpoints and, when api is set, the query API under /api/ and
+// the console over it under /console/.
 func httpHandler(ready func() bool, api *views.API) http.Handler {
 	mux := runtime.OpsMux(ready)
 	if api != nil {
 		mux.Handle("/api/", api.Handler())
+		mux.Handle(console.Path, console.Handler())
+		mux.Handle("GET /console", http.RedirectHandler(console.Path, http.StatusMovedPermanently))
 	}
 	return mux
 }

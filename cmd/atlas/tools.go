@@ -16,6 +16,7 @@ import (
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/atlasstreams/atlas/processors/topicread"
 	"github.com/google/uuid"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -204,19 +205,6 @@ func keyFromMessage(cat *codecs.CatalogTopic, value []byte) (uint64, error) {
 	return uint64(n), nil
 }
 
-// tailLine is one printed message.
-type tailLine struct {
-	Topic     string            `json:"topic"`
-	Partition int32             `json:"partition"`
-	Offset    int64             `json:"offset"`
-	Timestamp time.Time         `json:"timestamp"`
-	Key       string            `json:"key"`
-	Headers   map[string]string `json:"headers,omitempty"`
-	Value     json.RawMessage   `json:"value,omitempty"`
-	ValueB64  []byte            `json:"valueBase64,omitempty"`
-	Error     string            `json:"error,omitempty"`
-}
-
 // runTail prints a topic's messages as JSON lines: value as JSON when it is, headers
 // decoded (tenant versions as numbers), and a decoding error when a catalog message is not
 // valid for its topic. Without --follow it stops at the end the topic had when it started.
@@ -253,7 +241,7 @@ func runTail(ctx context.Context, args []string) error {
 	}
 	defer cl.Close()
 	// An unknown topic or brokers that do not answer are errors, not an empty tail.
-	ends, err := endOffsets(ctx, cl, topic, 15*time.Second)
+	ends, err := topicread.EndOffsets(ctx, cl, topic, 15*time.Second)
 	if err != nil {
 		return err
 	}
@@ -315,7 +303,7 @@ func runTail(ctx context.Context, args []string) error {
 			if werr != nil || (*count > 0 && seen >= *count) || !*follow && r.Offset >= ends[r.Partition] {
 				return
 			}
-			werr = enc.Encode(describeRecord(r, cat))
+			werr = enc.Encode(topicread.Describe(r, cat))
 			seen++
 		})
 		if werr != nil {
@@ -346,35 +334,4 @@ func startOffset(from string, partition int) (kgo.Offset, error) {
 		return kgo.Offset{}, fmt.Errorf("--from %q: want oldest, newest, an offset or an RFC3339 time", from)
 	}
 	return kgo.NewOffset().AfterMilli(t.UnixMilli()), nil
-}
-
-func describeRecord(r *kgo.Record, cat *codecs.CatalogTopic) tailLine {
-	l := tailLine{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Headers: map[string]string{}}
-	// An 8-byte id key is shown as its id; any other key as its text (JSON escapes what needs it).
-	if id, err := codecs.ParseIDKey(r.Key); err == nil {
-		l.Key = strconv.FormatUint(uint64(id), 10)
-	} else {
-		l.Key = string(r.Key)
-	}
-	for _, h := range r.Headers {
-		switch h.Key {
-		case codecs.HeaderMajorVersion, codecs.HeaderMinorVersion:
-			if len(h.Value) == 2 {
-				l.Headers[h.Key] = strconv.Itoa(int(h.Value[0])<<8 | int(h.Value[1]))
-				continue
-			}
-		}
-		l.Headers[h.Key] = string(h.Value)
-	}
-	if json.Valid(r.Value) {
-		l.Value = r.Value
-	} else {
-		l.ValueB64 = r.Value
-	}
-	if cat != nil {
-		if _, err := cat.Decode(r.Value); err != nil {
-			l.Error = err.Error()
-		}
-	}
-	return l
 }

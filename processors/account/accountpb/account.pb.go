@@ -1507,7 +1507,9 @@ type Account struct {
 	CreatedMs int64                  `protobuf:"varint,8,opt,name=created_ms,json=createdMs,proto3" json:"created_ms,omitempty"`
 	// Deleted: COMMAND_TOPIC_ACCOUNT DELETE was applied and the row waits for its Purge. Such an
 	// account is not there for every other command.
-	Deleted       bool `protobuf:"varint,9,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	Deleted bool `protobuf:"varint,9,opt,name=deleted,proto3" json:"deleted,omitempty"`
+	// When the account last logged in at a login server (Unix ms; 0: never), for operators.
+	LastLoginMs   int64 `protobuf:"varint,10,opt,name=last_login_ms,json=lastLoginMs,proto3" json:"last_login_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1603,6 +1605,13 @@ func (x *Account) GetDeleted() bool {
 		return x.Deleted
 	}
 	return false
+}
+
+func (x *Account) GetLastLoginMs() int64 {
+	if x != nil {
+		return x.LastLoginMs
+	}
+	return 0
 }
 
 type BanState struct {
@@ -2273,7 +2282,7 @@ const file_account_proto_rawDesc = "" +
 	"\buntil_ms\x18\x02 \x01(\x03R\auntilMs\"\a\n" +
 	"\x05Unban\"$\n" +
 	"\x06SetTos\x12\x1a\n" +
-	"\baccepted\x18\x01 \x01(\bR\baccepted\"\xa7\x02\n" +
+	"\baccepted\x18\x01 \x01(\bR\baccepted\"\xcb\x02\n" +
 	"\aAccount\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -2284,7 +2293,9 @@ const file_account_proto_rawDesc = "" +
 	"\x06dedupe\x18\a \x01(\v2\x18.atlas.account.v1.DedupeR\x06dedupe\x12\x1d\n" +
 	"\n" +
 	"created_ms\x18\b \x01(\x03R\tcreatedMs\x12\x18\n" +
-	"\adeleted\x18\t \x01(\bR\adeleted\"=\n" +
+	"\adeleted\x18\t \x01(\bR\adeleted\x12\"\n" +
+	"\rlast_login_ms\x18\n" +
+	" \x01(\x03R\vlastLoginMs\"=\n" +
 	"\bBanState\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\rR\x06reason\x12\x19\n" +
 	"\buntil_ms\x18\x02 \x01(\x03R\auntilMs\"q\n" +

@@ -102,3 +102,12 @@ func TenantKeyOf(key string) string {
 func AccountKeyFor(key string, id uint32) string {
 	return TenantKeyOf(key) + accountInfix + fmt.Sprintf("%010d", id)
 }
+
+// ParseAccountKeyPrefix is the tenant of an AccountKeyPrefix.
+func ParseAccountKeyPrefix(prefix string) (codecs.Tenant, error) {
+	t, ok := strings.CutSuffix(prefix, accountInfix)
+	if !ok {
+		return codecs.Tenant{}, fmt.Errorf("%q is not an account key prefix", prefix)
+	}
+	return codecs.ParseTenantString(t)
+}

@@ -71,6 +71,7 @@ func Login(a *accountpb.Account, id []byte, issuer string, nowMs int64) bool {
 			return false
 		}
 		a.Sessions = append(a.Sessions, entry)
+		a.LastLoginMs = nowMs
 		return true
 	case IssuerChannel:
 		for _, s := range a.Sessions {

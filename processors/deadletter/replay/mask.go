@@ -1,0 +1,61 @@
+package replay
+
+import (
+	"bytes"
+	"encoding/json"
+	"slices"
+	"strings"
+)
+
+// secretWords mark a JSON member whose value is a secret, wherever it is nested: a
+// password, a session ticket, a token, a key's secret.
+var secretWords = []string{"password", "secret", "ticket", "token"}
+
+// Masked replaces a secret's value.
+const Masked = "***"
+
+func secretName(name string) bool {
+	name = strings.ToLower(name)
+	return slices.ContainsFunc(secretWords, func(w string) bool { return strings.Contains(name, w) })
+}
+
+// Mask is the JSON value v with every member whose name names a secret set to "***". The
+// members of an object come out in name order. v must be valid JSON.
+func Mask(v []byte) json.RawMessage {
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber() // numbers as written, not through float64
+	var x any
+	if err := d.Decode(&x); err != nil {
+		return nil
+	}
+	out, err := json.Marshal(mask(x))
+	if err != nil {
+		return nil
+	}
+	return out
+}
+
+func mask(x any) any {
+	switch t := x.(type) {
+	case map[string]any:
+		for k, v := range t {
+			if secretName(k) {
+				t[k] = Masked
+			} else {
+				t[k] = mask(v)
+			}
+		}
+	case []any:
+		for i := range t {
+			t[i] = mask(t[i])
+		}
+	}
+	return x
+}
+
+// mayHoldSecret reports whether bytes that are not JSON name a secret anywhere: such a
+// value is withheld rather than shown, since it cannot be masked member by member.
+func mayHoldSecret(v []byte) bool {
+	lower := bytes.ToLower(v)
+	return slices.ContainsFunc(secretWords, func(w string) bool { return bytes.Contains(lower, []byte(w)) })
+}
