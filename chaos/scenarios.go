@@ -214,6 +214,7 @@ func runScenario(o Options, s scenario) (res Result) {
 		return fail(err)
 	}
 	defer c.close()
+	logf(o, "  starting %d account instance(s)", s.instances)
 	for i := 0; i < s.instances; i++ {
 		if _, err := c.start(); err != nil {
 			return fail(err)
@@ -249,6 +250,8 @@ func runScenario(o Options, s scenario) (res Result) {
 		}
 	}
 
+	logf(o, "  %d players in %d tenant(s) playing %d rounds, about %d commands", len(players), s.tenants, rounds, r.total)
+	stopProgress := r.progress(5 * time.Second)
 	var wg sync.WaitGroup
 	errs := make(chan error, len(players)+1)
 	for i, p := range players {
@@ -272,6 +275,7 @@ func runScenario(o Options, s scenario) (res Result) {
 	}()
 	wg.Wait()
 	<-faultDone
+	stopProgress()
 	close(errs)
 	var firstErr error
 	for e := range errs {
@@ -279,6 +283,7 @@ func runScenario(o Options, s scenario) (res Result) {
 			firstErr = e
 		}
 	}
+	logf(o, "  waiting for every expected event (at most 60s)")
 	if err := r.caughtUp(60 * time.Second); err != nil && firstErr == nil {
 		firstErr = err
 	}
@@ -295,6 +300,29 @@ func runScenario(o Options, s scenario) (res Result) {
 		}
 	}
 	return res
+}
+
+// progress prints how many commands have been sent every interval until the returned func is
+// called: a scenario runs for minutes, and silence would look like a hang.
+func (r *run) progress(interval time.Duration) (stop func()) {
+	done := make(chan struct{})
+	start := time.Now()
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				r.d.mu.Lock()
+				sent := r.d.steps
+				r.d.mu.Unlock()
+				logf(r.o, "  %d of about %d commands sent after %s", sent, r.total, time.Since(start).Round(time.Second))
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // tally compares what was seen with what the model expected, command by command.

@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/atlasstreams/atlas/codecs"
@@ -132,6 +134,13 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
 	if a.Access == nil {
 		return uuid.Nil, true
 	}
+	if a.Access.Open() && !addressedByIP(r.Host) {
+		// Without tokens (atlas dev) the API trusts whoever reaches it; a page of another
+		// site could reach it too by rebinding its own name to 127.0.0.1. Such a request
+		// names that site's host, never an address.
+		writeError(w, r, &httpError{http.StatusForbidden, "an API without tokens answers only requests to an IP address or localhost"})
+		return uuid.Nil, false
+	}
 	scope, err := a.Access.check(r)
 	if err != nil {
 		if errors.Is(err, errUnauthenticated) {
@@ -144,6 +153,15 @@ func (a *API) admit(w http.ResponseWriter, r *http.Request) (uuid.UUID, bool) {
 		return scope, false
 	}
 	return scope, true
+}
+
+// addressedByIP reports whether a Host header names an IP address or localhost.
+func addressedByIP(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return host == "localhost" || net.ParseIP(host) != nil
 }
 
 // writeDocument answers doc, or err when there is one.

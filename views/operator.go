@@ -109,6 +109,7 @@ func (a *API) admin(pattern string, h func(r *http.Request) (any, error)) {
 }
 
 type tenantAttributes struct {
+	TenantID string `json:"tenantId"`
 	Region   string `json:"region"`
 	Major    uint16 `json:"majorVersion"`
 	Minor    uint16 `json:"minorVersion"`
@@ -116,8 +117,8 @@ type tenantAttributes struct {
 }
 
 // listTenants lists the tenants with accounts: every one for a token of every tenant, the
-// token's own for a scoped one. Resource ids are the tenant uuid; one uuid may have several
-// regions or versions, each its own resource.
+// token's own for a scoped one. A resource's id is the whole tenant (uuid:region:major.minor):
+// one uuid may have several regions or versions, each its own resource.
 func (a *API) listTenants(r *http.Request, scope uuid.UUID) (any, error) {
 	if err := a.checkReady(); err != nil {
 		return nil, err
@@ -137,8 +138,8 @@ func (a *API) listTenants(r *http.Request, scope uuid.UUID) (any, error) {
 	slices.SortFunc(rows, func(x, y row) int { return strings.Compare(x.t.String(), y.t.String()) })
 	data := make([]resource, 0, len(rows))
 	for _, x := range rows {
-		data = append(data, resource{Type: "tenants", ID: x.t.ID.String(), Attributes: tenantAttributes{
-			Region: x.t.Region, Major: x.t.Major, Minor: x.t.Minor, Accounts: x.n,
+		data = append(data, resource{Type: "tenants", ID: x.t.String(), Attributes: tenantAttributes{
+			TenantID: x.t.ID.String(), Region: x.t.Region, Major: x.t.Major, Minor: x.t.Minor, Accounts: x.n,
 		}})
 	}
 	return struct {
@@ -202,8 +203,8 @@ func deadLetterError(err error) error {
 		return &httpError{http.StatusConflict, "this dead letter cannot be replayed: " + err.Error()}
 	case errors.Is(err, replay.ErrNotDeadLetter):
 		return &httpError{http.StatusConflict, "this record is not a dead letter: " + err.Error()}
-	case errors.Is(err, context.DeadlineExceeded):
-		return &httpError{http.StatusGatewayTimeout, "the dead-letter topic did not answer in time"}
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return &httpError{http.StatusGatewayTimeout, "the dead-letter topic did not answer in time, or the request ended"}
 	}
 	return err
 }

@@ -3,16 +3,22 @@ package views
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/model"
+	"github.com/atlasstreams/atlas/processors/channel/directory"
 	"github.com/atlasstreams/atlas/processors/deadletter/replay"
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // fakeLetters is a dead-letter topic with one letter, at 0/0; its replays are recorded.
@@ -100,6 +106,7 @@ func TestTenantsListIsScopedByToken(t *testing.T) {
 			Data []struct {
 				ID         string `json:"id"`
 				Attributes struct {
+					TenantID string `json:"tenantId"`
 					Region   string `json:"region"`
 					Accounts uint64 `json:"accounts"`
 				} `json:"attributes"`
@@ -108,7 +115,8 @@ func TestTenantsListIsScopedByToken(t *testing.T) {
 		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &doc))
 		out := map[string]uint64{}
 		for _, d := range doc.Data {
-			out[d.ID+"/"+d.Attributes.Region] = d.Attributes.Accounts
+			out[d.Attributes.TenantID+"/"+d.Attributes.Region] = d.Attributes.Accounts
+			require.True(t, strings.HasPrefix(d.ID, d.Attributes.TenantID+":"+d.Attributes.Region+":"), d.ID)
 		}
 		return out
 	}
@@ -120,11 +128,64 @@ func TestTenantsListIsScopedByToken(t *testing.T) {
 
 // Channels are read with the tenant headers, like accounts: another tenant's are not there.
 func TestChannelsAreTheTenantsOwn(t *testing.T) {
+	dir := directory.New(time.Minute)
 	a, _ := unitAPI(true)
-	w := serve(a, http.MethodGet, "/api/channels", tenantHeaders(unitTenant))
-	require.Equal(t, http.StatusOK, w.Code)
-	require.JSONEq(t, `{"data":[]}`, w.Body.String())
-	w = serve(a, http.MethodGet, "/api/channels", nil)
+	a.mux = http.NewServeMux()
+	a.routes = nil
+	a.ServeOperator(dir, &fakeLetters{})
+	other := codecs.Tenant{ID: uuid.New(), Region: "JMS", Major: 185, Minor: 1}
+	for i, tenant := range []codecs.Tenant{unitTenant, other, other} {
+		r := &kgo.Record{Topic: string(atlas.CommandTopicChannelStatus), Timestamp: time.Now(),
+			Value: fmt.Appendf(nil, `{"worldId":0,"channelId":%d,"ipAddress":"10.0.0.1","port":7575,"currentCapacity":0,"maxCapacity":100,"type":"HEARTBEAT"}`, i+1)}
+		for k, v := range tenant.Headers() {
+			r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: v})
+		}
+		dir.Observe(r)
+	}
+	ids := func(tenant codecs.Tenant) []string {
+		w := serve(a, http.MethodGet, "/api/channels", tenantHeaders(tenant))
+		require.Equal(t, http.StatusOK, w.Code)
+		var doc struct {
+			Data []struct {
+				ID string `json:"id"`
+			} `json:"data"`
+		}
+		require.NoError(t, json.Unmarshal(w.Body.Bytes(), &doc))
+		var out []string
+		for _, d := range doc.Data {
+			out = append(out, d.ID)
+		}
+		return out
+	}
+	require.Equal(t, []string{"0-1"}, ids(unitTenant))
+	require.Equal(t, []string{"0-2", "0-3"}, ids(other))
+	w := serve(a, http.MethodGet, "/api/channels", nil)
 	require.Equal(t, http.StatusBadRequest, w.Code)
 	require.True(t, strings.Contains(w.Body.String(), "TENANT_ID"), w.Body.String())
+}
+
+// An API without tokens (atlas dev) answers only requests addressed to an IP or localhost:
+// a page that rebinds its own name to 127.0.0.1 names its host, and is refused.
+func TestAnOpenAPIRefusesRequestsToOtherHosts(t *testing.T) {
+	a, _ := unitAPI(true)
+	a.Access = NewAccess(nil, 1000, 1000)
+	for host, want := range map[string]int{
+		"127.0.0.1:8080": http.StatusOK, "localhost:8080": http.StatusOK, "[::1]:8080": http.StatusOK, "10.1.2.3": http.StatusOK,
+		"rebound.example:8080": http.StatusForbidden, "localhost.example": http.StatusForbidden,
+	} {
+		r := httptest.NewRequest(http.MethodGet, "/api/accounts/7", nil)
+		r.Header = tenantHeaders(unitTenant)
+		r.Host = host
+		w := httptest.NewRecorder()
+		a.Handler().ServeHTTP(w, r)
+		require.Equal(t, want, w.Code, host)
+	}
+	// With tokens, the token is the guard: any host name is fine.
+	g := guarded(t, 1000, 1000)
+	r := httptest.NewRequest(http.MethodGet, "/api/accounts/7", nil)
+	r.Header = withToken(allTenants)
+	r.Host = "atlas-api.example"
+	w := httptest.NewRecorder()
+	g.Handler().ServeHTTP(w, r)
+	require.Equal(t, http.StatusOK, w.Code)
 }

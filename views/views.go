@@ -14,6 +14,7 @@ import (
 	"github.com/atlasstreams/atlas/processors/deadletter/replay"
 	"github.com/atlasstreams/atlas/processors/registry"
 	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/atlasstreams/atlas/processors/topicread"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -73,7 +74,7 @@ func Start(ctx context.Context, o runtime.Options) (*Views, error) {
 	}
 	v.api = NewAPI(Indexed(FromRunningView(v.Accounts), ix), FromRunningView(v.Names), FromRunningView(v.Registry))
 	v.api.ServeOperator(dir, replay.NewService(string(atlas.DeadLetterTopic), func() (*kgo.Client, error) {
-		return kgo.NewClient(o.KafkaClientOpts()...)
+		return kgo.NewClient(append(o.KafkaClientOpts(), topicread.ReaderOpts()...)...)
 	}))
 	go func() {
 		defer close(v.done)

@@ -39,7 +39,7 @@ func runDLQ(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
-	cl, err := kafkaClient(*brokers)
+	cl, err := kafkaClient(*brokers, topicread.ReaderOpts()...)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/atlasstreams/atlas/console"
 	"github.com/atlasstreams/atlas/processors/registry"
@@ -48,12 +49,33 @@ func serveUntilDone(ctx context.Context, listen, what string, h http.Handler, br
 		return err
 	}
 	logrus.WithFields(logrus.Fields{"http": addr, "brokers": brokers}).Info(what + " started")
+	go reportRecovery(ctx, what, allReady(cs...))
 	<-ctx.Done()
 	shutdownHTTP(srv)
 	for _, c := range cs {
 		<-c.Done()
 	}
 	return nil
+}
+
+// reportRecovery logs every 10 s while the tables are being read, and once when they are:
+// a large table takes minutes, and /readyz alone says nothing to someone reading the log.
+func reportRecovery(ctx context.Context, what string, ready func() bool) {
+	start, last := time.Now(), time.Now()
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for !ready() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if time.Since(last) >= 10*time.Second {
+			last = time.Now()
+			logrus.WithField("after", time.Since(start).Round(time.Second).String()).Info(what + " still recovering its tables")
+		}
+	}
+	logrus.WithField("took", time.Since(start).Round(time.Millisecond).String()).Info(what + " ready")
 }
 
 // serviceSetup parses the flags every service command has (--http-listen) and reads the Kafka

@@ -12,7 +12,10 @@ const store = {
   get token() { return sessionStorage.getItem('atlas.token') || ''; },
   set token(v) { sessionStorage.setItem('atlas.token', v); },
   tenant() {
-    try { return JSON.parse(localStorage.getItem('atlas.tenant') || 'null'); } catch { return null; }
+    try {
+      const t = JSON.parse(localStorage.getItem('atlas.tenant') || 'null');
+      return t && ['id', 'region', 'major', 'minor'].every((k) => typeof t[k] === 'string') ? t : null;
+    } catch { return null; }
   },
   saveTenant(t) { localStorage.setItem('atlas.tenant', JSON.stringify(t)); },
 };
@@ -81,13 +84,16 @@ async function refreshAccounts() {
       const doc = await api('/api/accounts?page%5Bnumber%5D=' + accounts.page + '&page%5Bsize%5D=50');
       rows = doc.data;
       accounts.pages = Math.max(1, doc.meta.pages);
+      if (accounts.page > accounts.pages) { accounts.page = accounts.pages; return refreshAccounts(); }
     }
   } catch (e) {
     if (!(e instanceof APIError && e.status === 404)) throw e;
     accounts.pages = 1; // no such account, or a tenant without accounts: an empty list
   }
+  // The state filter applies to the page shown (the API pages by id, not by state).
   const want = $('account-state').value;
   if (want !== '') rows = rows.filter((r) => String(r.attributes.loggedIn) === want);
+  if (stale()) return;
   $('page-info').textContent = accounts.name ? '' : 'page ' + accounts.page + ' of ' + accounts.pages;
   fill($('account-rows'), rows, (tr, r) => {
     const a = r.attributes;
@@ -105,6 +111,7 @@ async function refreshAccounts() {
 
 async function refreshChannels() {
   const doc = await api('/api/channels');
+  if (stale()) return;
   fill($('channel-rows'), doc.data, (tr, r) => {
     const c = r.attributes;
     tr.dataset.id = r.id;
@@ -125,6 +132,7 @@ async function refreshDeadLetters() {
   if ($('dlq-topic').value) q.set('topic', $('dlq-topic').value);
   if ($('dlq-reason').value) q.set('reason', $('dlq-reason').value);
   const doc = await api('/api/deadletters?' + q, { tenant: false });
+  if (stale()) return;
   fill($('dlq-rows'), doc.data, (tr, r) => {
     const d = r.attributes;
     tr.dataset.at = r.id;
@@ -154,15 +162,23 @@ async function showLetter(at) {
   $('dlq-headers').textContent = JSON.stringify(d.headers, null, 2);
   $('dlq-value').textContent = d.value !== undefined ? JSON.stringify(d.value, null, 2)
     : d.withheld ? '(' + d.withheld + ')' : '(base64) ' + (d.valueBase64 || '');
+  // One replay per opening of a letter: a second click would write the record again.
   $('dlq-replay').disabled = !!d.cut;
   $('dlq-result').textContent = d.cut ? 'its value was cut to fit the dead-letter topic: it cannot be replayed' : '';
 }
 
 async function replayLetter() {
-  if (!shownLetter) return;
-  const doc = await api('/api/deadletters/' + shownLetter + '/replay', { method: 'POST', tenant: false });
-  const r = doc.data.attributes;
-  $('dlq-result').textContent = 'replayed ' + shownLetter + ' to ' + r.topic + ' partition ' + r.partition + ' offset ' + r.offset;
+  if (!shownLetter || $('dlq-replay').disabled) return;
+  $('dlq-replay').disabled = true;
+  const at = shownLetter;
+  try {
+    const doc = await api('/api/deadletters/' + at + '/replay', { method: 'POST', tenant: false });
+    const r = doc.data.attributes;
+    $('dlq-result').textContent = 'replayed ' + at + ' to ' + r.topic + ' partition ' + r.partition + ' offset ' + r.offset;
+  } catch (e) {
+    $('dlq-replay').disabled = false; // nothing was written: it may be tried again
+    throw e;
+  }
 }
 
 // ---- tenants ----
@@ -174,8 +190,8 @@ async function refreshTenants() {
   const opts = [new Option('choose a tenant…', '')];
   for (const r of doc.data) {
     const a = r.attributes;
-    const value = JSON.stringify({ id: r.id, region: a.region, major: String(a.majorVersion), minor: String(a.minorVersion) });
-    opts.push(new Option(r.id + ' ' + a.region + ' ' + a.majorVersion + '.' + a.minorVersion + ' (' + a.accounts + ' accounts)', value));
+    const value = JSON.stringify({ id: a.tenantId, region: a.region, major: String(a.majorVersion), minor: String(a.minorVersion) });
+    opts.push(new Option(a.tenantId + ' ' + a.region + ' ' + a.majorVersion + '.' + a.minorVersion + ' (' + a.accounts + ' accounts)', value));
   }
   pick.replaceChildren(...opts);
   pick.value = chosen;
@@ -192,6 +208,13 @@ function useTenant(t) {
 const tabs = { accounts: refreshAccounts, channels: refreshChannels, deadletters: refreshDeadLetters };
 let active = 'accounts';
 let busy = false;
+let again = false; // a change came while a refresh was running: refresh once more after it
+// generation counts changes of tenant, tab and filters: an answer to a request made before
+// the latest change is not shown.
+let generation = 0;
+let started = 0;
+const stale = () => started !== generation;
+function changed() { generation++; tick(); }
 // Each dead-letter read opens a Kafka client on the server: those are polled less often.
 const DLQ_POLL_MS = 5000;
 let lastDeadLetters = 0;
@@ -202,7 +225,8 @@ function report(e) {
 }
 
 async function tick(ev) {
-  if (busy) return;
+  if (busy) { if (ev !== 'poll') again = true; return; }
+  started = generation;
   if (active === 'deadletters' && ev === 'poll' && Date.now() - lastDeadLetters < DLQ_POLL_MS) return;
   if (active === 'deadletters') lastDeadLetters = Date.now();
   busy = true;
@@ -217,6 +241,7 @@ async function tick(ev) {
     report(e);
   } finally {
     busy = false;
+    if (again) { again = false; tick(); }
   }
 }
 
@@ -224,12 +249,12 @@ function init() {
   $('token').value = store.token;
   const saved = store.tenant();
   if (saved) useTenant(saved);
-  $('token').addEventListener('change', () => { store.token = $('token').value; refreshTenants().catch(report); tick(); });
+  $('token').addEventListener('change', () => { store.token = $('token').value; refreshTenants().catch(report); changed(); });
   for (const id of ['tenant-id', 'tenant-region', 'tenant-major', 'tenant-minor']) {
-    $(id).addEventListener('change', () => { store.saveTenant(tenantFields()); accounts.page = 1; tick(); });
+    $(id).addEventListener('change', () => { store.saveTenant(tenantFields()); accounts.page = 1; changed(); });
   }
   $('tenant-pick').addEventListener('change', () => {
-    if ($('tenant-pick').value) { useTenant(JSON.parse($('tenant-pick').value)); accounts.page = 1; tick(); }
+    if ($('tenant-pick').value) { useTenant(JSON.parse($('tenant-pick').value)); accounts.page = 1; changed(); }
   });
   $('settings').addEventListener('submit', (e) => e.preventDefault());
   for (const b of document.querySelectorAll('nav button')) {
@@ -237,15 +262,15 @@ function init() {
       active = b.dataset.tab;
       for (const o of document.querySelectorAll('nav button')) o.classList.toggle('active', o === b);
       for (const s of document.querySelectorAll('section.tab')) s.hidden = s.id !== active;
-      tick();
+      changed();
     });
   }
-  $('account-search').addEventListener('submit', (e) => { e.preventDefault(); accounts.name = $('account-name').value.trim(); tick(); });
-  $('account-clear').addEventListener('click', () => { $('account-name').value = ''; accounts.name = ''; tick(); });
-  $('account-state').addEventListener('change', tick);
-  $('page-prev').addEventListener('click', () => { if (accounts.page > 1) { accounts.page--; tick(); } });
-  $('page-next').addEventListener('click', () => { if (accounts.page < accounts.pages) { accounts.page++; tick(); } });
-  $('dlq-filter').addEventListener('submit', (e) => { e.preventDefault(); tick(); });
+  $('account-search').addEventListener('submit', (e) => { e.preventDefault(); accounts.name = $('account-name').value.trim(); changed(); });
+  $('account-clear').addEventListener('click', () => { $('account-name').value = ''; accounts.name = ''; changed(); });
+  $('account-state').addEventListener('change', changed);
+  $('page-prev').addEventListener('click', () => { if (accounts.page > 1) { accounts.page--; changed(); } });
+  $('page-next').addEventListener('click', () => { if (accounts.page < accounts.pages) { accounts.page++; changed(); } });
+  $('dlq-filter').addEventListener('submit', (e) => { e.preventDefault(); changed(); });
   $('dlq-replay').addEventListener('click', () => replayLetter().then(tick).catch(report));
   refreshTenants().catch(report);
   setInterval(() => refreshTenants().catch(() => {}), 10000);

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/IBM/sarama"
+	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -140,12 +141,16 @@ func (s Security) applySarama(c *sarama.Config) {
 }
 
 // KafkaClientOpts are the franz-go options of the same security, for this product's own
-// clients (atlas tail, emit, login), with the brokers.
+// clients (atlas tail, emit, login, dlq replay, the console), with the brokers. A keyed record
+// goes to the partition Goka would choose (Sarama's hash of FNV-1a): a stage's state for a
+// key lives in the partition of its input topic that the key hashes to, so a command written
+// by franz-go's default partitioner (murmur2) would reach the wrong instance and table
+// partition.
 func (o Options) KafkaClientOpts(brokers ...string) []kgo.Opt {
 	if len(brokers) == 0 {
 		brokers = o.Brokers
 	}
-	opts := []kgo.Opt{kgo.SeedBrokers(brokers...)}
+	opts := []kgo.Opt{kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(GokaPartitioner())}
 	s := o.Security
 	if s.TLS != nil {
 		opts = append(opts, kgo.DialTLSConfig(s.TLS.Clone()))
@@ -159,6 +164,15 @@ func (o Options) KafkaClientOpts(brokers ...string) []kgo.Opt {
 		opts = append(opts, kgo.SASL(scram.Auth{User: s.SASLUser, Pass: s.SASLPassword}.AsSha512Mechanism()))
 	}
 	return opts
+}
+
+// GokaPartitioner places a keyed record as Goka's emitters and processors do.
+func GokaPartitioner() kgo.Partitioner {
+	return kgo.StickyKeyPartitioner(kgo.SaramaCompatHasher(func(key []byte) uint32 {
+		h := goka.DefaultHasher()()
+		_, _ = h.Write(key)
+		return h.Sum32()
+	}))
 }
 
 // scramClient is Sarama's SCRAM conversation over github.com/xdg-go/scram.

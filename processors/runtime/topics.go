@@ -61,20 +61,35 @@ func (o Options) EnsureTopics(specs []TopicSpec) ([]Mismatch, error) {
 		return nil, fmt.Errorf("list topics: %w", err)
 	}
 	var mismatches []Mismatch
+	var missing []TopicSpec
 	seen := map[string]bool{}
 	for _, s := range specs {
 		if seen[s.Name] {
 			continue
 		}
 		seen[s.Name] = true
-		d, ok := existing[s.Name]
-		if !ok {
-			if err := o.createTopic(admin, s); err != nil {
-				return mismatches, err
-			}
-			continue
+		if d, ok := existing[s.Name]; ok {
+			mismatches = append(mismatches, compare(admin, s, d)...)
+		} else {
+			missing = append(missing, s)
 		}
-		mismatches = append(mismatches, compare(admin, s, d)...)
+	}
+	// Creating a hundred topics on a real cluster takes a while: say what is happening.
+	start, last := time.Now(), time.Now()
+	if len(missing) > 0 {
+		logrus.WithFields(logrus.Fields{"create": len(missing), "existing": len(seen) - len(missing)}).Info("creating topics")
+	}
+	for i, s := range missing {
+		if err := o.createTopic(admin, s); err != nil {
+			return mismatches, err
+		}
+		if time.Since(last) > 2*time.Second {
+			last = time.Now()
+			logrus.WithFields(logrus.Fields{"created": i + 1, "of": len(missing)}).Info("creating topics")
+		}
+	}
+	if len(missing) > 0 {
+		logrus.WithFields(logrus.Fields{"created": len(missing), "took": time.Since(start).Round(time.Millisecond).String()}).Info("topics created")
 	}
 	sort.Slice(mismatches, func(i, j int) bool { return mismatches[i].Topic < mismatches[j].Topic })
 	return mismatches, nil

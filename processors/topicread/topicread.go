@@ -7,6 +7,7 @@ package topicread
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -72,9 +73,19 @@ func listOffsets(ctx context.Context, cl *kgo.Client, topic string, wait time.Du
 	return out, nil
 }
 
+// ReaderOpts are the client options Read needs: transaction markers delivered, so that a
+// partition whose last offset is a marker is seen to end (Read skips them).
+func ReaderOpts() []kgo.Opt { return []kgo.Opt{kgo.KeepControlRecords()} }
+
+// quiet is how long Read waits for a record before it takes the partitions still pending to
+// have nothing more: a fetch answers as soon as a record is there, so a quiet spell means the
+// rest of the range is a gap (records removed by retention or compaction meanwhile).
+const quiet = 5 * time.Second
+
 // Read reads the partitions of topic named in from, each from its offset there up to its
 // offset in ends, calling f for each record until f returns false. cl must be a client
-// without consumed topics of its own (Read adds the partitions it reads).
+// without consumed topics of its own, made with ReaderOpts (Read adds the partitions it
+// reads and removes them when done).
 func Read(ctx context.Context, cl *kgo.Client, topic string, from, ends map[int32]int64, f func(*kgo.Record) bool) error {
 	pending := map[int32]bool{}
 	offsets := map[int32]kgo.Offset{}
@@ -90,11 +101,19 @@ func Read(ctx context.Context, cl *kgo.Client, topic string, from, ends map[int3
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets})
 	defer cl.RemoveConsumePartitions(map[string][]int32{topic: keys(offsets)})
 	for len(pending) > 0 {
-		fs := cl.PollFetches(ctx)
+		pollCtx, cancel := context.WithTimeout(ctx, quiet)
+		fs := cl.PollFetches(pollCtx)
+		cancel()
 		if ctx.Err() != nil {
 			return fmt.Errorf("reading %s: %w", topic, ctx.Err())
 		}
+		if pollCtx.Err() != nil && fs.NumRecords() == 0 {
+			return nil // quiet: nothing more in the range
+		}
 		for _, fe := range fs.Errors() {
+			if errors.Is(fe.Err, context.DeadlineExceeded) {
+				continue
+			}
 			return fmt.Errorf("fetch %s/%d: %w", fe.Topic, fe.Partition, fe.Err)
 		}
 		more := true
@@ -102,7 +121,7 @@ func Read(ctx context.Context, cl *kgo.Client, topic string, from, ends map[int3
 			if !more || !pending[r.Partition] {
 				return
 			}
-			if r.Offset < ends[r.Partition] {
+			if r.Offset < ends[r.Partition] && !r.Attrs.IsControl() {
 				more = f(r)
 			}
 			if r.Offset+1 >= ends[r.Partition] {

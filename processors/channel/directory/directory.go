@@ -49,12 +49,18 @@ type Directory struct {
 	now func() time.Time
 
 	mu       sync.Mutex
-	channels map[key]Channel
+	channels map[key]state
+}
+
+// state is a channel's last announcement and whether it said up.
+type state struct {
+	entry Channel
+	up    bool
 }
 
 // New is an empty directory whose channels expire ttl after their last announcement.
 func New(ttl time.Duration) *Directory {
-	return &Directory{ttl: ttl, now: time.Now, channels: map[key]Channel{}}
+	return &Directory{ttl: ttl, now: time.Now, channels: map[key]state{}}
 }
 
 // Observe applies one record of a status topic; anything else than a channel's announcement
@@ -103,17 +109,18 @@ func address(host string, port uint16) string {
 	return host + ":" + strconv.Itoa(int(port))
 }
 
+// apply records an announcement. A SHUTDOWN stays as a tombstone (down) until it expires,
+// so that an older heartbeat read after it (from the other era's topic, or replayed at start)
+// cannot bring the channel back.
 func (d *Directory) apply(k key, c Channel, up bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	old, known := d.channels[k]
 	switch {
-	case known && c.LastSeen.Before(old.LastSeen):
-		// An older announcement read after a newer one (another partition): not news.
-	case !up:
-		delete(d.channels, k)
+	case known && c.LastSeen.Before(old.entry.LastSeen):
+		// An older announcement read after a newer one: not news.
 	case known || len(d.channels) < MaxChannels || d.pruneLocked():
-		d.channels[k] = c
+		d.channels[k] = state{entry: c, up: up}
 	}
 }
 
@@ -121,7 +128,7 @@ func (d *Directory) apply(k key, c Channel, up bool) {
 func (d *Directory) pruneLocked() bool {
 	cutoff := d.now().Add(-d.ttl)
 	for k, c := range d.channels {
-		if c.LastSeen.Before(cutoff) {
+		if c.entry.LastSeen.Before(cutoff) {
 			delete(d.channels, k)
 		}
 	}
@@ -135,8 +142,8 @@ func (d *Directory) Channels(t codecs.Tenant) []Channel {
 	d.mu.Lock()
 	var out []Channel
 	for k, c := range d.channels {
-		if k.tenant == tenant && !c.LastSeen.Before(cutoff) {
-			out = append(out, c)
+		if k.tenant == tenant && c.up && !c.entry.LastSeen.Before(cutoff) {
+			out = append(out, c.entry)
 		}
 	}
 	d.mu.Unlock()

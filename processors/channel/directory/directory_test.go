@@ -43,18 +43,26 @@ func TestAnnouncementsOfBothErasKeepChannelsUpUntilShutdownOrSilence(t *testing.
 	got := d.Channels(tenant)
 	require.Len(t, got, 2, "each tenant sees its own channels only; a record without tenant counts for none")
 	require.Equal(t, Channel{World: 0, Channel: 1, Address: "10.0.0.1:7575", Current: 3, Max: 100, LastSeen: now}, got[0])
+	start := now
 	require.Equal(t, uint8(2), got[1].Channel)
 	require.Len(t, d.Channels(other), 1)
 
 	// A newer heartbeat updates the count; an older one read late does not undo it.
-	d.Observe(record(tenant, seed, now.Add(time.Second), heartbeat(0, 1, 4, "HEARTBEAT")))
-	d.Observe(record(tenant, seed, now.Add(-time.Second), heartbeat(0, 1, 1, "HEARTBEAT")))
+	base := now
+	now = now.Add(10 * time.Second) // every record below is from the past
+	d.Observe(record(tenant, seed, base.Add(time.Second), heartbeat(0, 1, 4, "HEARTBEAT")))
+	d.Observe(record(tenant, seed, base.Add(-time.Second), heartbeat(0, 1, 1, "HEARTBEAT")))
 	require.Equal(t, uint32(4), d.Channels(tenant)[0].Current)
 
-	d.Observe(record(tenant, current, now.Add(2*time.Second), heartbeat(0, 2, 0, "SHUTDOWN")))
+	d.Observe(record(tenant, current, base.Add(2*time.Second), heartbeat(0, 2, 0, "SHUTDOWN")))
 	require.Len(t, d.Channels(tenant), 1, "a SHUTDOWN takes the channel out")
+	d.Observe(record(tenant, seed, base.Add(time.Second), heartbeat(0, 2, 0, "HEARTBEAT")))
+	require.Len(t, d.Channels(tenant), 1, "a heartbeat older than the SHUTDOWN, read after it, does not bring it back")
+	d.Observe(record(tenant, seed, base.Add(3*time.Second), heartbeat(0, 2, 0, "HEARTBEAT")))
+	require.Len(t, d.Channels(tenant), 2, "a newer one does: the channel restarted")
+	d.Observe(record(tenant, current, base.Add(4*time.Second), heartbeat(0, 2, 0, "SHUTDOWN")))
 
-	now = now.Add(32 * time.Second)
+	now = start.Add(36 * time.Second)
 	require.Empty(t, d.Channels(tenant), "a channel silent for longer than the time to live is down")
 }
 
@@ -68,7 +76,7 @@ func TestMadeUpChannelsCannotGrowTheDirectoryPastItsBound(t *testing.T) {
 	}
 	require.Len(t, d.channels, MaxChannels)
 	for _, c := range d.channels {
-		require.Equal(t, now, c.LastSeen, "a timestamp from the future counts as now")
+		require.Equal(t, now, c.entry.LastSeen, "a timestamp from the future counts as now")
 	}
 	// Once the flood has expired, real channels have room again.
 	now = now.Add(2 * time.Minute)

@@ -53,9 +53,34 @@ func mask(x any) any {
 	return x
 }
 
-// mayHoldSecret reports whether bytes that are not JSON name a secret anywhere: such a
-// value is withheld rather than shown, since it cannot be masked member by member.
-func mayHoldSecret(v []byte) bool {
-	lower := bytes.ToLower(v)
-	return slices.ContainsFunc(secretWords, func(w string) bool { return bytes.Contains(lower, []byte(w)) })
+// mentionsSecret reports whether any string in the masked JSON value v, member names aside,
+// still holds a secret word: JSON encoded inside a string, or a secret quoted in free text.
+func mentionsSecret(v []byte) bool {
+	d := json.NewDecoder(bytes.NewReader(v))
+	d.UseNumber()
+	var x any
+	if d.Decode(&x) != nil {
+		return true
+	}
+	return anyString(x, func(s string) bool { return s != Masked && secretName(s) })
+}
+
+func anyString(x any, f func(string) bool) bool {
+	switch t := x.(type) {
+	case string:
+		return f(t)
+	case map[string]any:
+		for _, v := range t {
+			if anyString(v, f) {
+				return true
+			}
+		}
+	case []any:
+		for _, v := range t {
+			if anyString(v, f) {
+				return true
+			}
+		}
+	}
+	return false
 }

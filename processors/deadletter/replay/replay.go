@@ -77,8 +77,9 @@ func (f Filter) match(e Entry) bool {
 	return (f.Topic == "" || e.Topic == f.Topic) && strings.Contains(e.Reason, f.Reason)
 }
 
-// Reader reads one dead-letter topic with a client of its own: Read adds and removes the
-// partitions it reads, so one Reader serves one read at a time.
+// Reader reads one dead-letter topic with a client of its own, made with
+// topicread.ReaderOpts: a read adds and removes the partitions it reads, so one Reader serves
+// one read at a time.
 type Reader struct {
 	Client *kgo.Client
 	Topic  string
@@ -148,9 +149,13 @@ func (rd Reader) Find(ctx context.Context, want ...Position) (map[Position]*kgo.
 	if err != nil {
 		return nil, err
 	}
+	starts, err := topicread.StartOffsets(ctx, rd.Client, rd.Topic, rd.wait())
+	if err != nil {
+		return nil, err
+	}
 	from, to := map[int32]int64{}, map[int32]int64{}
 	for _, p := range want {
-		if _, ok := ends[p.Partition]; !ok || p.Offset >= ends[p.Partition] {
+		if _, ok := ends[p.Partition]; !ok || p.Offset >= ends[p.Partition] || p.Offset < starts[p.Partition] {
 			return nil, fmt.Errorf("%w at %s of %s", ErrNotFound, p, rd.Topic)
 		}
 		if cur, ok := from[p.Partition]; !ok || p.Offset < cur {
@@ -229,19 +234,22 @@ type Shown struct {
 	Withheld string `json:"withheld,omitempty"`
 }
 
-// Show is r with its password-like fields masked: an operator who reads dead letters does
-// not read players' passwords (a refused account creation carries one). A replay sends the
-// record itself, never this copy.
+// Show is r as an operator may see it: a JSON value with its secret members masked (Mask),
+// anything else withheld. Dead letters of the internal topics are protobuf, which names no
+// field and carries password hashes and sealed passwords; a value that is not JSON may be
+// anything. A JSON value that still holds a secret word in some string after masking (JSON
+// inside a string, a password in a reason) is withheld too. A replay sends the record
+// itself, never this copy.
 func Show(r *kgo.Record) Shown {
 	l := topicread.Describe(r, nil)
 	s := Shown{Entry: Describe(r), Headers: l.Headers}
-	switch {
-	case l.Value != nil:
-		s.Value = Mask(l.Value)
-	case mayHoldSecret(l.ValueB64):
-		s.Withheld = "the value is not JSON and names a secret, so it cannot be masked; `atlas dlq show` prints it to whoever can read the topic"
+	switch masked := Mask(l.Value); {
+	case l.Value == nil:
+		s.Withheld = "the value is not JSON (an internal protobuf record, or malformed), so it cannot be masked; atlas dlq show prints it to whoever may read the topic"
+	case masked == nil || mentionsSecret(masked):
+		s.Withheld = "the value names a secret where it cannot be masked; atlas dlq show prints it to whoever may read the topic"
 	default:
-		s.ValueB64 = l.ValueB64
+		s.Value = masked
 	}
 	for k := range s.Headers {
 		if secretName(k) {

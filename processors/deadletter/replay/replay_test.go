@@ -5,8 +5,10 @@ import (
 	"time"
 
 	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
 )
 
 func deadLetter(value string, extra ...kgo.RecordHeader) *kgo.Record {
@@ -29,13 +31,23 @@ func TestShowMasksSecretsButKeepsTheRest(t *testing.T) {
 	require.Equal(t, "2/40", s.From)
 	require.Equal(t, "invalid: name is empty", s.Reason)
 
-	// Not JSON: shown as base64 unless it names a secret, which cannot be masked.
-	s = Show(deadLetter(`{"name":"x","passw`))
-	require.Nil(t, s.Value)
-	require.Equal(t, []byte(`{"name":"x","passw`), s.ValueB64)
-	s = Show(deadLetter(`{"name":"x","PASSWORD":"hunter2`))
-	require.Nil(t, s.ValueB64)
-	require.NotEmpty(t, s.Withheld)
+	// Not JSON (an internal protobuf record, a malformed one): never shown. A protobuf
+	// Register carries the password hash and names no field.
+	hash := "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy"
+	v, err := proto.Marshal(&accountpb.NameCommand{Kind: &accountpb.NameCommand_Register{Register: &accountpb.Register{PasswordHash: []byte(hash)}}})
+	require.NoError(t, err)
+	for _, value := range []string{string(v), `{"name":"x","passw`} {
+		s = Show(deadLetter(value))
+		require.Nil(t, s.Value)
+		require.Nil(t, s.ValueB64)
+		require.NotEmpty(t, s.Withheld)
+	}
+	// JSON that hides a secret where no member can be masked: withheld.
+	for _, value := range []string{`"{\"name\":\"bob\",\"password\":\"hunter2\"}"`, `{"note":"my PASSWORD is hunter2"}`} {
+		s = Show(deadLetter(value))
+		require.Nil(t, s.Value, value)
+		require.NotEmpty(t, s.Withheld, value)
+	}
 }
 
 func TestParsePosition(t *testing.T) {
