@@ -25,9 +25,17 @@ func TopicFromEnv(env string) goka.Stream {
 	return goka.Stream(NamePrefix + env)
 }
 
+// nameVariables are the variables envOr has read, for the list of settings.
+var nameVariables []string
+
+// NameVariables are the environment variables that rename this product's own topics and
+// groups (ATLAS_DEAD_LETTER_TOPIC, ATLAS_ACCOUNTS_GROUP, ...).
+func NameVariables() []string { return append([]string(nil), nameVariables...) }
+
 // envOr resolves a name of this product (not of the catalog) from its environment variable,
 // else def after NamePrefix.
 func envOr(env, def string) string {
+	nameVariables = append(nameVariables, env)
 	if v := os.Getenv(env); v != "" {
 		return v
 	}

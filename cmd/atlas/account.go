@@ -49,7 +49,7 @@ func runAccount(ctx context.Context, args []string) error {
 // runTopics creates every missing topic and reports existing ones that differ.
 func runTopics(ctx context.Context, args []string) error {
 	fs := newFlagSet("atlas topics")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "topics", args); err != nil {
 		return usageError{err}
 	}
 	opts, err := kafkaOptions()

@@ -14,7 +14,7 @@ func runBench(_ context.Context, args []string) error {
 	quick := fs.Bool("quick", false, "a run of under a minute with smaller loads")
 	out := fs.String("out", "bench/out", "folder for bench.json and latency.png")
 	partitions := fs.Int("partitions", 12, "partitions of every topic")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "bench", args); err != nil {
 		return usageError{err}
 	}
 	rep, err := bench.Run(bench.Options{Quick: *quick, OutDir: *out, Partitions: *partitions, Log: os.Stderr})

@@ -24,14 +24,14 @@ func runClient(ctx context.Context, args []string) error {
 	fs := newFlagSet("atlas client")
 	addr := fs.String("addr", "127.0.0.1:7575", "channel gateway, host:port or ws:// URL")
 	tk := fs.String("ticket", "", "entry ticket from the login server (required unless --login; env ATLAS_TICKET)")
-	login := fs.String("login", "", "the JSON line `atlas login` printed (or - to read it from standard input): address and ticket")
+	login := fs.String("login", "", "the JSON line atlas login printed (or - to read it from standard input): address and ticket")
 	stdin := fs.Bool("stdin", false, "send each line of standard input as a frame")
 	follow := fs.Bool("follow", true, "on a move frame, reconnect where it says")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: atlas client --addr host:port --ticket T [flags]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "client", args); err != nil {
 		return usageError{err}
 	}
 	if *login != "" {

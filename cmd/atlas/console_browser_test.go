@@ -42,8 +42,8 @@ func TestConsoleInABrowser(t *testing.T) {
 	browser := browserPath()
 	if browser == "" {
 		const why = "no Chromium on this machine (apt-get install chromium, or set ATLAS_TEST_BROWSER): the console's browser test needs one"
-		if os.Getenv("ATLAS_REQUIRE_BROWSER") != "" {
-			t.Fatal(why + "; ATLAS_REQUIRE_BROWSER (set by .ci/run) says CI must not skip it")
+		if os.Getenv("ATLAS_TEST_REQUIRE_BROWSER") != "" {
+			t.Fatal(why + "; ATLAS_TEST_REQUIRE_BROWSER (set by .ci/run) says CI must not skip it")
 		}
 		t.Skip(why)
 	}

@@ -38,7 +38,7 @@ func runDev(ctx context.Context, args []string) error {
 	partitions := fs.Int("partitions", 12, "partitions of every topic")
 	contracts := fs.String("contracts", envOr("ATLAS_CONTRACTS", codecs.EraSeed), "contract era the services write: seed or current; both are read (env ATLAS_CONTRACTS)")
 	channels := fs.String("channels", envOr("CHANNEL_CHANNELS", "1:7575,2:7576"), "the dev channel instance's channel ids and client ports, id:port,... (port 0: a free one; env CHANNEL_CHANNELS)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "dev", args); err != nil {
 		return usageError{err}
 	}
 	cluster, err := startBroker(*kafkaListen)

@@ -36,7 +36,7 @@ func runDLQ(ctx context.Context, args []string) error {
 	default:
 		return usageError{fmt.Errorf("unknown verb %q: want list, show or replay", verb)}
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "dlq", args); err != nil {
 		return usageError{err}
 	}
 	cl, err := kafkaClient(*brokers, topicread.ReaderOpts()...)

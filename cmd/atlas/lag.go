@@ -35,7 +35,7 @@ func runLag(ctx context.Context, args []string) error {
 	groupFilter := fs.String("group", "", "only groups whose name contains this text")
 	onlyLagging := fs.Bool("lagging", false, "only partitions with a lag")
 	wait := fs.Duration("timeout", 15*time.Second, "how long to wait for the brokers")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "lag", args); err != nil {
 		return usageError{err}
 	}
 	cl, err := kafkaClient(*brokers)

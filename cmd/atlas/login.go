@@ -70,7 +70,7 @@ func runLogin(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: atlas login --name N --password P --character C [--world W] [--channel C] [--create] [flags]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "login", args); err != nil {
 		return usageError{err}
 	}
 	if *password == "" {

@@ -82,8 +82,8 @@ func reportRecovery(ctx context.Context, what string, ready func() bool) {
 // options, which must name brokers.
 func serviceSetup(name string, args []string) (httpListen string, opts runtime.Options, err error) {
 	fs := newFlagSet("atlas " + name)
-	listen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of /metrics, /healthz, /readyz (and the API of `atlas api`) (env ATLAS_HTTP_LISTEN)")
-	if err := fs.Parse(args); err != nil {
+	listen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", ":8080"), "address of /metrics, /healthz, /readyz (and the API and console of atlas api) (env ATLAS_HTTP_LISTEN)")
+	if err := parseFlags(fs, name, args); err != nil {
 		return "", opts, usageError{err}
 	}
 	opts, err = kafkaOptions()

@@ -66,7 +66,7 @@ func runEmit(ctx context.Context, args []string) error {
 		fmt.Fprintln(fs.Output(), "usage: atlas emit -topic T -tenant UUID [flags] 'JSON' (or JSON on standard input)")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "emit", args); err != nil {
 		return usageError{err}
 	}
 	if *topicName == "" || *tenantID == "" {
@@ -219,7 +219,7 @@ func runTail(ctx context.Context, args []string) error {
 	idle := fs.Duration("idle", 0, "with --follow: stop after this long without a message (0: never)")
 	fromStart := fs.Bool("from-beginning", true, "(old name) false is --from newest")
 	max := fs.Int("max", 0, "(old name of --count)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, "tail", args); err != nil {
 		return usageError{err}
 	}
 	if *topicName == "" {
