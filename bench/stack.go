@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,9 +14,11 @@ import (
 	"github.com/atlasstreams/atlas/processors/account/model"
 	"github.com/atlasstreams/atlas/processors/account/seal"
 	"github.com/atlasstreams/atlas/processors/runtime"
+	"github.com/atlasstreams/atlas/processors/topicread"
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -216,4 +219,33 @@ func (s *stack) writeAccounts(table string, t codecs.Tenant, n int, account func
 		return fmt.Errorf("writing %s: %w", table, first)
 	}
 	return nil
+}
+
+// recordsWritten is how many records every topic of the product holds now (the sum of the
+// end offsets of every partition), the benchmark's own topics left out: the difference over a
+// phase is what that phase made the broker store.
+func (s *stack) recordsWritten(ctx context.Context) (int64, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	resp, err := req.RequestWith(ctx, s.prod)
+	if err != nil {
+		return 0, err
+	}
+	var total int64
+	for _, t := range resp.Topics {
+		if t.Topic == nil {
+			continue
+		}
+		name := *t.Topic
+		if strings.HasPrefix(name, "bench-") || strings.HasPrefix(name, "__") {
+			continue
+		}
+		ends, err := topicread.EndOffsets(ctx, s.prod, name, 10*time.Second)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range ends {
+			total += e
+		}
+	}
+	return total, nil
 }

@@ -112,7 +112,10 @@ func TestAccountServiceOnKafka(t *testing.T) {
 		t.Skip("integration test")
 	}
 	for _, era := range []string{codecs.EraSeed, codecs.EraCurrent} {
-		t.Run(era, func(t *testing.T) { accountServiceOnKafka(t, era) })
+		t.Run(era, func(t *testing.T) {
+			t.Parallel() // each era on a broker of its own; on a real one, kafkatest takes turns
+			accountServiceOnKafka(t, era)
+		})
 	}
 }
 
