@@ -86,7 +86,7 @@ func bcryptLimit(cost int) (perSecond float64, one time.Duration) {
 		_ = bcrypt.CompareHashAndPassword(hash, []byte("password"))
 	}
 	one = time.Since(start) / n
-	// Cores, not GOMAXPROCS: the bcrypt pool raises GOMAXPROCS above the core count.
+	// Cores: the bcrypt helper process uses every core that the service leaves idle.
 	return float64(runtime.NumCPU()) / one.Seconds(), one
 }
 

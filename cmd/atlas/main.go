@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/atlasstreams/atlas/processors/account/model"
 	"github.com/atlasstreams/atlas/processors/tracing"
 
 	"github.com/sirupsen/logrus"
@@ -74,7 +75,19 @@ const (
 	exitUsage   = 2 // the command line is wrong
 )
 
+// bcryptHelperArg runs the binary as the account service's bcrypt helper (model.ServeBcryptHelper):
+// a process of low priority that the service starts itself. It is not a command for people.
+const bcryptHelperArg = "__bcrypt-helper"
+
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == bcryptHelperArg {
+		if err := model.ServeBcryptHelper(os.Stdin, os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "atlas bcrypt helper: %v\n", err)
+			os.Exit(exitFailure)
+		}
+		return
+	}
+	model.UseBcryptHelper(bcryptHelperArg)
 	logrus.SetFormatter(&logrus.JSONFormatter{})
 	if lvl, err := logrus.ParseLevel(os.Getenv("ATLAS_LOG_LEVEL")); err == nil {
 		logrus.SetLevel(lvl)

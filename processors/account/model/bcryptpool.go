@@ -5,56 +5,85 @@ import (
 	"sync"
 
 	"github.com/sirupsen/logrus"
-	"golang.org/x/sys/unix"
 )
 
 // bcrypt is the one CPU-heavy step of the service (tens of milliseconds a hash), and a login
 // storm must not stall the cheap commands of other accounts sharing the process. Go has no
-// goroutine priorities, so bcrypt runs on a pool of goroutines each locked to an OS thread
-// whose nice value is raised: the kernel then gives every core to normal work first and to
-// bcrypt whatever is left, so bcrypt still uses every idle core. The pool has one worker per
-// Go processor the runtime chose (runtime.GOMAXPROCS, which follows a container's CPU limit),
-// and those workers get processors of their own (GOMAXPROCS is raised by the pool size), so a
-// bcrypt that the kernel has paused never holds a processor other goroutines wait for. The
-// process still uses no more CPU than its limit: the kernel, not GOMAXPROCS, enforces that.
-// Without the extra processors, a login storm took the p99 of other accounts' commands from
-// 0.4 to 28 times its quiet value in `atlas bench --quick` (isolation_p99_ratio).
-type bcryptPool struct {
-	once sync.Once
-	jobs chan func()
+// goroutine priorities, and a goroutine in a long computation holds its Go processor: inside
+// the service, bcrypt would take processors the pipeline waits for. So where the binary can
+// (UseBcryptHelper), bcrypt runs in a helper process of its own, every thread of it at the
+// lowest priority (nice 19): the kernel gives each core to the service first and to bcrypt
+// whatever is left, bcrypt still uses every idle core, and neither process changes its
+// GOMAXPROCS (each follows the container's CPU limit, which the kernel enforces for both
+// together, in the same cgroup). Without a helper (tests, which run no atlas binary) bcrypt
+// runs in-process, at most GOMAXPROCS at once.
+
+// bcryptOp is one bcrypt operation: a hash of plain at cost, or a check of plain against hash.
+type bcryptOp struct {
+	compare bool
+	cost    int
+	hash    []byte
+	plain   []byte
 }
 
-// bcryptNice is the nice value of the bcrypt threads (19: the lowest priority).
-const bcryptNice = 19
-
-var bcryptWorkers bcryptPool
-
-func (p *bcryptPool) start() {
-	n := runtime.GOMAXPROCS(0)
-	p.jobs = make(chan func())
-	runtime.GOMAXPROCS(n + n)
-	for i := 0; i < n; i++ {
-		go p.work()
-	}
+// bcryptResult is an operation's outcome: the new hash, or whether the password matched.
+type bcryptResult struct {
+	hash  []byte
+	match bool
+	err   error
 }
 
-func (p *bcryptPool) work() {
-	runtime.LockOSThread() // never unlocked: the thread keeps its nice value for good
-	if err := unix.Setpriority(unix.PRIO_PROCESS, unix.Gettid(), bcryptNice); err != nil {
-		logrus.WithError(err).Warn("bcrypt thread priority not lowered; bcrypt competes with other work as equal")
-	}
-	for job := range p.jobs {
-		job()
-	}
+// bcryptRunner runs operations: the helper process, or in-process.
+type bcryptRunner interface {
+	run(op bcryptOp) (bcryptResult, error)
 }
 
-// run executes f on a bcrypt worker and waits for it. At most GOMAXPROCS run at once.
-func (p *bcryptPool) run(f func()) {
-	p.once.Do(p.start)
-	done := make(chan struct{})
-	p.jobs <- func() {
-		defer close(done)
-		f()
+var (
+	runnerOnce   sync.Once
+	runner       bcryptRunner
+	helperArgs   []string // set by UseBcryptHelper
+	helperArgsMu sync.Mutex
+)
+
+// UseBcryptHelper tells the account service that this binary serves ServeBcryptHelper when run
+// with args: bcrypt then runs in such a helper process. Call it before the first bcrypt.
+func UseBcryptHelper(args ...string) {
+	helperArgsMu.Lock()
+	defer helperArgsMu.Unlock()
+	helperArgs = append([]string(nil), args...)
+}
+
+func bcryptDo(op bcryptOp) bcryptResult {
+	runnerOnce.Do(func() {
+		helperArgsMu.Lock()
+		args := helperArgs
+		helperArgsMu.Unlock()
+		local := newLocalRunner()
+		runner = local
+		if len(args) > 0 {
+			runner = newHelperRunner(args, local)
+		}
+	})
+	res, err := runner.run(op)
+	if err != nil {
+		res.err = err
 	}
-	<-done
+	return res
+}
+
+// localRunner runs bcrypt in this process, at most GOMAXPROCS at once.
+type localRunner struct{ slots chan struct{} }
+
+func newLocalRunner() *localRunner {
+	return &localRunner{slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+}
+
+func (l *localRunner) run(op bcryptOp) (bcryptResult, error) {
+	l.slots <- struct{}{}
+	defer func() { <-l.slots }()
+	return computeBcrypt(op), nil
+}
+
+func logHelperFallback(err error) {
+	logrus.WithError(err).Warn("bcrypt helper process unavailable: this bcrypt runs in the service process, at normal priority")
 }

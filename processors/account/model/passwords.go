@@ -7,7 +7,6 @@ import (
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/seal"
 	"github.com/atlasstreams/atlas/processors/metrics"
-	"golang.org/x/crypto/bcrypt"
 )
 
 // Passwords is everything the account stages do with a password. Plaintext exists only inside
@@ -17,25 +16,17 @@ type Passwords struct {
 	Sealer *seal.Sealer
 }
 
-// withBcryptSlot runs one bcrypt operation on the low-priority bcrypt workers (bcryptpool.go)
-// and records its duration.
-func withBcryptSlot(op string, f func()) {
-	bcryptWorkers.run(func() {
-		defer observe(op, time.Now())
-		f()
-	})
-}
-
-// Hash makes the bcrypt hash of a new password.
+// Hash makes the bcrypt hash of a new password (on the bcrypt helper, bcryptpool.go).
 func (p Passwords) Hash(plain []byte) (hash []byte, err error) {
-	withBcryptSlot("hash", func() { hash, err = bcrypt.GenerateFromPassword(plain, p.Cost) })
-	return hash, err
+	defer observe("hash", time.Now())
+	res := bcryptDo(bcryptOp{cost: p.Cost, plain: plain})
+	return res.hash, res.err
 }
 
 // Matches reports whether plain is the password of hash.
-func (p Passwords) Matches(hash, plain []byte) (ok bool) {
-	withBcryptSlot("compare", func() { ok = bcrypt.CompareHashAndPassword(hash, plain) == nil })
-	return ok
+func (p Passwords) Matches(hash, plain []byte) bool {
+	defer observe("compare", time.Now())
+	return bcryptDo(bcryptOp{compare: true, hash: hash, plain: plain}).match
 }
 
 // Seal protects a login's password for the names stage; context binds it to its command.
