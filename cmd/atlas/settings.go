@@ -264,6 +264,10 @@ func applyLogLevel() {
 // knownVariable reports whether name is a setting of any command, a topic or group name, or
 // the _FILE form of a secret.
 func knownVariable(name string) bool {
+	switch name {
+	case "GOMAXPROCS", "GOMEMLIMIT", "GOGC": // the Go runtime's own, passed to the bcrypt helper
+		return true
+	}
 	if _, ok := codecs.LookupCatalogTopic(name); ok {
 		return true
 	}
