@@ -9,12 +9,15 @@ import (
 
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/accounttest"
 	"github.com/atlasstreams/atlas/processors/account/ingress"
 	"github.com/atlasstreams/atlas/processors/account/model"
 	"github.com/google/uuid"
 	"github.com/lovoo/goka"
+	"github.com/lovoo/goka/tester"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/proto"
 )
 
 var (
@@ -481,4 +484,74 @@ func TestNamesFoldAndCharset(t *testing.T) {
 		h.Produce(atlas.CommandTopicCreateAccount, "k", []byte(`{"name":"bob\u2603","password":"x"}`), nil)
 		require.Len(t, h.DeadLetters(), 1, "a symbol is not a name character")
 	})
+}
+
+// timerAdds counts the wake-ups the accounts stage asked the timers stage for since the last
+// call (the harness's own ticks on that topic are not adds).
+func timerAdds(t *testing.T, tr *tester.QueueTracker) int {
+	n := 0
+	for {
+		_, v, ok := tr.Next()
+		if !ok {
+			return n
+		}
+		cmd := new(accountpb.TimerCommand)
+		require.NoError(t, proto.Unmarshal(v.([]byte), cmd))
+		if cmd.GetAdd() != nil {
+			n++
+		}
+	}
+}
+
+// A player changing channels over and over costs one wake-up per timeout, not one timer
+// record per change: a transition due no earlier than the armed wake-up asks for none, and at
+// the wake-up the stage expires what is due and asks for the next one. Every transition still
+// expires on time.
+func TestOneWakeUpPerTimeoutHoweverOftenTheAccountChangesChannels(t *testing.T) {
+	h := accounttest.New(t)
+	adds := h.TT.NewQueueTracker(string(atlas.AccountTimerCommands))
+	id := loggedIn(t, h)
+	start := h.Now
+	// Three channel changes, a second apart: s1 -> s2 -> s1, ending in transition.
+	h.Progress(s1, id, login, 2, `{}`)
+	h.Advance(time.Second)
+	h.Progress(s2, id, channel, 1, `{"characterId":1}`)
+	h.Progress(s2, id, channel, 2, `{}`)
+	h.Advance(time.Second)
+	h.Progress(s1, id, channel, 1, `{"characterId":1}`)
+	h.Progress(s1, id, channel, 2, `{}`)
+	h.EventStrings()
+	require.Equal(t, 1, timerAdds(t, adds), "three transitions, one wake-up")
+
+	// The wake-up of the first transition: nothing due (the last one started at +2 s), so the
+	// stage asks for the next wake-up, at the last transition's deadline.
+	h.Now = start.Add(h.Config.TransitionTimeout + 500*time.Millisecond)
+	h.Tick()
+	require.Empty(t, h.EventStrings(), "the pending transition is not due yet")
+	require.EqualValues(t, 2, h.State(id))
+	require.Equal(t, 1, timerAdds(t, adds), "the next wake-up")
+	require.Equal(t, start.Add(2*time.Second+h.Config.TransitionTimeout).UnixMilli(), h.Account(id).WakeDeadlineMs)
+
+	// At that deadline the transition expires without any command, and nothing is armed.
+	h.Now = start.Add(2*time.Second + h.Config.TransitionTimeout + 500*time.Millisecond)
+	h.Tick()
+	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings())
+	require.Zero(t, timerAdds(t, adds))
+	require.Zero(t, h.Account(id).WakeDeadlineMs)
+}
+
+// A wake-up whose Expire never came (long overdue) does not stop later transitions from being
+// woken: the stage asks again.
+func TestALostWakeUpIsAskedForAgain(t *testing.T) {
+	h := accounttest.New(t)
+	adds := h.TT.NewQueueTracker(string(atlas.AccountTimerCommands))
+	id := loggedIn(t, h)
+	h.Progress(s1, id, login, 2, `{}`)
+	h.Progress(s2, id, channel, 1, `{"characterId":1}`) // entered: the transition is over
+	require.Equal(t, 1, timerAdds(t, adds))
+	// Its wake-up is lost (no tick ever runs for its slot); long after, a new transition.
+	h.Advance(10 * time.Minute)
+	h.SkipTicks()
+	h.Progress(s2, id, channel, 2, `{}`)
+	require.Equal(t, 1, timerAdds(t, adds), "a new wake-up instead of waiting for the lost one")
 }

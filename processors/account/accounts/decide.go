@@ -59,6 +59,7 @@ func Decide(cfg model.Config, key string, acc *accountpb.Account, cmd *accountpb
 			d.delete()
 		}
 	}
+	d.armWakeUp(cmd.GetExpire())
 	return d.acc, d.outs
 }
 
@@ -211,7 +212,6 @@ func (d *decision) progressState(p *accountpb.ProgressState) {
 			d.emit(answer.SystemError("transition_of_unknown_session"))
 			return
 		}
-		d.scheduleExpiry(sid, issuer)
 	default:
 		d.emit(answer.SystemError("unknown_state"))
 		return
@@ -233,17 +233,54 @@ func (d *decision) logout(sid []byte, issuer string) {
 	}
 }
 
-// scheduleExpiry hands the new transition's deadline to the timers stage.
-func (d *decision) scheduleExpiry(sid []byte, issuer string) {
+// armWakeUp keeps one wake-up per account with the timers stage, for the earliest deadline of
+// its transitions: a transition due no earlier than the armed wake-up asks for none (at the
+// wake-up, expireTransitions drops what is due and this arms the next), so an account that
+// changes channels often costs one timer record per timeout, not one per change. expired is
+// the Expire being applied, if any: the wake-up it answers is spent.
+func (d *decision) armWakeUp(expired *accountpb.Expire) {
+	if d.acc == nil {
+		return
+	}
+	a := d.acc
+	timeout := d.cfg.TransitionTimeout.Milliseconds()
+	switch {
+	case a.WakeDeadlineMs == 0:
+	case expired != nil && expired.GetSinceMs() == a.WakeSinceMs:
+		a.WakeDeadlineMs, a.WakeSinceMs = 0, 0
+	case a.WakeDeadlineMs+wakeLostAfter(d.cfg) < d.now:
+		// Long overdue: its Expire was lost or refused. Ask again rather than never expire.
+		a.WakeDeadlineMs, a.WakeSinceMs = 0, 0
+	}
+	var next *accountpb.Session
+	for _, s := range a.Sessions {
+		if s.State == model.StateTransition && (next == nil || s.SinceMs < next.SinceMs) {
+			next = s
+		}
+	}
+	if next == nil {
+		return // nothing in transition; an armed wake-up will find nothing to do
+	}
+	deadline := next.SinceMs + timeout
+	if a.WakeDeadlineMs != 0 && a.WakeDeadlineMs <= deadline {
+		return
+	}
 	add := &accountpb.TimerCommand{Kind: &accountpb.TimerCommand_Add{Add: &accountpb.TimerAdd{
 		Meta:       d.cmd.GetMeta(),
 		AccountKey: d.key,
-		AccountId:  d.acc.Id,
-		SessionId:  sid,
-		Issuer:     issuer,
-		SinceMs:    d.now,
-		DeadlineMs: d.now + d.cfg.TransitionTimeout.Milliseconds(),
+		AccountId:  a.Id,
+		SessionId:  next.SessionId,
+		Issuer:     next.Issuer,
+		SinceMs:    next.SinceMs,
+		DeadlineMs: deadline,
 	}}}
-	slot := model.TimerSlot(add.GetAdd().GetDeadlineMs(), d.cfg.TickInterval.Milliseconds())
+	a.WakeDeadlineMs, a.WakeSinceMs = deadline, next.SinceMs
+	slot := model.TimerSlot(deadline, d.cfg.TickInterval.Milliseconds())
 	d.emit(model.ProtoOut(atlas.AccountTimerCommands, model.TimerRowKey(slot, model.TimerShard(d.key, d.cfg.TimerShards)), add))
+}
+
+// wakeLostAfter is how long past its deadline an armed wake-up may stay unanswered before it
+// is taken for lost: the timers stage ticks every TickInterval, so this is many ticks.
+func wakeLostAfter(cfg model.Config) int64 {
+	return max(30*cfg.TickInterval.Milliseconds(), 30_000)
 }

@@ -296,3 +296,9 @@ func (h *Harness) ProduceInternal(topic goka.Stream, key string, m proto.Message
 
 // State is the account's session state (0 when it does not exist).
 func (h *Harness) State(id uint32) uint32 { return model.State(h.Account(id)) }
+
+// SkipTicks passes the slots until now without ticking them: their wake-ups are lost, as if
+// the timers stage had dropped them.
+func (h *Harness) SkipTicks() {
+	h.lastTick = h.Now.UnixMilli() / h.Config.TickInterval.Milliseconds()
+}
