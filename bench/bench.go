@@ -25,6 +25,10 @@ type Options struct {
 	OutDir     string // where bench.json and latency.png go
 	Partitions int
 	Log        io.Writer // progress lines
+	// Brokers: run against these brokers (with the security KAFKA_TLS_* and KAFKA_SASL_*
+	// configure) instead of an embedded one, so the pipeline does not share its process with
+	// the broker. Topics the bench makes for itself get a name of this run.
+	Brokers []string
 }
 
 // Figure is one measured figure with its baseline.
@@ -94,7 +98,7 @@ func Run(o Options) (*Report, error) {
 		}
 	}
 
-	s, err := newStack(o.Partitions, passIn, passOut)
+	s, err := newStack(o.Partitions, o.Brokers, passIn, passOut)
 	if err != nil {
 		return nil, err
 	}
@@ -334,9 +338,18 @@ func (r *Report) RatioLine() string {
 	for _, f := range r.Figures {
 		parts = append(parts, fmt.Sprintf("%s=%.3f", ratioKey(f.Name), f.Ratio))
 	}
+	measured := map[string]bool{}
+	for _, f := range r.Figures {
+		measured[f.Name] = true
+	}
 	for _, f := range r.Failed {
 		for _, n := range strings.Fields(f.Figures) {
-			parts = append(parts, ratioKey(n)+"=failed")
+			// A step that failed after some of its figures were measured keeps those: each
+			// key is on the line once, with its ratio or as failed.
+			if !measured[n] {
+				measured[n] = true
+				parts = append(parts, ratioKey(n)+"=failed")
+			}
 		}
 	}
 	return strings.Join(parts, " ")

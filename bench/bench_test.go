@@ -9,7 +9,7 @@ import (
 
 // The recovery figure's machinery on a small table: a view restores exactly what was written.
 func TestRecoveryMeasuresASmallTable(t *testing.T) {
-	s, err := newStack(2)
+	s, err := newStack(2, nil)
 	require.NoError(t, err)
 	defer s.close()
 	r, err := recovery(s, 2000)
@@ -33,7 +33,7 @@ func TestEntryFiguresRun(t *testing.T) {
 
 // The API figures' machinery: every page of a served table answers, from several clients.
 func TestAPIFiguresRun(t *testing.T) {
-	s, err := newStack(2)
+	s, err := newStack(2, nil)
 	require.NoError(t, err)
 	defer s.close()
 	a, err := startAPI(s, 3000, t.Logf)
@@ -49,7 +49,7 @@ func TestAPIFiguresRun(t *testing.T) {
 // The fan-out figure's machinery: once the instance consumes every partition, every event
 // reaches every session.
 func TestFanOutRuns(t *testing.T) {
-	s, err := newStack(3)
+	s, err := newStack(3, nil)
 	require.NoError(t, err)
 	defer s.close()
 	rate, err := fanOut(s, 20, 50)
@@ -64,4 +64,12 @@ func TestReportLinesNameTheirUnitsAndFailures(t *testing.T) {
 		Failed: []Failure{{Figures: "ticket_checks entries", Why: "no listener"}}}
 	require.Equal(t, "steady_p99_ratio=0.600 login_rate=0.900 ticket_checks=failed entries=failed", r.RatioLine())
 	require.Contains(t, r.Table(), "FAILED  no listener")
+}
+
+// A step that failed after measuring some of its figures keeps those, and each key is on the
+// last line once.
+func TestAPartlyMeasuredStepPrintsEachKeyOnce(t *testing.T) {
+	r := &Report{Figures: []Figure{{Name: "api_first_page_p99_ms", Ratio: 0.02}, {Name: "api_concurrent_p99_ms", Ratio: 0.03}},
+		Failed: []Failure{{Figures: "api_first_page_p99_ms api_concurrent_p99_ms api_login_rate", Why: "503"}}}
+	require.Equal(t, "api_first_page_p99_ratio=0.020 api_concurrent_p99_ratio=0.030 api_login_rate=failed", r.RatioLine())
 }

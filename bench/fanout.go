@@ -130,7 +130,7 @@ func awaitConsuming(s *stack, r *channel.Running, tenant codecs.Tenant, firstFre
 		State: sessions.Active, Conn: pc}, firstFreeID+1); err != nil {
 		return err
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.opts.Brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	cl, err := kgo.NewClient(append(s.opts.KafkaClientOpts(), kgo.RecordPartitioner(kgo.ManualPartitioner()))...)
 	if err != nil {
 		return err
 	}

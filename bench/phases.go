@@ -19,7 +19,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// Topics of the pass-through baseline: same partitions as the service's topics.
+// Topics of the pass-through baseline (same partitions as the service's topics), named by
+// stack.name.
 const (
 	passIn  = "bench-passthrough-in"
 	passOut = "bench-passthrough-out"
@@ -29,11 +30,11 @@ const (
 // compared with: read a message, emit it unchanged. It sends the same messages (sizes, keys,
 // headers) the session load sends, as fast as possible, and returns messages per second.
 func passThrough(s *stack, l *sessionLoad, total int) (float64, error) {
-	gg := goka.DefineGroup("bench-passthrough",
-		goka.Input(passIn, new(codec.Bytes), func(ctx goka.Context, msg interface{}) {
-			ctx.Emit(passOut, ctx.Key(), msg)
+	gg := goka.DefineGroup(goka.Group(s.name("bench-passthrough")),
+		goka.Input(goka.Stream(s.name(passIn)), new(codec.Bytes), func(ctx goka.Context, msg interface{}) {
+			ctx.Emit(goka.Stream(s.name(passOut)), ctx.Key(), msg)
 		}),
-		goka.Output(passOut, new(codec.Bytes)),
+		goka.Output(goka.Stream(s.name(passOut)), new(codec.Bytes)),
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -45,7 +46,7 @@ func passThrough(s *stack, l *sessionLoad, total int) (float64, error) {
 	var mu sync.Mutex
 	got, done := 0, make(chan struct{})
 	var last time.Time
-	s.onTopic(passOut, func(_ *kgo.Record, now time.Time) {
+	s.onTopic(s.name(passOut), func(_ *kgo.Record, now time.Time) {
 		mu.Lock()
 		defer mu.Unlock()
 		got++
@@ -64,7 +65,7 @@ func passThrough(s *stack, l *sessionLoad, total int) (float64, error) {
 	start := time.Now()
 	for i := 0; i < total; i++ {
 		p := l.players[i%len(l.players)]
-		s.send(passIn, codecs.IDKey(p.id), msgs[i%len(msgs)], l.headers)
+		s.send(s.name(passIn), codecs.IDKey(p.id), msgs[i%len(msgs)], l.headers)
 	}
 	select {
 	case <-done:

@@ -16,8 +16,6 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-const recoveryTable = "bench-recovery-table"
-
 // typicalAccount is an account as the accounts stage stores it after a day of play: created,
 // logged in, moved to a channel, with its dedupe memory full. It is made by the stage's own
 // decision function, so its size follows the code.
@@ -69,7 +67,7 @@ func recovery(s *stack, n int) (recoveryResult, error) {
 	res := recoveryResult{Records: n}
 	t := newTenant("GMS")
 	acc := typicalAccount(t)
-	err := s.writeAccounts(recoveryTable, t, n, func(id uint32) *accountpb.Account {
+	err := s.writeAccounts(s.name("bench-recovery-table"), t, n, func(id uint32) *accountpb.Account {
 		acc.Id = id
 		return acc
 	}, nil)
@@ -78,8 +76,8 @@ func recovery(s *stack, n int) (recoveryResult, error) {
 	}
 
 	// Baseline: read everything with a plain client.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(s.opts.Brokers...), kgo.ConsumeTopics(recoveryTable),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(10*time.Millisecond))
+	cl, err := kgo.NewClient(append(s.opts.KafkaClientOpts(), kgo.ConsumeTopics(s.name("bench-recovery-table")),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(10*time.Millisecond))...)
 	if err != nil {
 		return res, err
 	}
@@ -104,7 +102,7 @@ func recovery(s *stack, n int) (recoveryResult, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	start = time.Now()
-	v := s.opts.StartView(ctx, goka.Table(recoveryTable), new(accounts.TableCodec))
+	v := s.opts.StartView(ctx, goka.Table(s.name("bench-recovery-table")), new(accounts.TableCodec))
 	for !v.Ready() {
 		if time.Since(start) > 5*time.Minute {
 			return res, fmt.Errorf("view not recovered after 5 minutes")

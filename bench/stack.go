@@ -3,7 +3,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
@@ -15,10 +14,10 @@ import (
 	"github.com/atlasstreams/atlas/processors/account/seal"
 	"github.com/atlasstreams/atlas/processors/runtime"
 	"github.com/atlasstreams/atlas/processors/topicread"
+	"github.com/google/uuid"
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -27,9 +26,10 @@ import (
 // topic. Each phase of the benchmark uses a tenant of its own, so phases never see each
 // other's events.
 type stack struct {
-	cluster *kfake.Cluster
+	cluster *kfake.Cluster // nil against external brokers
 	opts    runtime.Options
 	sealer  *seal.Sealer
+	run     string // suffix of the bench's own topic and group names ("" on the embedded broker)
 
 	svcCancel context.CancelFunc
 	svc       *account.Running
@@ -44,30 +44,49 @@ type stack struct {
 	stopped  chan struct{}
 }
 
-func newStack(partitions int, extraTopics ...string) (*stack, error) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1))
-	if err != nil {
-		return nil, err
-	}
-	s := &stack{cluster: c, byTenant: map[string]func(*kgo.Record, time.Time){}, byTopic: map[string]func(*kgo.Record, time.Time){},
+// newStack starts the stack on an embedded broker, or against brokers when some are given.
+// extraTopics are bench streams, named by s.name.
+func newStack(partitions int, brokers []string, extraTopics ...string) (*stack, error) {
+	s := &stack{byTenant: map[string]func(*kgo.Record, time.Time){}, byTopic: map[string]func(*kgo.Record, time.Time){},
 		stop: make(chan struct{}), stopped: make(chan struct{})}
-	s.opts = runtime.DefaultOptions(c.ListenAddrs()...)
+	if len(brokers) == 0 {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1))
+		if err != nil {
+			return nil, err
+		}
+		s.cluster = c
+		s.opts = runtime.DefaultOptions(c.ListenAddrs()...)
+	} else {
+		o, err := runtime.OptionsFromEnv()
+		if err != nil {
+			return nil, err
+		}
+		o.Brokers = brokers
+		s.opts = o
+		// A shared cluster keeps what earlier runs wrote: this run's own topics and groups
+		// get names of their own.
+		s.run = "-" + uuid.NewString()[:8]
+	}
 	s.opts.Partitions = partitions
+	for i, t := range extraTopics {
+		extraTopics[i] = s.name(t)
+	}
 	specs := append(account.Topics(s.opts), s.opts.Streams(benchStreams(extraTopics)...)...)
 	if _, err := s.opts.EnsureTopics(specs); err != nil {
-		c.Close()
+		s.closeCluster()
 		return nil, err
 	}
+	var err error
 	if s.sealer, err = seal.New(seal.RandomKey()); err != nil {
 		return nil, err
 	}
-	if s.prod, err = kgo.NewClient(kgo.SeedBrokers(s.opts.Brokers...), kgo.ProducerLinger(time.Millisecond),
-		kgo.MaxBufferedRecords(1<<20)); err != nil {
+	if s.prod, err = kgo.NewClient(append(s.opts.KafkaClientOpts(), kgo.ProducerLinger(time.Millisecond),
+		kgo.MaxBufferedRecords(1<<20))...); err != nil {
 		return nil, err
 	}
 	topics := append([]string{string(atlas.EventTopicAccountStatus), string(atlas.EventTopicAccountSessionStatus)}, extraTopics...)
-	if s.cons, err = kgo.NewClient(kgo.SeedBrokers(s.opts.Brokers...), kgo.ConsumeTopics(topics...),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(10*time.Millisecond)); err != nil {
+	if s.cons, err = kgo.NewClient(append(s.opts.KafkaClientOpts(), kgo.ConsumeTopics(topics...),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(10*time.Millisecond))...); err != nil {
 		return nil, err
 	}
 	go s.route()
@@ -120,8 +139,17 @@ func (s *stack) close() {
 	<-s.stopped
 	s.prod.Close()
 	s.cons.Close()
-	s.cluster.Close()
+	s.closeCluster()
 }
+
+func (s *stack) closeCluster() {
+	if s.cluster != nil {
+		s.cluster.Close()
+	}
+}
+
+// name is the name of one of the bench's own topics, tables or groups in this run.
+func (s *stack) name(base string) string { return atlas.NamePrefix + base + s.run }
 
 // onTenant routes the events of a tenant to h (nil removes the route).
 func (s *stack) onTenant(t codecs.Tenant, h func(*kgo.Record, time.Time)) {
@@ -221,25 +249,13 @@ func (s *stack) writeAccounts(table string, t codecs.Tenant, n int, account func
 	return nil
 }
 
-// recordsWritten is how many records every topic of the product holds now (the sum of the
-// end offsets of every partition), the benchmark's own topics left out: the difference over a
-// phase is what that phase made the broker store.
+// recordsWritten is how many records the product's topics hold now (the sum of the end
+// offsets of their partitions): the difference over a phase is what that phase made the
+// broker store. The bench's own topics, and anything else on a shared cluster, are left out.
 func (s *stack) recordsWritten(ctx context.Context) (int64, error) {
-	req := kmsg.NewPtrMetadataRequest()
-	resp, err := req.RequestWith(ctx, s.prod)
-	if err != nil {
-		return 0, err
-	}
 	var total int64
-	for _, t := range resp.Topics {
-		if t.Topic == nil {
-			continue
-		}
-		name := *t.Topic
-		if strings.HasPrefix(name, "bench-") || strings.HasPrefix(name, "__") {
-			continue
-		}
-		ends, err := topicread.EndOffsets(ctx, s.prod, name, 10*time.Second)
+	for _, spec := range account.Topics(s.opts) {
+		ends, err := topicread.EndOffsets(ctx, s.prod, spec.Name, 10*time.Second)
 		if err != nil {
 			return 0, err
 		}

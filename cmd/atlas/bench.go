@@ -6,18 +6,21 @@ import (
 	"os"
 
 	"github.com/atlasstreams/atlas/bench"
+	"github.com/atlasstreams/atlas/processors/runtime"
 )
 
-// runBench measures the pipeline on an embedded broker in this process.
+// runBench measures the pipeline in this process, on an embedded broker or against --brokers.
 func runBench(_ context.Context, args []string) error {
 	fs := newFlagSet("atlas bench")
 	quick := fs.Bool("quick", false, "a run of under a minute with smaller loads")
 	out := fs.String("out", "bench/out", "folder for bench.json and latency.png")
 	partitions := fs.Int("partitions", 12, "partitions of every topic")
+	brokers := fs.String("brokers", "", "run against these brokers (comma-separated; KAFKA_TLS_* and KAFKA_SASL_* apply) instead of an embedded one")
 	if err := parseFlags(fs, "bench", args); err != nil {
 		return usageError{err}
 	}
-	rep, err := bench.Run(bench.Options{Quick: *quick, OutDir: *out, Partitions: *partitions, Log: os.Stderr})
+	rep, err := bench.Run(bench.Options{Quick: *quick, OutDir: *out, Partitions: *partitions, Log: os.Stderr,
+		Brokers: runtime.ParseBrokers(*brokers)})
 	if err != nil {
 		return err
 	}

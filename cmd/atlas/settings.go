@@ -145,6 +145,10 @@ var (
 	}
 )
 
+// kafkaSecuritySettings are the Kafka settings but the brokers (for atlas bench, whose
+// --brokers chooses between the embedded broker and others).
+func kafkaSecuritySettings() []setting { return kafkaSettings[1:] }
+
 // commandSettings are the groups each command reads.
 var commandSettings = map[string][][]setting{
 	"dev":      {logSettings, runtimeSettings, httpSettings, apiSettings, accountSettings, channelSettings, devSettings, tracingSettings},
@@ -159,7 +163,7 @@ var commandSettings = map[string][][]setting{
 	"tail":     {logSettings, kafkaSettings},
 	"lag":      {logSettings, kafkaSettings},
 	"dlq":      {logSettings, kafkaSettings},
-	"bench":    {logSettings},
+	"bench":    {logSettings, kafkaSecuritySettings()},
 	"chaos":    {logSettings, chaosSettings},
 }
 
