@@ -29,13 +29,22 @@ func envOr(name, def string) string {
 	return def
 }
 
+// intEnvOr is the whole number in variable name, else def (a value that is no number is left to
+// the flag, which then says so).
+func intEnvOr(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
 // runDev starts an embedded broker that outside Kafka clients can reach, creates every topic,
 // runs every group and the HTTP API, and prints one line with both addresses once ready.
 func runDev(ctx context.Context, args []string) error {
 	fs := newFlagSet("atlas dev")
 	kafkaListen := fs.String("kafka-listen", envOr("ATLAS_KAFKA_LISTEN", "127.0.0.1:9092"), "address of the embedded broker (env ATLAS_KAFKA_LISTEN)")
 	httpListen := fs.String("http-listen", envOr("ATLAS_HTTP_LISTEN", "127.0.0.1:8080"), "address of the HTTP API, /metrics, /healthz, /readyz (env ATLAS_HTTP_LISTEN)")
-	partitions := fs.Int("partitions", 12, "partitions of every topic")
+	partitions := fs.Int("partitions", intEnvOr("ATLAS_PARTITIONS", 12), "partitions of every topic (env ATLAS_PARTITIONS)")
 	contracts := fs.String("contracts", envOr("ATLAS_CONTRACTS", codecs.EraSeed), "contract era the services write: seed or current; both are read (env ATLAS_CONTRACTS)")
 	channels := fs.String("channels", envOr("CHANNEL_CHANNELS", "1:7575,2:7576"), "the dev channel instance's channel ids and client ports, id:port,... (port 0: a free one; env CHANNEL_CHANNELS)")
 	if err := parseFlags(fs, "dev", args); err != nil {

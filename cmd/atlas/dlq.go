@@ -18,10 +18,15 @@ import (
 // runDLQ reads the dead-letter topic: list its records, show one, or replay chosen ones to
 // the topic they came from.
 func runDLQ(ctx context.Context, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return usageError{errors.New("usage: atlas dlq list|show|replay [flags] (atlas dlq <verb> -h lists them)")}
+	if len(args) == 0 {
+		return usageError{errors.New("usage: atlas dlq list|show|replay [flags] (atlas help dlq lists them)")}
 	}
-	verb, args := args[0], args[1:]
+	verb := args[0]
+	if helpAsked(args[:1]) {
+		verb = "list|show|replay" // atlas help dlq: the flags of every verb
+	} else {
+		args = args[1:]
+	}
 	fs := newFlagSet("atlas dlq " + verb)
 	brokers := brokersFlag(fs)
 	var (
@@ -32,7 +37,7 @@ func runDLQ(ctx context.Context, args []string) error {
 		wait   = fs.Duration("timeout", 15*time.Second, "how long to wait for the brokers")
 	)
 	switch verb {
-	case "list", "show", "replay":
+	case "list", "show", "replay", "list|show|replay":
 	default:
 		return usageError{fmt.Errorf("unknown verb %q: want list, show or replay", verb)}
 	}

@@ -125,7 +125,7 @@ func run(args []string) int {
 	// and the command returns.
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if traced[args[0]] {
+	if traced[args[0]] && !helpAsked(args[1:]) {
 		shutdown, err := tracing.Setup(context.Background(), "atlas-"+args[0])
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "atlas %s: %v\n", args[0], err)

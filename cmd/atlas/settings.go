@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
@@ -35,6 +37,8 @@ type setting struct {
 	// Secret settings are read from the environment or from the file NAME_FILE names, never
 	// from a flag: a command line is visible to every user of the machine.
 	Secret bool
+	// Bool settings are flags that take no value (--kafka-tls, --kafka-tls=false).
+	Bool bool
 }
 
 func (s setting) flagName() string {
@@ -51,7 +55,7 @@ func (s setting) flagName() string {
 var (
 	kafkaSettings = []setting{
 		{Env: "KAFKA_BROKERS", Flag: "brokers", Default: "required (the tools: 127.0.0.1:9092)", Usage: "comma-separated host:port list"},
-		{Env: "KAFKA_TLS", Default: "false", Usage: "TLS to the brokers with the system's CAs (implied by KAFKA_TLS_CA_FILE)"},
+		{Env: "KAFKA_TLS", Bool: true, Default: "false", Usage: "TLS to the brokers with the system's CAs (implied by KAFKA_TLS_CA_FILE)"},
 		{Env: "KAFKA_TLS_CA_FILE", Usage: "PEM file of the CA that signed the brokers' certificates"},
 		{Env: "KAFKA_TLS_CERT_FILE", Usage: "PEM client certificate for mutual TLS (with KAFKA_TLS_KEY_FILE)"},
 		{Env: "KAFKA_TLS_KEY_FILE", Usage: "PEM key of the client certificate"},
@@ -85,7 +89,7 @@ var (
 	accountSettings = []setting{
 		{Env: "ATLAS_PASSWORD_SEAL_KEYS", Secret: true, Default: "required; random per process in atlas dev", Usage: "base64 32-byte keys, comma-separated: the first seals login passwords, all open (or ATLAS_PASSWORD_SEAL_KEYS_FILE)"},
 		{Env: "ATLAS_BCRYPT_COST", Default: "10", Usage: "bcrypt cost of new passwords"},
-		{Env: "ATLAS_AUTO_REGISTER", Default: "true", Usage: "a login with an unknown name creates the account"},
+		{Env: "ATLAS_AUTO_REGISTER", Bool: true, Default: "true", Usage: "a login with an unknown name creates the account"},
 		{Env: "ATLAS_LOGIN_ATTEMPT_LIMIT", Default: "5", Usage: "failed password checks that lock an account within the window"},
 		{Env: "ATLAS_LOGIN_ATTEMPT_WINDOW", Default: "10m", Usage: "the window of failed password checks"},
 		{Env: "ATLAS_NAME_CHARSET", Default: "ascii", Usage: "what account names may be made of: ascii or unicode"},
@@ -145,13 +149,24 @@ var (
 	}
 )
 
+// without is settings less the named ones.
+func without(settings []setting, names ...string) []setting {
+	var out []setting
+	for _, s := range settings {
+		if !slices.Contains(names, s.Env) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // kafkaSecuritySettings are the Kafka settings but the brokers (for atlas bench, whose
 // --brokers chooses between the embedded broker and others).
 func kafkaSecuritySettings() []setting { return kafkaSettings[1:] }
 
 // commandSettings are the groups each command reads.
 var commandSettings = map[string][][]setting{
-	"dev":      {logSettings, runtimeSettings, httpSettings, apiSettings, accountSettings, channelSettings, devSettings, tracingSettings},
+	"dev":      {logSettings, without(runtimeSettings, "ATLAS_REPLICATION"), httpSettings, apiSettings, accountSettings, channelSettings, devSettings, tracingSettings},
 	"account":  {logSettings, kafkaSettings, runtimeSettings, httpSettings, accountSettings, tracingSettings},
 	"registry": {logSettings, kafkaSettings, runtimeSettings, httpSettings, tracingSettings},
 	"api":      {logSettings, kafkaSettings, runtimeSettings, httpSettings, apiSettings, tracingSettings},
@@ -192,7 +207,11 @@ func parseFlags(fs *flag.FlagSet, command string, args []string) error {
 		if name == "" || fs.Lookup(name) != nil {
 			continue
 		}
-		fs.String(name, "", s.Usage+" (env "+s.Env+")")
+		if s.Bool {
+			fs.Var(boolText{new(string)}, name, s.Usage+" (env "+s.Env+")")
+		} else {
+			fs.String(name, "", s.Usage+" (env "+s.Env+")")
+		}
 		bound[name] = s
 	}
 	fs.Usage = func() { printUsage(fs.Output(), fs, settings, bound) }
@@ -208,10 +227,33 @@ func parseFlags(fs *flag.FlagSet, command string, args []string) error {
 	if err != nil {
 		return err
 	}
-	applyLogLevel()
+	if err := applyLogLevel(); err != nil {
+		return err
+	}
 	warnUnknownSettings(os.Environ())
 	return nil
 }
+
+// boolText is a flag that takes no value and keeps its text, which parseFlags puts into the
+// environment for the setting's parser.
+type boolText struct{ v *string }
+
+func (b boolText) String() string {
+	if b.v == nil {
+		return ""
+	}
+	return *b.v
+}
+
+func (b boolText) Set(v string) error {
+	if _, err := strconv.ParseBool(v); err != nil {
+		return fmt.Errorf("want true or false")
+	}
+	*b.v = v
+	return nil
+}
+
+func (boolText) IsBoolFlag() bool { return true }
 
 // printUsage prints the command's own flags, then its settings: variable, flag, default and
 // meaning of each.
@@ -259,17 +301,24 @@ func hasFlags(fs *flag.FlagSet) bool {
 }
 
 // applyLogLevel sets the log level from ATLAS_LOG_LEVEL, which --log-level may have set.
-func applyLogLevel() {
-	if lvl, err := logrus.ParseLevel(os.Getenv("ATLAS_LOG_LEVEL")); err == nil {
-		logrus.SetLevel(lvl)
+func applyLogLevel() error {
+	v := os.Getenv("ATLAS_LOG_LEVEL")
+	if v == "" {
+		return nil
 	}
+	lvl, err := logrus.ParseLevel(v)
+	if err != nil {
+		return fmt.Errorf("ATLAS_LOG_LEVEL=%q: want trace, debug, info, warn or error", v)
+	}
+	logrus.SetLevel(lvl)
+	return nil
 }
 
 // knownVariable reports whether name is a setting of any command, a topic or group name, or
 // the _FILE form of a secret.
 func knownVariable(name string) bool {
 	switch name {
-	case "GOMAXPROCS", "GOMEMLIMIT", "GOGC": // the Go runtime's own, passed to the bcrypt helper
+	case "GOMAXPROCS", "GOMEMLIMIT", "GOGC": // the Go runtime's own, which the bcrypt helper gets too
 		return true
 	}
 	if _, ok := codecs.LookupCatalogTopic(name); ok {
@@ -292,21 +341,39 @@ func knownVariable(name string) bool {
 }
 
 // testVariable reports whether name belongs to the tests and their scripts (ATLAS_TEST_*, the
-// real-Kafka lane's ATLAS_KAFKA_*, the chaos suite's filter), not to the product.
+// real-Kafka lane's test/kafka variables, the chaos suite's filter), not to the product.
 func testVariable(name string) bool {
-	return strings.HasPrefix(name, "ATLAS_TEST_") || strings.HasPrefix(name, "ATLAS_KAFKA_") || name == "ATLAS_CHAOS_ONLY"
+	return strings.HasPrefix(name, "ATLAS_TEST_") || laneVariables[name] || name == "ATLAS_CHAOS_ONLY"
 }
 
-// warnUnknownSettings warns of a variable that looks like one of the product's (ATLAS_,
-// KAFKA_, CHANNEL_) but is none: a misspelt setting would otherwise be silently ignored.
+// laneVariables are those of test/kafka (kafka.sh, integration.sh).
+var laneVariables = map[string]bool{
+	"ATLAS_KAFKA_TEST_PKGS": true, "ATLAS_KAFKA_TEST_TIMEOUT": true, "ATLAS_KAFKA_BENCH": true,
+	"ATLAS_KAFKA_VERSION": true, "ATLAS_KAFKA_CACHE": true, "ATLAS_KAFKA_CONFIG": true, "ATLAS_KAFKA_WORK": true,
+	"ATLAS_KAFKA_PORT": true, "ATLAS_KAFKA_CONTROLLER_PORT": true, "ATLAS_KAFKA_HEAP": true,
+	"ATLAS_KAFKA_OWNER": true, "ATLAS_KAFKA_START_TIMEOUT": true,
+}
+
+// serviceLink matches the variables Kubernetes puts into every pod for each Service of its
+// namespace (ATLAS_API_SERVICE_HOST, KAFKA_PORT_9092_TCP_ADDR, ...): a Service named like a
+// prefix of ours is not a misspelt setting.
+var serviceLink = regexp.MustCompile(`_(SERVICE_HOST|SERVICE_PORT(_[A-Z0-9_]+)?|PORT(_[0-9]+_(TCP|UDP|SCTP)(_(PROTO|PORT|ADDR))?)?)$`)
+
+// warnUnknownSettings warns, in one line, of variables that look like the product's (ATLAS_,
+// KAFKA_, CHANNEL_) but are none: a misspelt setting would otherwise be ignored in silence.
 func warnUnknownSettings(environ []string) {
+	var unknown []string
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
 		if !strings.HasPrefix(name, "ATLAS_") && !strings.HasPrefix(name, "KAFKA_") && !strings.HasPrefix(name, "CHANNEL_") {
 			continue
 		}
-		if !knownVariable(name) && !testVariable(name) {
-			logrus.WithField("variable", name).Warn("not a setting of atlas: ignored (atlas help <command> lists the settings)")
+		if !knownVariable(name) && !testVariable(name) && !serviceLink.MatchString(name) {
+			unknown = append(unknown, name)
 		}
+	}
+	if len(unknown) > 0 {
+		slices.Sort(unknown)
+		logrus.WithField("variables", strings.Join(unknown, ",")).Warn("not settings of atlas: ignored (atlas help <command> lists the settings)")
 	}
 }

@@ -54,9 +54,6 @@ func TestEveryVariableTheProductReadsIsASetting(t *testing.T) {
 func TestHelpListsTheSettingsOfTheCommand(t *testing.T) {
 	for command := range commandSettings {
 		out, err := exec.Command(atlasBin, "help", command).Output()
-		if command == "dlq" {
-			out, err = exec.Command(atlasBin, "dlq", "list", "-h").Output()
-		}
 		require.NoError(t, err, command)
 		for _, s := range settingsOf(command) {
 			require.Regexp(t, `(?m)^  `+s.Env+` +`, string(out), "atlas help %s lists %s", command, s.Env)
@@ -99,10 +96,25 @@ func TestAFlagWinsOverItsVariableAndBadValuesNameTheSetting(t *testing.T) {
 // otherwise be ignored in silence.
 func TestAMisspeltSettingIsWarnedAbout(t *testing.T) {
 	cmd := exec.Command(atlasBin, "account", "--bcrypt-cost", "99")
-	cmd.Env = append(os.Environ(), "KAFKA_BROKERS=127.0.0.1:1", "ATLAS_BCRYPT_CSOT=12")
+	// Kubernetes' service links of Services named atlas-api and kafka are not settings.
+	cmd.Env = append(os.Environ(), "KAFKA_BROKERS=127.0.0.1:1", "ATLAS_BCRYPT_CSOT=12", "ATLAS_API_SERVICE_HOST=10.0.0.1",
+		"ATLAS_API_PORT=tcp://10.0.0.1:8080", "ATLAS_API_PORT_8080_TCP_ADDR=10.0.0.1", "KAFKA_PORT=tcp://10.0.0.2:9092", "KAFKA_SERVICE_PORT_KAFKA=9092")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	_ = cmd.Run()
-	require.Contains(t, stderr.String(), `"variable":"ATLAS_BCRYPT_CSOT"`)
-	require.Contains(t, stderr.String(), "not a setting of atlas")
+	require.Contains(t, stderr.String(), `"variables":"ATLAS_BCRYPT_CSOT"`, "one warning naming the misspelt one only")
+	require.Contains(t, stderr.String(), "not settings of atlas")
+	require.Equal(t, 2, strings.Count(stderr.String(), "\n"), "the warning and the error: %s", stderr.String())
+}
+
+// A boolean setting is a flag without a value; a bad log level stops start-up.
+func TestBooleanSettingsAndTheLogLevel(t *testing.T) {
+	cmd := exec.Command(atlasBin, "account", "--kafka-tls", "--kafka-sasl-mechanism", "PLAIN", "--brokers", "127.0.0.1:1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	require.Error(t, cmd.Run())
+	require.NotContains(t, stderr.String(), "in the clear", "--kafka-tls took no value and turned TLS on: %s", stderr.String())
+	out, err := exec.Command(atlasBin, "lag", "--log-level", "loud").CombinedOutput()
+	require.Error(t, err)
+	require.Contains(t, string(out), `ATLAS_LOG_LEVEL="loud"`)
 }

@@ -35,6 +35,12 @@ var (
 		Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 	}, []string{"group", "topic"})
 
+	// BcryptInProcess counts bcrypt operations run in the service process because its
+	// low-priority helper process could not run them (by reason).
+	BcryptInProcess = promauto.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "atlas", Name: "bcrypt_in_process_total",
+		Help: "bcrypt operations run in the service process instead of its low-priority helper, by reason (unavailable, timeout, backoff).",
+	}, []string{"reason"})
 	// BcryptSeconds is the time of one bcrypt hash or comparison.
 	BcryptSeconds = promauto.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "atlas", Name: "bcrypt_seconds",

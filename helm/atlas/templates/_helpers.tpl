@@ -267,6 +267,8 @@ metadata:
 spec:
   serviceAccountName: {{ include "atlas.serviceAccountName" $root }}
   automountServiceAccountToken: false
+  {{- /* No variables for the namespace's Services: atlas-api, kafka ... would look like settings. */}}
+  enableServiceLinks: false
   {{- with $v.imagePullSecrets }}
   imagePullSecrets:
     {{- toYaml . | nindent 4 }}

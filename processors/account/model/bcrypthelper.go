@@ -12,6 +12,9 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/atlasstreams/atlas/processors/metrics"
 
 	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sys/unix"
@@ -136,15 +139,23 @@ func lowerAllThreads() {
 }
 
 // helperRunner sends operations to a helper process, starting it on first use and again after
-// it died; while it cannot run, operations run in-process (fallback), so a login is never
-// refused, nor a password judged wrong, because the helper is gone.
+// it died. While it cannot run (it failed to start, died young, or stopped answering), the
+// operations run in-process (fallback) for a backoff that doubles up to a minute, so that a
+// login is never refused, nor a password judged wrong, because the helper is gone, and a
+// broken helper does not become a fork storm.
 type helperRunner struct {
 	args     []string
 	fallback bcryptRunner
+	// timeout bounds one operation on the helper: past it, the helper is taken for stuck.
+	timeout func(op bcryptOp) time.Duration
+	now     func() time.Time
 
-	mu     sync.Mutex
-	proc   *helperProc
-	warned bool
+	mu        sync.Mutex
+	proc      *helperProc
+	started   time.Time // when proc was started
+	backoff   time.Duration
+	downUntil time.Time // no new helper before this
+	lastWarn  time.Time
 }
 
 type helperProc struct {
@@ -158,47 +169,112 @@ type helperProc struct {
 	dead    bool
 }
 
+// Bounds of the helper's restart backoff, and how long it must live to reset it.
+const (
+	helperBackoffMin = time.Second
+	helperBackoffMax = time.Minute
+	helperHealthy    = 30 * time.Second
+)
+
 func newHelperRunner(args []string, fallback bcryptRunner) *helperRunner {
-	return &helperRunner{args: args, fallback: fallback}
+	return &helperRunner{args: args, fallback: fallback, timeout: operationTimeout, now: time.Now}
+}
+
+// operationTimeout is far above what one operation takes (cost 10: 70 ms, cost 14: a second
+// or so; each doubles per cost step), so only a stuck helper reaches it.
+func operationTimeout(op bcryptOp) time.Duration {
+	return 10*time.Second + time.Duration(1<<max(op.cost-10, 0))*time.Second
 }
 
 func (h *helperRunner) run(op bcryptOp) (bcryptResult, error) {
-	p, err := h.process()
+	if op.cost != 0 && (op.cost < bcrypt.MinCost || op.cost > bcrypt.MaxCost) {
+		return bcryptResult{}, fmt.Errorf("bcrypt cost %d is outside %d..%d", op.cost, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	if len(op.hash) > 0xffff || len(op.plain) > 0xffff {
+		return bcryptResult{}, errors.New("bcrypt input too long")
+	}
+	p, reason, err := h.process()
 	if err == nil {
 		var res bcryptResult
-		if res, err = p.call(op); err == nil {
+		if res, reason, err = p.call(op, h.timeout(op)); err == nil {
 			return res, nil
 		}
+		h.died(p)
 	}
+	metrics.BcryptInProcess.WithLabelValues(reason).Inc()
 	h.mu.Lock()
-	if !h.warned {
-		h.warned = true
+	if h.now().Sub(h.lastWarn) > time.Minute { // a warning a minute, not one per login
+		h.lastWarn = h.now()
 		logHelperFallback(err)
 	}
 	h.mu.Unlock()
 	return h.fallback.run(op)
 }
 
-// process is the running helper, started if there is none.
-func (h *helperRunner) process() (*helperProc, error) {
+// died records that p stopped serving: a helper that dies young extends the backoff.
+func (h *helperRunner) died(p *helperProc) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.diedLocked(p)
+}
+
+func (h *helperRunner) diedLocked(p *helperProc) {
+	if h.proc != p {
+		return
+	}
+	if h.now().Sub(h.started) < helperHealthy {
+		h.backoff = min(max(2*h.backoff, helperBackoffMin), helperBackoffMax)
+		h.downUntil = h.now().Add(h.backoff)
+	} else {
+		h.backoff = 0
+	}
+	h.proc = nil
+}
+
+// process is the running helper, started if there is none and the backoff allows.
+func (h *helperRunner) process() (*helperProc, string, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.proc != nil && !h.proc.isDead() {
-		return h.proc, nil
+		return h.proc, "", nil
 	}
-	exe, err := os.Executable()
+	if h.proc != nil { // died between calls
+		h.diedLocked(h.proc)
+	}
+	if h.now().Before(h.downUntil) {
+		return nil, "backoff", errors.New("bcrypt helper restarting after a failure")
+	}
+	p, err := h.start()
 	if err != nil {
-		return nil, err
+		h.backoff = min(max(2*h.backoff, helperBackoffMin), helperBackoffMax)
+		h.downUntil = h.now().Add(h.backoff)
+		return nil, "unavailable", err
+	}
+	h.proc, h.started = p, h.now()
+	return p, "", nil
+}
+
+// start runs the helper: this very binary (/proc/self/exe, so that a binary replaced on disk
+// by an upgrade is not the one started), with an environment of its own (not nil, which would
+// inherit the service's): no secret of the service reaches it.
+func (h *helperRunner) start() (*helperProc, error) {
+	exe := "/proc/self/exe"
+	if _, err := os.Stat(exe); err != nil {
+		if exe, err = os.Executable(); err != nil {
+			return nil, err
+		}
 	}
 	cmd := exec.Command(exe, h.args...)
-	// An environment of its own (not nil, which would inherit the service's): no secret of
-	// the service reaches it; GOMAXPROCS only if the operator set one.
 	cmd.Env = []string{}
-	if v := os.Getenv("GOMAXPROCS"); v != "" {
-		cmd.Env = append(cmd.Env, "GOMAXPROCS="+v)
+	for _, name := range []string{"GOMAXPROCS", "GOMEMLIMIT", "GOGC"} {
+		if v := os.Getenv(name); v != "" {
+			cmd.Env = append(cmd.Env, name+"="+v)
+		}
 	}
 	cmd.Stderr = os.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the service
+	// Killed if the thread that started it ends; the closed stdin stops it in every other
+	// case (the service stopped or died).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	in, err := cmd.StdinPipe()
 	if err != nil {
 		return nil, err
@@ -212,7 +288,6 @@ func (h *helperRunner) process() (*helperProc, error) {
 	}
 	p := &helperProc{cmd: cmd, in: in, pending: map[uint32]chan bcryptResult{}}
 	go p.readAnswers(bufio.NewReader(out))
-	h.proc = p
 	return p, nil
 }
 
@@ -222,13 +297,14 @@ func (p *helperProc) isDead() bool {
 	return p.dead
 }
 
-// call sends op and waits for its answer.
-func (p *helperProc) call(op bcryptOp) (bcryptResult, error) {
+// call sends op and waits for its answer, at most timeout: a helper that does not answer
+// in time is taken for stuck and stopped (the reason says which failure it was).
+func (p *helperProc) call(op bcryptOp, timeout time.Duration) (bcryptResult, string, error) {
 	ch := make(chan bcryptResult, 1)
 	p.mu.Lock()
 	if p.dead {
 		p.mu.Unlock()
-		return bcryptResult{}, errors.New("bcrypt helper stopped")
+		return bcryptResult{}, "unavailable", errors.New("bcrypt helper stopped")
 	}
 	p.nextID++
 	id := p.nextID
@@ -240,7 +316,7 @@ func (p *helperProc) call(op bcryptOp) (bcryptResult, error) {
 	if op.compare {
 		head[4] = opCompare
 	}
-	head[5] = byte(op.cost)
+	head[5] = byte(op.cost) // 4..31, checked by the runner
 	p.wmu.Lock()
 	err := func() error {
 		if _, err := p.in.Write(head[:]); err != nil {
@@ -254,13 +330,20 @@ func (p *helperProc) call(op bcryptOp) (bcryptResult, error) {
 	p.wmu.Unlock()
 	if err != nil {
 		p.fail()
-		return bcryptResult{}, fmt.Errorf("bcrypt helper: %w", err)
+		return bcryptResult{}, "unavailable", fmt.Errorf("bcrypt helper: %w", err)
 	}
-	res, ok := <-ch
-	if !ok {
-		return bcryptResult{}, errors.New("bcrypt helper stopped")
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case res, ok := <-ch:
+		if !ok {
+			return bcryptResult{}, "unavailable", errors.New("bcrypt helper stopped")
+		}
+		return res, "", nil
+	case <-t.C:
+		p.fail()
+		return bcryptResult{}, "timeout", fmt.Errorf("bcrypt helper did not answer within %s", timeout)
 	}
-	return res, nil
 }
 
 // readAnswers hands each answer to its caller until the helper's output ends.

@@ -6,7 +6,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	"golang.org/x/crypto/bcrypt"
@@ -63,7 +65,7 @@ func TestBcryptRunsInALowPriorityHelper(t *testing.T) {
 	for _, n := range nices {
 		require.Equal(t, helperNice, n, "every thread of the helper runs at nice %d: %v", helperNice, nices)
 	}
-	require.False(t, h.warned, "no fallback was needed")
+	require.True(t, h.lastWarn.IsZero(), "no fallback was needed")
 
 	// A helper that dies is replaced, and meanwhile nothing is judged wrong.
 	require.NoError(t, h.proc.cmd.Process.Kill())
@@ -72,8 +74,48 @@ func TestBcryptRunsInALowPriorityHelper(t *testing.T) {
 		require.NoError(t, err)
 		require.True(t, res.match, "a killed helper never turns a right password into a wrong one")
 	}
-	require.NotEqual(t, pid, h.proc.cmd.Process.Pid, "a new helper was started")
+	// It died young: the next helper waits out a backoff, meanwhile bcrypt runs in-process.
+	require.Nil(t, h.proc)
+	require.False(t, h.downUntil.IsZero())
+	h.now = func() time.Time { return h.downUntil.Add(time.Millisecond) }
+	res, err := h.run(bcryptOp{compare: true, hash: hash.hash, plain: []byte("secret")})
+	require.NoError(t, err)
+	require.True(t, res.match)
+	require.NotNil(t, h.proc, "after the backoff a new helper was started")
+	require.NotEqual(t, pid, h.proc.cmd.Process.Pid)
 	h.proc.fail()
+}
+
+// A helper that stops answering (stopped, frozen) is given up after the operation's timeout,
+// and the operation runs in-process: a stuck helper never stalls a login.
+func TestAStuckHelperIsGivenUp(t *testing.T) {
+	h := newHelperRunner([]string{"bcrypt-helper"}, newLocalRunner())
+	h.timeout = func(bcryptOp) time.Duration { return 300 * time.Millisecond }
+	hash, err := bcrypt.GenerateFromPassword([]byte("secret"), bcrypt.MinCost)
+	require.NoError(t, err)
+	res, err := h.run(bcryptOp{compare: true, hash: hash, plain: []byte("secret")})
+	require.NoError(t, err)
+	require.True(t, res.match)
+	p := h.proc
+	require.NoError(t, p.cmd.Process.Signal(syscall.SIGSTOP))
+	defer func() { _ = p.cmd.Process.Kill() }()
+	start := time.Now()
+	res, err = h.run(bcryptOp{compare: true, hash: hash, plain: []byte("secret")})
+	require.NoError(t, err)
+	require.True(t, res.match, "answered in-process")
+	require.Less(t, time.Since(start), 5*time.Second)
+	require.True(t, p.isDead(), "the stuck helper was given up")
+}
+
+// Inputs the protocol cannot carry are refused before anything is written: the shared helper
+// is not killed for one bad operation, and a cost out of range never becomes a weak hash.
+func TestBadOperationsAreRefusedUpFront(t *testing.T) {
+	h := newHelperRunner([]string{"bcrypt-helper"}, newLocalRunner())
+	_, err := h.run(bcryptOp{cost: 260, plain: []byte("x")})
+	require.Error(t, err)
+	_, err = h.run(bcryptOp{compare: true, hash: []byte("h"), plain: make([]byte, 70000)})
+	require.Error(t, err)
+	require.Nil(t, h.proc, "no helper was even started for them")
 }
 
 func TestPasswordsWorkConcurrently(t *testing.T) {
