@@ -55,10 +55,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	require.NoError(t, err)
 	defer cl.Close()
 	tenant := codecs.Tenant{ID: uuid.New(), Region: "JMS", Major: 185, Minor: 1}
-	var hdrs []kgo.RecordHeader
-	for k, v := range tenant.Headers() {
-		hdrs = append(hdrs, kgo.RecordHeader{Key: k, Value: v})
-	}
+	hdrs := recordHeaders(tenant)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	produce := func(topic goka.Stream, value string) {

@@ -51,6 +51,15 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// recordHeaders are the tenant's headers on a franz-go record.
+func recordHeaders(t codecs.Tenant) []kgo.RecordHeader {
+	var hs []kgo.RecordHeader
+	for k, v := range t.Headers() {
+		hs = append(hs, kgo.RecordHeader{Key: k, Value: v})
+	}
+	return hs
+}
+
 // devLogs holds what the dev stack logged, for the plaintext scan.
 var devLogs syncBuffer
 
@@ -267,10 +276,7 @@ func TestDevStackEndToEnd(t *testing.T) {
 
 	// JMS never asks for the license agreement, so the login ends with session CREATED.
 	tenant := codecs.Tenant{ID: uuid.New(), Region: "JMS", Major: 185, Minor: 1}
-	var hdrs []kgo.RecordHeader
-	for k, v := range tenant.Headers() {
-		hdrs = append(hdrs, kgo.RecordHeader{Key: k, Value: v})
-	}
+	hdrs := recordHeaders(tenant)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	sid := uuid.New()

@@ -20,10 +20,20 @@ const (
 // holds none), a command and the configuration, the account to store (nil: store nothing) and
 // the records to emit. It never mutates acc. Time is the command's Kafka timestamp.
 func Decide(cfg model.Config, key string, acc *accountpb.Account, cmd *accountpb.AccountCommand) (*accountpb.Account, []model.Out) {
+	if acc != nil {
+		acc = proto.Clone(acc).(*accountpb.Account)
+	}
+	return DecideOwned(cfg, key, acc, cmd)
+}
+
+// DecideOwned is Decide on an account the caller gives away: it may be changed and returned.
+// The stage's processor decodes a fresh account for each command, so it needs no copy (a
+// clone of the row was 4 % of the CPU of a burst of session commands).
+func DecideOwned(cfg model.Config, key string, acc *accountpb.Account, cmd *accountpb.AccountCommand) (*accountpb.Account, []model.Out) {
 	d := decision{cfg: cfg, key: key, cmd: cmd, now: cmd.GetMeta().GetTimestampMs()}
 	d.tenant, _ = codecs.ParseTenantString(cmd.GetMeta().GetTenant())
 	if acc != nil {
-		d.acc = proto.Clone(acc).(*accountpb.Account)
+		d.acc = acc
 		d.expireTransitions()
 	}
 	if d.acc.GetDeleted() {

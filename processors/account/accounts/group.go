@@ -103,7 +103,8 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 			return
 		}
 	}
-	next, outs := Decide(p.cfg, ctx.Key(), acc, cmd)
+	// ctx.Value decodes the row afresh on every call: the decision may have this copy.
+	next, outs := DecideOwned(p.cfg, ctx.Key(), acc, cmd)
 	limit := recordsize.Limit(ctx.Context())
 	remember := func(row *accountpb.Account, outs []model.Out) {
 		if row != nil {
@@ -114,10 +115,7 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 	if what := model.Oversize(limit, ctx.Key(), proto.Size(next), cmd.Meta, outs); what != "" {
 		// The stored account stays as it was; it only remembers the command and its answer,
 		// so that a redelivery answers the same.
-		next = nil
-		if acc != nil {
-			next = proto.Clone(acc).(*accountpb.Account)
-		}
+		next, _ = ctx.Value().(*accountpb.Account) // the row as stored, decoded again
 		outs = stage.Refuse(ctx, kind, raw, cmd.Meta, what, oversizeAnswer(p.cfg.Contracts, cmd))
 		remember(next, outs)
 		if len(outs) == 0 { // dead-lettered, and counted so, by Refuse

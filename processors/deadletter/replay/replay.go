@@ -312,24 +312,29 @@ func (s *Service) Newest(ctx context.Context, filter Filter, n int) (out []Entry
 
 // Show reads the dead letter at p, masked (Show).
 func (s *Service) Show(ctx context.Context, p Position) (out Shown, err error) {
-	err = s.with(ctx, func(rd Reader) error {
-		found, err := rd.Find(ctx, p)
-		if err == nil {
-			out = Show(found[p])
-		}
-		return err
+	err = s.withLetter(ctx, p, func(_ Reader, r *kgo.Record) error {
+		out = Show(r)
+		return nil
 	})
 	return out, err
 }
 
 // Replay replays the dead letter at p.
 func (s *Service) Replay(ctx context.Context, p Position) (out Result, err error) {
-	err = s.with(ctx, func(rd Reader) error {
-		found, err := rd.Find(ctx, p)
-		if err == nil {
-			out, err = Replay(ctx, rd.Client, found[p])
-		}
+	err = s.withLetter(ctx, p, func(rd Reader, r *kgo.Record) (err error) {
+		out, err = Replay(ctx, rd.Client, r)
 		return err
 	})
 	return out, err
+}
+
+// withLetter finds the dead letter at p and calls f with it.
+func (s *Service) withLetter(ctx context.Context, p Position, f func(Reader, *kgo.Record) error) error {
+	return s.with(ctx, func(rd Reader) error {
+		found, err := rd.Find(ctx, p)
+		if err != nil {
+			return err
+		}
+		return f(rd, found[p])
+	})
 }
