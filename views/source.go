@@ -61,7 +61,7 @@ func (s runningSource) Ready() bool { return s.r.Ready() }
 
 func (s runningSource) view() (*goka.View, error) {
 	v := s.r.View()
-	if v == nil || !v.Recovered() {
+	if v == nil || !s.r.Ready() {
 		return nil, ErrNotReady
 	}
 	return v, nil
