@@ -113,11 +113,7 @@ func (rd Reader) Each(ctx context.Context, filter Filter, f func(Entry, *kgo.Rec
 // across partitions by timestamp. Only those last n records per partition are read, so its
 // cost does not grow with the topic.
 func (rd Reader) Newest(ctx context.Context, filter Filter, n int) ([]Entry, error) {
-	ends, err := topicread.EndOffsets(ctx, rd.Client, rd.Topic, rd.wait())
-	if err != nil {
-		return nil, err
-	}
-	starts, err := topicread.StartOffsets(ctx, rd.Client, rd.Topic, rd.wait())
+	starts, ends, err := rd.bounds(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -139,17 +135,22 @@ func (rd Reader) Newest(ctx context.Context, filter Filter, n int) ([]Entry, err
 	return out, err
 }
 
+// bounds are the first offset held and the end of each partition of the topic.
+func (rd Reader) bounds(ctx context.Context) (starts, ends map[int32]int64, err error) {
+	if ends, err = topicread.EndOffsets(ctx, rd.Client, rd.Topic, rd.wait()); err != nil {
+		return nil, nil, err
+	}
+	starts, err = topicread.StartOffsets(ctx, rd.Client, rd.Topic, rd.wait())
+	return starts, ends, err
+}
+
 // ErrNotFound: the dead-letter topic holds no record at that position.
 var ErrNotFound = errors.New("no dead letter")
 
 // Find reads the records at the given positions; a position without a record is an error
 // naming it.
 func (rd Reader) Find(ctx context.Context, want ...Position) (map[Position]*kgo.Record, error) {
-	ends, err := topicread.EndOffsets(ctx, rd.Client, rd.Topic, rd.wait())
-	if err != nil {
-		return nil, err
-	}
-	starts, err := topicread.StartOffsets(ctx, rd.Client, rd.Topic, rd.wait())
+	starts, ends, err := rd.bounds(ctx)
 	if err != nil {
 		return nil, err
 	}
