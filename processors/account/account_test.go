@@ -503,55 +503,138 @@ func timerAdds(t *testing.T, tr *tester.QueueTracker) int {
 	}
 }
 
-// A player changing channels over and over costs one wake-up per timeout, not one timer
-// record per change: a transition due no earlier than the armed wake-up asks for none, and at
-// the wake-up the stage expires what is due and asks for the next one. Every transition still
+// A player changing channels several times within one timer slot costs one timer record, not
+// one per change: the slot's tick expires every transition of the account due by then. A
+// transition due in a later slot gets a record of its own, and every transition still
 // expires on time.
-func TestOneWakeUpPerTimeoutHoweverOftenTheAccountChangesChannels(t *testing.T) {
+func TestOneTimerRecordPerSlotAndAccount(t *testing.T) {
 	h := accounttest.New(t)
 	adds := h.TT.NewQueueTracker(string(atlas.AccountTimerCommands))
 	id := loggedIn(t, h)
-	start := h.Now
-	// Three channel changes, a second apart: s1 -> s2 -> s1, ending in transition.
+	h.Advance(300 * time.Millisecond) // away from a slot's edge
+	// Three channel changes within 200 ms (one slot of 1 s): s1 -> s2 -> s1, ending in transition.
 	h.Progress(s1, id, login, 2, `{}`)
-	h.Advance(time.Second)
+	h.Advance(100 * time.Millisecond)
 	h.Progress(s2, id, channel, 1, `{"characterId":1}`)
 	h.Progress(s2, id, channel, 2, `{}`)
-	h.Advance(time.Second)
+	h.Advance(100 * time.Millisecond)
 	h.Progress(s1, id, channel, 1, `{"characterId":1}`)
 	h.Progress(s1, id, channel, 2, `{}`)
 	h.EventStrings()
-	require.Equal(t, 1, timerAdds(t, adds), "three transitions, one wake-up")
+	require.Equal(t, 1, timerAdds(t, adds), "three transitions in one slot, one timer record")
 
-	// The wake-up of the first transition: nothing due (the last one started at +2 s), so the
-	// stage asks for the next wake-up, at the last transition's deadline.
-	h.Now = start.Add(h.Config.TransitionTimeout + 500*time.Millisecond)
-	h.Tick()
-	require.Empty(t, h.EventStrings(), "the pending transition is not due yet")
-	require.EqualValues(t, 2, h.State(id))
-	require.Equal(t, 1, timerAdds(t, adds), "the next wake-up")
-	require.Equal(t, start.Add(2*time.Second+h.Config.TransitionTimeout).UnixMilli(), h.Account(id).WakeDeadlineMs)
-
-	// At that deadline the transition expires without any command, and nothing is armed.
-	h.Now = start.Add(2*time.Second + h.Config.TransitionTimeout + 500*time.Millisecond)
+	// The slot's tick expires the last transition, whose deadline is in that same slot.
+	h.Advance(h.Config.TransitionTimeout + h.Config.TickInterval)
 	h.Tick()
 	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings())
-	require.Zero(t, timerAdds(t, adds))
-	require.Zero(t, h.Account(id).WakeDeadlineMs)
+	require.EqualValues(t, 0, h.State(id))
 }
 
-// A wake-up whose Expire never came (long overdue) does not stop later transitions from being
-// woken: the stage asks again.
-func TestALostWakeUpIsAskedForAgain(t *testing.T) {
+// A transition due in another slot never relies on an earlier record: if that one is lost
+// (its slot never ticked), the later transition still expires.
+func TestALostTimerRecordStrandsNoLaterTransition(t *testing.T) {
 	h := accounttest.New(t)
 	adds := h.TT.NewQueueTracker(string(atlas.AccountTimerCommands))
 	id := loggedIn(t, h)
 	h.Progress(s1, id, login, 2, `{}`)
-	h.Progress(s2, id, channel, 1, `{"characterId":1}`) // entered: the transition is over
-	require.Equal(t, 1, timerAdds(t, adds))
-	// Its wake-up is lost (no tick ever runs for its slot); long after, a new transition.
-	h.Advance(10 * time.Minute)
+	h.Progress(s2, id, channel, 1, `{"characterId":1}`)
+	h.Advance(2 * time.Second)
+	h.Progress(s2, id, channel, 2, `{}`) // due two slots later than the first
+	require.Equal(t, 2, timerAdds(t, adds), "a record for each slot")
+	h.EventStrings()
+	// The first record's slot is never ticked (lost); the second's is.
+	h.Advance(h.Config.TransitionTimeout - time.Second)
 	h.SkipTicks()
+	h.Advance(2 * time.Second)
+	h.Tick()
+	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings())
+}
+
+// Once an expiry for the slot has come, a transition computed for that slot again (a command
+// with an older timestamp) gets a record of its own, which the timers stage moves to its next
+// slot: it expires.
+func TestATransitionForAnAlreadyTickedSlotStillExpires(t *testing.T) {
+	h := accounttest.New(t)
+	adds := h.TT.NewQueueTracker(string(atlas.AccountTimerCommands))
+	id := loggedIn(t, h)
+	h.Progress(s1, id, login, 2, `{}`)
+	h.EventStrings()
+	first := h.Now
+	h.Advance(h.Config.TransitionTimeout + h.Config.TickInterval)
+	h.Tick()
+	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings())
+	require.Zero(t, h.Account(id).WakeSlot, "the ticked slot is forgotten")
+	h.Login(s2, "bob", "secret")
+	h.EventStrings()
+	timerAdds(t, adds)
+	// A transition stamped at the first one's time: its slot was ticked already.
+	h.ProgressAt(first, s2, id, login, 2, `{}`)
+	require.Equal(t, []string{"SESSION 1 STATE_CHANGED 2"}, h.EventStrings())
+	require.Equal(t, 2, timerAdds(t, adds), "its own record (the slot it computed was ticked), which the timers stage moves to the next slot")
+	h.Advance(2 * h.Config.TickInterval)
+	h.Tick()
+	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings())
+}
+
+// Two deadlines of one account in one timer row (a channel server's clock 0.7 s behind): the
+// row's tick expires the due transitions, and a transition begun later still gets its own
+// record and expires, with no further command.
+func TestTwoDeadlinesInOneRowLeaveNoLaterTransitionStranded(t *testing.T) {
+	h := accounttest.New(t)
+	id := loggedIn(t, h)
+	t0 := h.Now
+	h.Now = t0.Add(10 * time.Second)
+	h.Progress(s1, id, login, 2, `{}`)
+	h.Now = t0.Add(10300 * time.Millisecond)
+	h.Progress(s2, id, channel, 1, `{"characterId":1}`)
+	h.Now = t0.Add(9600 * time.Millisecond)
 	h.Progress(s2, id, channel, 2, `{}`)
-	require.Equal(t, 1, timerAdds(t, adds), "a new wake-up instead of waiting for the lost one")
+	h.EventStrings()
+	h.Now = t0.Add(15500 * time.Millisecond)
+	h.Tick()
+	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings())
+
+	// Back within 30 s, then stuck in a transition (the client crashed): no more commands.
+	h.Now = t0.Add(20 * time.Second)
+	h.Login(s3, "bob", "secret")
+	h.Now = t0.Add(21 * time.Second)
+	h.Progress(s3, id, login, 2, `{}`)
+	h.EventStrings()
+	for range 60 {
+		h.Advance(10 * time.Second)
+		h.Tick()
+	}
+	require.EqualValues(t, 0, h.State(id), "the transition expired without another command")
+}
+
+// A restart with another slot length: records of the old numbering are never ticked by the
+// new ticker, so a transition after the restart must not count on them.
+func TestATickIntervalChangeStrandsNoTransition(t *testing.T) {
+	h := accounttest.New(t)
+	id := loggedIn(t, h)
+	h.Progress(s1, id, login, 2, `{}`)
+	h.EventStrings()
+	key := model.AccountKey(h.Tenant, id)
+	acc := h.Account(id)
+	rowKey := model.TimerRowKey(acc.WakeSlot, model.TimerShard(key, h.Config.TimerShards))
+	row := h.TT.TableValue(atlas.AccountTimersTable, rowKey)
+	require.NotNil(t, row)
+
+	// The same tables under TickInterval 2 s.
+	h2 := accounttest.New(t, func(c *model.Config) { c.TickInterval = 2 * time.Second })
+	h2.Now, h2.Tenant = h.Now, h.Tenant
+	acc.Dedupe = nil // the new tester starts its topics at offset 0: forget the old watermarks
+	h2.TT.SetTableValue(atlas.AccountsTable, key, acc)
+	h2.TT.SetTableValue(atlas.AccountTimersTable, rowKey, row)
+	h2.SkipTicks()
+	h2.Advance(time.Second)
+	h2.Progress(s2, id, channel, 1, `{"characterId":1}`)
+	h2.Advance(time.Second)
+	h2.Progress(s2, id, channel, 2, `{}`)
+	h2.EventStrings()
+	for range 60 {
+		h2.Advance(10 * time.Second)
+		h2.Tick()
+	}
+	require.EqualValues(t, 0, h2.State(id), "the transition after the restart expired")
 }

@@ -1510,14 +1510,13 @@ type Account struct {
 	Deleted bool `protobuf:"varint,9,opt,name=deleted,proto3" json:"deleted,omitempty"`
 	// When the account last logged in at a login server (Unix ms; 0: never), for operators.
 	LastLoginMs int64 `protobuf:"varint,10,opt,name=last_login_ms,json=lastLoginMs,proto3" json:"last_login_ms,omitempty"`
-	// The one wake-up the timers stage holds for this account (0: none): the deadline of the
-	// transition that asked for it (Unix ms) and that transition's start, which its Expire
-	// carries back. Later transitions due no earlier ask for none: at the wake-up the stage
-	// expires what is due and asks for the next one.
-	WakeDeadlineMs int64 `protobuf:"varint,11,opt,name=wake_deadline_ms,json=wakeDeadlineMs,proto3" json:"wake_deadline_ms,omitempty"`
-	WakeSinceMs    int64 `protobuf:"varint,12,opt,name=wake_since_ms,json=wakeSinceMs,proto3" json:"wake_since_ms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The timer slot (and the slot length it was counted in, ms) of the last deadline this
+	// account handed to the timers stage: a transition due in that same slot needs no record of
+	// its own, since the slot's tick expires every transition of the account due by then.
+	WakeSlot      int64 `protobuf:"varint,11,opt,name=wake_slot,json=wakeSlot,proto3" json:"wake_slot,omitempty"`
+	WakeTickMs    int64 `protobuf:"varint,12,opt,name=wake_tick_ms,json=wakeTickMs,proto3" json:"wake_tick_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Account) Reset() {
@@ -1620,16 +1619,16 @@ func (x *Account) GetLastLoginMs() int64 {
 	return 0
 }
 
-func (x *Account) GetWakeDeadlineMs() int64 {
+func (x *Account) GetWakeSlot() int64 {
 	if x != nil {
-		return x.WakeDeadlineMs
+		return x.WakeSlot
 	}
 	return 0
 }
 
-func (x *Account) GetWakeSinceMs() int64 {
+func (x *Account) GetWakeTickMs() int64 {
 	if x != nil {
-		return x.WakeSinceMs
+		return x.WakeTickMs
 	}
 	return 0
 }
@@ -2302,7 +2301,7 @@ const file_account_proto_rawDesc = "" +
 	"\buntil_ms\x18\x02 \x01(\x03R\auntilMs\"\a\n" +
 	"\x05Unban\"$\n" +
 	"\x06SetTos\x12\x1a\n" +
-	"\baccepted\x18\x01 \x01(\bR\baccepted\"\x99\x03\n" +
+	"\baccepted\x18\x01 \x01(\bR\baccepted\"\x8a\x03\n" +
 	"\aAccount\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\rR\x02id\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -2315,9 +2314,10 @@ const file_account_proto_rawDesc = "" +
 	"created_ms\x18\b \x01(\x03R\tcreatedMs\x12\x18\n" +
 	"\adeleted\x18\t \x01(\bR\adeleted\x12\"\n" +
 	"\rlast_login_ms\x18\n" +
-	" \x01(\x03R\vlastLoginMs\x12(\n" +
-	"\x10wake_deadline_ms\x18\v \x01(\x03R\x0ewakeDeadlineMs\x12\"\n" +
-	"\rwake_since_ms\x18\f \x01(\x03R\vwakeSinceMs\"=\n" +
+	" \x01(\x03R\vlastLoginMs\x12\x1b\n" +
+	"\twake_slot\x18\v \x01(\x03R\bwakeSlot\x12 \n" +
+	"\fwake_tick_ms\x18\f \x01(\x03R\n" +
+	"wakeTickMs\"=\n" +
 	"\bBanState\x12\x16\n" +
 	"\x06reason\x18\x01 \x01(\rR\x06reason\x12\x19\n" +
 	"\buntil_ms\x18\x02 \x01(\x03R\auntilMs\"q\n" +

@@ -69,7 +69,9 @@ func DecideOwned(cfg model.Config, key string, acc *accountpb.Account, cmd *acco
 			d.delete()
 		}
 	}
-	d.armWakeUp(cmd.GetExpire())
+	if cmd.GetExpire() != nil {
+		d.slotTicked()
+	}
 	return d.acc, d.outs
 }
 
@@ -222,6 +224,7 @@ func (d *decision) progressState(p *accountpb.ProgressState) {
 			d.emit(answer.SystemError("transition_of_unknown_session"))
 			return
 		}
+		d.scheduleExpiry(sid, issuer)
 	default:
 		d.emit(answer.SystemError("unknown_state"))
 		return
@@ -243,54 +246,40 @@ func (d *decision) logout(sid []byte, issuer string) {
 	}
 }
 
-// armWakeUp keeps one wake-up per account with the timers stage, for the earliest deadline of
-// its transitions: a transition due no earlier than the armed wake-up asks for none (at the
-// wake-up, expireTransitions drops what is due and this arms the next), so an account that
-// changes channels often costs one timer record per timeout, not one per change. expired is
-// the Expire being applied, if any: the wake-up it answers is spent.
-func (d *decision) armWakeUp(expired *accountpb.Expire) {
-	if d.acc == nil {
-		return
-	}
-	a := d.acc
-	timeout := d.cfg.TransitionTimeout.Milliseconds()
-	switch {
-	case a.WakeDeadlineMs == 0:
-	case expired != nil && expired.GetSinceMs() == a.WakeSinceMs:
-		a.WakeDeadlineMs, a.WakeSinceMs = 0, 0
-	case a.WakeDeadlineMs+wakeLostAfter(d.cfg) < d.now:
-		// Long overdue: its Expire was lost or refused. Ask again rather than never expire.
-		a.WakeDeadlineMs, a.WakeSinceMs = 0, 0
-	}
-	var next *accountpb.Session
-	for _, s := range a.Sessions {
-		if s.State == model.StateTransition && (next == nil || s.SinceMs < next.SinceMs) {
-			next = s
-		}
-	}
-	if next == nil {
-		return // nothing in transition; an armed wake-up will find nothing to do
-	}
-	deadline := next.SinceMs + timeout
-	if a.WakeDeadlineMs != 0 && a.WakeDeadlineMs <= deadline {
+// scheduleExpiry hands the new transition's deadline to the timers stage, unless the account
+// already has a deadline in the same slot there: that slot's tick sends the account one expiry,
+// which drops every transition due by then, so one record per slot and account does (a player
+// who changes channels several times a second costs one timer record, not one per change).
+// Every other transition gets its own record, as before: nothing waits on a record that might
+// have been lost.
+func (d *decision) scheduleExpiry(sid []byte, issuer string) {
+	tickMs := d.cfg.TickInterval.Milliseconds()
+	deadline := d.now + d.cfg.TransitionTimeout.Milliseconds()
+	slot := model.TimerSlot(deadline, tickMs)
+	if d.acc.WakeSlot == slot && d.acc.WakeTickMs == tickMs {
 		return
 	}
 	add := &accountpb.TimerCommand{Kind: &accountpb.TimerCommand_Add{Add: &accountpb.TimerAdd{
 		Meta:       d.cmd.GetMeta(),
 		AccountKey: d.key,
-		AccountId:  a.Id,
-		SessionId:  next.SessionId,
-		Issuer:     next.Issuer,
-		SinceMs:    next.SinceMs,
+		AccountId:  d.acc.Id,
+		SessionId:  sid,
+		Issuer:     issuer,
+		SinceMs:    d.now,
 		DeadlineMs: deadline,
 	}}}
-	a.WakeDeadlineMs, a.WakeSinceMs = deadline, next.SinceMs
-	slot := model.TimerSlot(deadline, d.cfg.TickInterval.Milliseconds())
+	d.acc.WakeSlot, d.acc.WakeTickMs = slot, tickMs
 	d.emit(model.ProtoOut(atlas.AccountTimerCommands, model.TimerRowKey(slot, model.TimerShard(d.key, d.cfg.TimerShards)), add))
 }
 
-// wakeLostAfter is how long past its deadline an armed wake-up may stay unanswered before it
-// is taken for lost: the timers stage ticks every TickInterval, so this is many ticks.
-func wakeLostAfter(cfg model.Config) int64 {
-	return max(30*cfg.TickInterval.Milliseconds(), 30_000)
+// slotTicked forgets the slot of the last deadline once an expiry at or after that slot
+// arrives: the slot has been ticked, so a transition now computed for it (a command with an
+// older timestamp) needs a record of its own, which the timers stage moves to its next slot.
+func (d *decision) slotTicked() {
+	if d.acc == nil || d.acc.WakeSlot == 0 {
+		return
+	}
+	if d.acc.WakeTickMs != d.cfg.TickInterval.Milliseconds() || model.TimerSlot(d.now, d.acc.WakeTickMs) >= d.acc.WakeSlot {
+		d.acc.WakeSlot, d.acc.WakeTickMs = 0, 0
+	}
 }

@@ -302,3 +302,16 @@ func (h *Harness) State(id uint32) uint32 { return model.State(h.Account(id)) }
 func (h *Harness) SkipTicks() {
 	h.lastTick = h.Now.UnixMilli() / h.Config.TickInterval.Milliseconds()
 }
+
+// ProgressAt sends PROGRESS_STATE stamped at, while the clock (and so the timers stage's
+// wall clock) stays at Now: a command that reached Kafka late, or from a producer whose clock
+// runs behind.
+func (h *Harness) ProgressAt(at time.Time, sid uuid.UUID, accountID uint32, author string, state uint8, params string) {
+	b, err := json.Marshal(&codecs.AccountSessionCommand{
+		SessionID: sid, AccountID: accountID, Author: author, Type: codecs.AccountSessionCommandTypeProgressState,
+		Body: &codecs.AccountSessionCommandProgressStateBody{State: state, Params: json.RawMessage(params)},
+	})
+	require.NoError(h.T, err)
+	h.TT.Consume(string(atlas.CommandTopicAccountSession), codecs.IDKey(accountID), b,
+		tester.WithHeaders(h.Tenant.Headers()), tester.WithTime(at))
+}
