@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/atlasstreams/atlas/processors/recordsize"
 	"github.com/lovoo/goka"
@@ -60,29 +61,45 @@ type RunningView struct {
 	Table     goka.Table
 	component string // the metrics' component label, set while the collector tracks it
 	view      atomic.Pointer[goka.View]
-	// recovered latches, for the current view, that it has read its whole table once.
+	// recovered latches, for the current view, that it has read its whole table once;
+	// blipSince is when (Unix ns) the view last left the running state after that (0: it has
+	// not).
 	recovered atomic.Pointer[goka.View]
+	blipSince atomic.Int64
 	done      chan struct{}
 }
 
+// reconnectGrace is how long a recovered view stays ready while Goka reconnects a partition:
+// long enough for a consumer error's reconnect, short enough that a partition that cannot
+// reconnect (brokers gone, the topic recreated) turns the view not ready.
+const reconnectGrace = 30 * time.Second
+
 // Ready reports whether the view has recovered the whole table. Once it has, it stays ready
-// while Goka reconnects a partition after a consumer error (the partition then reports
-// "connecting" for a moment but keeps its rows and serves them): an API that answered 503
-// for every such blip failed one benchmark run in six. A restart of the view (a new one, which
-// reads the table again from nothing) is not ready until it has recovered.
+// for up to reconnectGrace while Goka reconnects a partition after a consumer error (the
+// partition then reports "connecting" but keeps its rows and serves them): an API that
+// answered 503 for every such blip failed three full benchmark runs in five. A view that is
+// stopping, or a restart of it (a new view, which reads the table from nothing), is not ready.
 func (r *RunningView) Ready() bool {
 	v := r.view.Load()
 	if v == nil {
 		return false
 	}
-	if r.recovered.Load() == v {
-		return true
-	}
 	if v.Recovered() {
 		r.recovered.Store(v)
+		r.blipSince.Store(0)
 		return true
 	}
-	return false
+	if r.recovered.Load() != v {
+		return false
+	}
+	switch v.CurrentState() {
+	case goka.ViewStateConnecting, goka.ViewStateCatchUp:
+	default:
+		return false // stopping, or stopped
+	}
+	now := time.Now().UnixNano()
+	r.blipSince.CompareAndSwap(0, now)
+	return time.Duration(now-r.blipSince.Load()) < reconnectGrace
 }
 
 // View returns the current view, or nil between restarts.
