@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -57,6 +59,11 @@ func newStack(partitions int, brokers []string, extraTopics ...string) (*stack, 
 		s.cluster = c
 		s.opts = runtime.DefaultOptions(c.ListenAddrs()...)
 	} else {
+		// The product's topics and groups are named by ATLAS_NAME_PREFIX: without one, the
+		// bench would join a deployment's own groups on that cluster.
+		if atlas.NamePrefix == "" {
+			return nil, errors.New("bench --brokers needs ATLAS_NAME_PREFIX: the product's topics and groups of the run are named with it, never a deployment's")
+		}
 		o, err := runtime.OptionsFromEnv()
 		if err != nil {
 			return nil, err
@@ -64,7 +71,7 @@ func newStack(partitions int, brokers []string, extraTopics ...string) (*stack, 
 		o.Brokers = brokers
 		s.opts = o
 		// A shared cluster keeps what earlier runs wrote: this run's own topics and groups
-		// get names of their own.
+		// get names of their own (and are deleted at the end).
 		s.run = "-" + uuid.NewString()[:8]
 	}
 	s.opts.Partitions = partitions
@@ -72,11 +79,14 @@ func newStack(partitions int, brokers []string, extraTopics ...string) (*stack, 
 		extraTopics[i] = s.name(t)
 	}
 	specs := append(account.Topics(s.opts), s.opts.Streams(benchStreams(extraTopics)...)...)
-	if _, err := s.opts.EnsureTopics(specs); err != nil {
+	mism, err := s.opts.EnsureTopics(specs)
+	if err == nil && len(mism) > 0 {
+		err = fmt.Errorf("topics of another shape exist already (%v): use another ATLAS_NAME_PREFIX", mism)
+	}
+	if err != nil {
 		s.closeCluster()
 		return nil, err
 	}
-	var err error
 	if s.sealer, err = seal.New(seal.RandomKey()); err != nil {
 		return nil, err
 	}
@@ -137,9 +147,28 @@ func (s *stack) close() {
 	s.stopService()
 	close(s.stop)
 	<-s.stopped
+	if s.run != "" {
+		s.deleteOwnTopics()
+	}
 	s.prod.Close()
 	s.cons.Close()
 	s.closeCluster()
+}
+
+// deleteOwnTopics deletes the topics this run made for itself on an outside cluster.
+func (s *stack) deleteOwnTopics() {
+	req := kmsg.NewPtrDeleteTopicsRequest()
+	req.TimeoutMillis = 10000
+	for _, base := range []string{passIn, passOut, "bench-api-table", "bench-recovery-table"} {
+		name := s.name(base)
+		req.TopicNames = append(req.TopicNames, name)
+		t := kmsg.NewDeleteTopicsRequestTopic()
+		t.Topic = kmsg.StringPtr(name)
+		req.Topics = append(req.Topics, t)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_, _ = req.RequestWith(ctx, s.prod) // a topic this run never made is simply not there
 }
 
 func (s *stack) closeCluster() {
