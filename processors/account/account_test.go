@@ -576,6 +576,14 @@ func TestATransitionForAnAlreadyTickedSlotStillExpires(t *testing.T) {
 	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings())
 }
 
+// tickForTenMinutes lets ten minutes pass with every slot ticked, and no command.
+func tickForTenMinutes(h *accounttest.Harness) {
+	for range 60 {
+		h.Advance(10 * time.Second)
+		h.Tick()
+	}
+}
+
 // Two deadlines of one account in one timer row (a channel server's clock 0.7 s behind): the
 // row's tick expires the due transitions, and a transition begun later still gets its own
 // record and expires, with no further command.
@@ -600,10 +608,7 @@ func TestTwoDeadlinesInOneRowLeaveNoLaterTransitionStranded(t *testing.T) {
 	h.Now = t0.Add(21 * time.Second)
 	h.Progress(s3, id, login, 2, `{}`)
 	h.EventStrings()
-	for range 60 {
-		h.Advance(10 * time.Second)
-		h.Tick()
-	}
+	tickForTenMinutes(h)
 	require.EqualValues(t, 0, h.State(id), "the transition expired without another command")
 }
 
@@ -632,9 +637,6 @@ func TestATickIntervalChangeStrandsNoTransition(t *testing.T) {
 	h2.Advance(time.Second)
 	h2.Progress(s2, id, channel, 2, `{}`)
 	h2.EventStrings()
-	for range 60 {
-		h2.Advance(10 * time.Second)
-		h2.Tick()
-	}
+	tickForTenMinutes(h2)
 	require.EqualValues(t, 0, h2.State(id), "the transition after the restart expired")
 }
