@@ -346,12 +346,12 @@ func testVariable(name string) bool {
 	return strings.HasPrefix(name, "ATLAS_TEST_") || laneVariables[name] || name == "ATLAS_CHAOS_ONLY"
 }
 
-// laneVariables are those of test/kafka (kafka.sh, integration.sh).
+// laneVariables are those of test/kafka (kafka.sh, integration.sh) and .ci/run.
 var laneVariables = map[string]bool{
 	"ATLAS_KAFKA_TEST_PKGS": true, "ATLAS_KAFKA_TEST_TIMEOUT": true, "ATLAS_KAFKA_BENCH": true,
 	"ATLAS_KAFKA_VERSION": true, "ATLAS_KAFKA_CACHE": true, "ATLAS_KAFKA_CONFIG": true, "ATLAS_KAFKA_WORK": true,
 	"ATLAS_KAFKA_PORT": true, "ATLAS_KAFKA_CONTROLLER_PORT": true, "ATLAS_KAFKA_HEAP": true,
-	"ATLAS_KAFKA_OWNER": true, "ATLAS_KAFKA_START_TIMEOUT": true,
+	"ATLAS_KAFKA_OWNER": true, "ATLAS_KAFKA_START_TIMEOUT": true, "ATLAS_CI_STARTED": true,
 }
 
 // serviceLink matches the variables Kubernetes puts into every pod for each Service of its
