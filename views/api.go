@@ -107,24 +107,16 @@ func notFound(format string, args ...any) error {
 // handle registers a tenant-scoped route: the tenant headers are read before anything else,
 // and h answers a document or an error.
 func (a *API) handle(pattern string, h func(r *http.Request, t codecs.Tenant) (any, error)) {
-	a.routes = append(a.routes, pattern)
-	a.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		scope, ok := a.admit(w, r)
-		if !ok {
-			return
-		}
+	a.global(pattern, func(r *http.Request, scope uuid.UUID) (any, error) {
 		t, err := codecs.TenantFromText(r.Header.Get)
 		if err != nil {
-			writeError(w, r, &httpError{http.StatusBadRequest, err.Error()})
-			return
+			return nil, &httpError{http.StatusBadRequest, err.Error()}
 		}
 		if scope != uuid.Nil && scope != t.ID {
 			apiRefusals.WithLabelValues("forbidden_tenant").Inc()
-			writeError(w, r, &httpError{http.StatusForbidden, "this token may not read that tenant"})
-			return
+			return nil, &httpError{http.StatusForbidden, "this token may not read that tenant"}
 		}
-		doc, err := h(r, t)
-		writeDocument(w, r, doc, err)
+		return h(r, t)
 	})
 }
 

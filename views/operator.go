@@ -48,38 +48,37 @@ func (a *API) ServeOperator(dir *directory.Directory, dlq DeadLetters) {
 	if dlq != nil {
 		a.deadLetters = dlq
 		a.admin("GET /api/deadletters", func(r *http.Request) (any, error) { return listDeadLetters(r, dlq) })
-		a.admin("GET /api/deadletters/{partition}/{offset}", func(r *http.Request) (any, error) {
-			p, err := letterPosition(r)
-			if err != nil {
-				return nil, err
-			}
-			ctx, cancel := context.WithTimeout(r.Context(), deadLetterTimeout)
-			defer cancel()
-			s, err := dlq.Show(ctx, p)
-			if err != nil {
-				return nil, deadLetterError(err)
-			}
-			return single{Data: resource{Type: "deadletters", ID: p.String(), Attributes: s}}, nil
+		a.letterRoute("GET /api/deadletters/{partition}/{offset}", "deadletters", func(ctx context.Context, p replay.Position) (any, error) {
+			return dlq.Show(ctx, p)
 		})
-		a.admin("POST /api/deadletters/{partition}/{offset}/replay", func(r *http.Request) (any, error) {
-			// A form on another site can POST here, but not with this content type without
-			// the preflight this server never grants: no replay from a page of elsewhere.
-			if mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); strings.TrimSpace(mt) != "application/json" {
-				return nil, &httpError{http.StatusUnsupportedMediaType, "a replay is a POST with Content-Type: application/json"}
-			}
-			p, err := letterPosition(r)
-			if err != nil {
-				return nil, err
-			}
-			ctx, cancel := context.WithTimeout(r.Context(), deadLetterTimeout)
-			defer cancel()
-			res, err := dlq.Replay(ctx, p)
-			if err != nil {
-				return nil, deadLetterError(err)
-			}
-			return single{Data: resource{Type: "replays", ID: p.String(), Attributes: res}}, nil
+		a.letterRoute("POST /api/deadletters/{partition}/{offset}/replay", "replays", func(ctx context.Context, p replay.Position) (any, error) {
+			return dlq.Replay(ctx, p)
 		})
 	}
+}
+
+// letterRoute registers an admin route about the dead letter at the path's partition and
+// offset: f is given that position and the request's time bound, and its answer is the
+// resource of type typ. A POST must be JSON: a form on another site can POST here, but not
+// with that content type without the preflight this server never grants, so no page of
+// elsewhere can cause a replay.
+func (a *API) letterRoute(pattern, typ string, f func(ctx context.Context, p replay.Position) (any, error)) {
+	a.admin(pattern, func(r *http.Request) (any, error) {
+		if mt, _, _ := strings.Cut(r.Header.Get("Content-Type"), ";"); r.Method == http.MethodPost && strings.TrimSpace(mt) != "application/json" {
+			return nil, &httpError{http.StatusUnsupportedMediaType, "a replay is a POST with Content-Type: application/json"}
+		}
+		p, err := letterPosition(r)
+		if err != nil {
+			return nil, err
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), deadLetterTimeout)
+		defer cancel()
+		attrs, err := f(ctx, p)
+		if err != nil {
+			return nil, deadLetterError(err)
+		}
+		return single{Data: resource{Type: typ, ID: p.String(), Attributes: attrs}}, nil
+	})
 }
 
 // global registers a route that reads no tenant's rows by tenant headers: authenticated and
@@ -106,6 +105,11 @@ func (a *API) admin(pattern string, h func(r *http.Request) (any, error)) {
 		}
 		return h(r)
 	})
+}
+
+// listData is a list without paging.
+type listData struct {
+	Data []resource `json:"data"`
 }
 
 type tenantAttributes struct {
@@ -142,9 +146,7 @@ func (a *API) listTenants(r *http.Request, scope uuid.UUID) (any, error) {
 			TenantID: x.t.ID.String(), Region: x.t.Region, Major: x.t.Major, Minor: x.t.Minor, Accounts: x.n,
 		}})
 	}
-	return struct {
-		Data []resource `json:"data"`
-	}{data}, nil
+	return listData{data}, nil
 }
 
 func channelsDocument(cs []directory.Channel) any {
@@ -152,9 +154,7 @@ func channelsDocument(cs []directory.Channel) any {
 	for _, c := range cs {
 		data = append(data, resource{Type: "channels", ID: fmt.Sprintf("%d-%d", c.World, c.Channel), Attributes: c})
 	}
-	return struct {
-		Data []resource `json:"data"`
-	}{data}
+	return listData{data}
 }
 
 func listDeadLetters(r *http.Request, dlq DeadLetters) (any, error) {
@@ -181,9 +181,7 @@ func listDeadLetters(r *http.Request, dlq DeadLetters) (any, error) {
 	for _, e := range es {
 		data = append(data, resource{Type: "deadletters", ID: replay.Position{Partition: e.Partition, Offset: e.Offset}.String(), Attributes: e})
 	}
-	return struct {
-		Data []resource `json:"data"`
-	}{data}, nil
+	return listData{data}, nil
 }
 
 func letterPosition(r *http.Request) (replay.Position, error) {
