@@ -31,7 +31,7 @@ type apiServer struct {
 // indexed view of it once the view has read the table.
 func startAPI(s *stack, n int, logf func(string, ...any)) (*apiServer, error) {
 	t := newTenant("GMS")
-	err := s.writeAccounts(s.name("bench-api-table"), t, n, func(id uint32) *accountpb.Account {
+	err := s.writeAccounts(s.name(apiTable), t, n, func(id uint32) *accountpb.Account {
 		return &accountpb.Account{Id: id, Name: "api-player-" + strconv.Itoa(int(id)), Tos: true}
 	}, logf)
 	if err != nil {
@@ -39,7 +39,7 @@ func startAPI(s *stack, n int, logf func(string, ...any)) (*apiServer, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ix := views.NewAccountIndex()
-	v := s.opts.StartIndexedView(ctx, goka.Table(s.name("bench-api-table")), new(accounts.TableCodec), ix)
+	v := s.opts.StartIndexedView(ctx, goka.Table(s.name(apiTable)), new(accounts.TableCodec), ix)
 	src := views.FromRunningView(v)
 	start := time.Now()
 	for !v.Ready() {

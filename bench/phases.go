@@ -26,6 +26,12 @@ const (
 	passOut = "bench-passthrough-out"
 )
 
+// Tables of the API and recovery figures, named by stack.name like the streams above.
+const (
+	apiTable      = "bench-api-table"
+	recoveryTable = "bench-recovery-table"
+)
+
 // passThrough measures the trivial Goka processor every figure of the session pipeline is
 // compared with: read a message, emit it unchanged. It sends the same messages (sizes, keys,
 // headers) the session load sends, as fast as possible, and returns messages per second.

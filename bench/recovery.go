@@ -67,7 +67,7 @@ func recovery(s *stack, n int) (recoveryResult, error) {
 	res := recoveryResult{Records: n}
 	t := newTenant("GMS")
 	acc := typicalAccount(t)
-	err := s.writeAccounts(s.name("bench-recovery-table"), t, n, func(id uint32) *accountpb.Account {
+	err := s.writeAccounts(s.name(recoveryTable), t, n, func(id uint32) *accountpb.Account {
 		acc.Id = id
 		return acc
 	}, nil)
@@ -76,7 +76,7 @@ func recovery(s *stack, n int) (recoveryResult, error) {
 	}
 
 	// Baseline: read everything with a plain client.
-	cl, err := kgo.NewClient(append(s.opts.KafkaClientOpts(), kgo.ConsumeTopics(s.name("bench-recovery-table")),
+	cl, err := kgo.NewClient(append(s.opts.KafkaClientOpts(), kgo.ConsumeTopics(s.name(recoveryTable)),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(10*time.Millisecond))...)
 	if err != nil {
 		return res, err
@@ -102,7 +102,7 @@ func recovery(s *stack, n int) (recoveryResult, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	start = time.Now()
-	v := s.opts.StartView(ctx, goka.Table(s.name("bench-recovery-table")), new(accounts.TableCodec))
+	v := s.opts.StartView(ctx, goka.Table(s.name(recoveryTable)), new(accounts.TableCodec))
 	for !v.Ready() {
 		if time.Since(start) > 5*time.Minute {
 			return res, fmt.Errorf("view not recovered after 5 minutes")

@@ -159,7 +159,7 @@ func (s *stack) close() {
 func (s *stack) deleteOwnTopics() {
 	req := kmsg.NewPtrDeleteTopicsRequest()
 	req.TimeoutMillis = 10000
-	for _, base := range []string{passIn, passOut, "bench-api-table", "bench-recovery-table"} {
+	for _, base := range []string{passIn, passOut, apiTable, recoveryTable} {
 		name := s.name(base)
 		req.TopicNames = append(req.TopicNames, name)
 		t := kmsg.NewDeleteTopicsRequestTopic()

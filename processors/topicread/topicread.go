@@ -135,17 +135,6 @@ func Read(ctx context.Context, cl *kgo.Client, topic string, from, ends map[int3
 	return nil
 }
 
-// ReadAll reads every partition of topic from its first record held up to ends. (Starting
-// from the partition's log start, not from "the start", keeps a partition whose records are
-// all gone by retention from looking unfinished.)
-func ReadAll(ctx context.Context, cl *kgo.Client, topic string, ends map[int32]int64, wait time.Duration, f func(*kgo.Record) bool) error {
-	from, err := StartOffsets(ctx, cl, topic, wait)
-	if err != nil {
-		return err
-	}
-	return Read(ctx, cl, topic, from, ends, f)
-}
-
 func keys(m map[int32]kgo.Offset) []int32 {
 	out := make([]int32, 0, len(m))
 	for k := range m {

@@ -95,13 +95,14 @@ func (rd Reader) wait() time.Duration {
 }
 
 // Each calls f for every dead letter matching filter, oldest first in each partition, until
-// f returns false.
+// f returns false. It reads from each partition's first record held (not "the start"), so a
+// partition whose records are all gone by retention does not look unfinished.
 func (rd Reader) Each(ctx context.Context, filter Filter, f func(Entry, *kgo.Record) bool) error {
-	ends, err := topicread.EndOffsets(ctx, rd.Client, rd.Topic, rd.wait())
+	starts, ends, err := rd.bounds(ctx)
 	if err != nil {
 		return err
 	}
-	return topicread.ReadAll(ctx, rd.Client, rd.Topic, ends, rd.wait(), func(r *kgo.Record) bool {
+	return topicread.Read(ctx, rd.Client, rd.Topic, starts, ends, func(r *kgo.Record) bool {
 		if e := Describe(r); filter.match(e) {
 			return f(e, r)
 		}
