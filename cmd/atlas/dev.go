@@ -189,6 +189,14 @@ func devTicketKeys(cfg *channel.Config) error {
 // waitReady polls until every component has recovered; it reports progress every 10 s so a
 // long recovery does not look like a hang.
 func waitReady(ctx context.Context, ready func() bool) error {
+	return awaitReady(ctx, ready, func(waited time.Duration) {
+		fmt.Fprintf(os.Stderr, "still recovering after %s\n", waited.Round(time.Second))
+	})
+}
+
+// awaitReady polls ready until it holds (nil) or ctx ends (its error), calling progress with
+// the time waited every 10 s meanwhile.
+func awaitReady(ctx context.Context, ready func() bool, progress func(waited time.Duration)) error {
 	start := time.Now()
 	tick := time.NewTicker(20 * time.Millisecond)
 	defer tick.Stop()
@@ -199,9 +207,9 @@ func waitReady(ctx context.Context, ready func() bool) error {
 			return ctx.Err()
 		case <-tick.C:
 		}
-		if time.Since(lastReport) > 10*time.Second {
+		if time.Since(lastReport) >= 10*time.Second {
 			lastReport = time.Now()
-			fmt.Fprintf(os.Stderr, "still recovering after %s\n", time.Since(start).Round(time.Second))
+			progress(time.Since(start))
 		}
 	}
 	return nil

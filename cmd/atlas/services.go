@@ -61,21 +61,13 @@ func serveUntilDone(ctx context.Context, listen, what string, h http.Handler, br
 // reportRecovery logs every 10 s while the tables are being read, and once when they are:
 // a large table takes minutes, and /readyz alone says nothing to someone reading the log.
 func reportRecovery(ctx context.Context, what string, ready func() bool) {
-	start, last := time.Now(), time.Now()
-	tick := time.NewTicker(200 * time.Millisecond)
-	defer tick.Stop()
-	for !ready() {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if time.Since(last) >= 10*time.Second {
-			last = time.Now()
-			logrus.WithField("after", time.Since(start).Round(time.Second).String()).Info(what + " still recovering its tables")
-		}
+	start := time.Now()
+	err := awaitReady(ctx, ready, func(waited time.Duration) {
+		logrus.WithField("after", waited.Round(time.Second).String()).Info(what + " still recovering its tables")
+	})
+	if err == nil {
+		logrus.WithField("took", time.Since(start).Round(time.Millisecond).String()).Info(what + " ready")
 	}
-	logrus.WithField("took", time.Since(start).Round(time.Millisecond).String()).Info(what + " ready")
 }
 
 // serviceSetup parses the flags every service command has (--http-listen) and reads the Kafka
