@@ -27,6 +27,11 @@ type player struct {
 	cur     int
 	toState uint8
 	pending []time.Time
+	// wire holds the player's channel commands once encoded, by session index and target state
+	// (1 or 2): the load generator shares the cores with the pipeline it measures, so it does
+	// not encode the same four commands again and again (the pass-through gets its bytes
+	// ready-made too).
+	wire [2][2][]byte
 }
 
 // sessionLoad drives players of one tenant and records command-to-event latencies.
@@ -146,14 +151,33 @@ func (l *sessionLoad) onSessionEvent(r *kgo.Record, now time.Time, states chan [
 	}
 }
 
-func (l *sessionLoad) progress(p *player, sid uuid.UUID, author string, state uint8) time.Time {
+// progressCommand is a PROGRESS_STATE command of the player's session sid to state (1 or 2),
+// with the params a channel server sends.
+func progressCommand(p *player, sid uuid.UUID, author string, state uint8) []byte {
 	body := &codecs.AccountSessionCommandProgressStateBody{State: state, Params: json.RawMessage(`{"characterId":1}`)}
 	if state == 2 {
 		body.Params = json.RawMessage(`{"ipAddress":"127.0.0.1","port":7576}`)
 	}
 	cmd, _ := json.Marshal(&codecs.AccountSessionCommand{SessionID: sid, AccountID: p.id, Author: author,
 		Type: codecs.AccountSessionCommandTypeProgressState, Body: body})
+	return cmd
+}
+
+func (l *sessionLoad) progress(p *player, sid uuid.UUID, author string, state uint8) time.Time {
+	return l.sendFor(p, progressCommand(p, sid, author, state))
+}
+
+func (l *sessionLoad) sendFor(p *player, cmd []byte) time.Time {
 	return l.s.send(string(atlas.CommandTopicAccountSession), codecs.IDKey(p.id), cmd, l.headers)
+}
+
+// channelCommand is the channel server's command moving session index i of p to state.
+func (p *player) channelCommand(i int, state uint8) []byte {
+	w := &p.wire[i][state-1]
+	if *w == nil {
+		*w = progressCommand(p, p.sids[i], model.IssuerChannel, state)
+	}
+	return *w
 }
 
 // next sends the next command of player i's cycle.
@@ -162,10 +186,10 @@ func (l *sessionLoad) next(p *player) {
 	defer l.mu.Unlock()
 	var at time.Time
 	if p.toState == 2 {
-		at = l.progress(p, p.sids[p.cur], model.IssuerChannel, 2)
+		at = l.sendFor(p, p.channelCommand(p.cur, 2))
 		p.toState = 1
 	} else {
-		at = l.progress(p, p.sids[1-p.cur], model.IssuerChannel, 1)
+		at = l.sendFor(p, p.channelCommand(1-p.cur, 1))
 		p.cur, p.toState = 1-p.cur, 2
 	}
 	p.pending = append(p.pending, at)

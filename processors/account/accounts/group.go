@@ -16,12 +16,17 @@ import (
 // TableCodec is the codec of the accounts table, for views.
 type TableCodec = codecs.Proto[accountpb.Account, *accountpb.Account]
 
+// groupTableCodec is the codec the stage itself reads and writes the table with: it hands a
+// key's row back as written instead of unmarshalling it again (see codecs.OwnedProto; the
+// callback owns the row ctx.Value gives and leaves it alone once passed to SetValue).
+type groupTableCodec = codecs.OwnedProto[accountpb.Account, *accountpb.Account]
+
 // Group defines the accounts stage: input keyed tenant/a/id, table of accounts.
 func Group(cfg model.Config) *goka.GroupGraph {
 	p := &processor{cfg: cfg}
 	return goka.DefineGroup(atlas.AccountsGroup,
 		goka.Input(atlas.AccountCommands, new(codec.Bytes), p.process),
-		goka.Persist(new(TableCodec)),
+		goka.Persist(new(groupTableCodec)),
 		goka.Output(atlas.EventTopicAccountStatus, new(codec.Bytes)),
 		goka.Output(atlas.EventTopicAccountSessionStatus, new(codec.Bytes)),
 		goka.Output(atlas.AccountTimerCommands, new(codec.Bytes)),
@@ -103,7 +108,8 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 			return
 		}
 	}
-	// ctx.Value decodes the row afresh on every call: the decision may have this copy.
+	// Each ctx.Value gives this callback a row of its own (groupTableCodec): the decision may
+	// change it.
 	next, outs := DecideOwned(p.cfg, ctx.Key(), acc, cmd)
 	limit := recordsize.Limit(ctx.Context())
 	remember := func(row *accountpb.Account, outs []model.Out) {
@@ -126,7 +132,7 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		}
 	}
 	if next != nil {
-		ctx.SetValue(next)
+		ctx.SetValue(next) // next is the codec's from here on: not changed again
 	}
 	stage.Emit(ctx, kind, cmd.Meta, outs)
 }

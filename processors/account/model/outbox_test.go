@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
+	"github.com/google/uuid"
+	"github.com/lovoo/goka"
 	"github.com/stretchr/testify/require"
 )
 
@@ -30,4 +33,28 @@ func TestRecordBoundsRememberedBytes(t *testing.T) {
 		d = Record(d, &accountpb.CommandID{Topic: "in", Offset: off}, "ingress", 0, small, 16<<10)
 	}
 	require.Len(t, d.Recent, recentCommands, "small answers are bounded by count")
+}
+
+// The tenant headers of a command are the tenant's wire form, from the cache or not, and the
+// cache holds at most its bound of tenants.
+func TestTenantHeaderCacheIsBounded(t *testing.T) {
+	c := tenantHeaderCache{max: 2}
+	for i := 0; i < 5; i++ {
+		tenant := codecs.Tenant{ID: uuid.New(), Region: "GMS", Major: uint16(83 + i), Minor: 1}
+		for range 2 { // a miss, then (while there is room) a hit
+			h := goka.Headers{}
+			c.addTo(h, tenant.String())
+			got, err := codecs.TenantFromHeaders(h)
+			require.NoError(t, err)
+			require.Equal(t, tenant, got)
+		}
+	}
+	require.EqualValues(t, 2, c.size.Load())
+	n := 0
+	c.entries.Range(func(any, any) bool { n++; return true })
+	require.Equal(t, 2, n)
+
+	h := goka.Headers{}
+	c.addTo(h, "not a tenant")
+	require.Empty(t, h)
 }
