@@ -23,9 +23,12 @@ test: lint unit
 unit:
 	$(GO) test -count=1 $(PKGS)
 
-# Ten seconds of fuzzing of the catalog decoders and of the query API.
+# Ten seconds each of fuzzing: the catalog decoders, the fast paths of the hot session command
+# and events against the general codecs, and the query API.
 fuzz:
 	$(GO) test ./codecs -run '^$$' -fuzz '^FuzzDecodeCatalog$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./codecs -run '^$$' -fuzz '^FuzzSessionCommandFastPath$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./codecs -run '^$$' -fuzz '^FuzzEventFastPaths$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./views -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME)
 
 lint: fmt-check vet

@@ -28,11 +28,25 @@ const (
 
 // Of is an upper bound of the bytes the broker counts for a record written alone.
 func Of(key string, value []byte, h goka.Headers) int {
-	n := batchOverhead + recordOverhead + len(key) + len(value)
+	return WithHeaderBytes(key, value, HeaderBytes(h))
+}
+
+// HeaderBytes is what headers h add to a record (Of is WithHeaderBytes of it).
+func HeaderBytes(h goka.Headers) int {
+	n := 0
 	for k, v := range h {
-		n += headerOverhead + len(k) + len(v)
+		n += Header(k, v)
 	}
 	return n
+}
+
+// Header is what one header adds to a record.
+func Header(key string, value []byte) int { return headerOverhead + len(key) + len(value) }
+
+// WithHeaderBytes is Of for a record whose headers add headerBytes: a writer that sends the same
+// headers with many records sizes them once.
+func WithHeaderBytes(key string, value []byte, headerBytes int) int {
+	return batchOverhead + recordOverhead + len(key) + len(value) + headerBytes
 }
 
 // Fits tells whether the record is within limit.

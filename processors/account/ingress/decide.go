@@ -154,7 +154,7 @@ func (d *Decision) register(pw model.Passwords, t codecs.Tenant, name, password 
 }
 
 func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, era string, value []byte) error {
-	cmd, err := codecs.DecodeAccountSessionCommand(value)
+	cmd, err := codecs.DecodeAccountSessionCommandFast(value)
 	if err != nil {
 		d.Type = "unknown"
 		return fmt.Errorf("%w: %v", ErrInvalid, err)

@@ -19,11 +19,10 @@ const (
 	CodeTooManyAttempts   = "TOO_MANY_ATTEMPTS"
 )
 
-// encodeEvent marshals a public event. The values are built here from known-good fields, so a
-// failure is a programming error, not bad input. It calls the catalog encoder itself: through
-// json.Marshal, encoding/json would check and copy the encoder's output once more.
-func encodeEvent(v interface{ Encode() ([]byte, error) }) []byte {
-	b, err := v.Encode()
+// encodeEvent returns a public event's encoding (from a catalog encoder or its fast path). The
+// values are built here from known-good fields, so a failure is a programming error, not bad
+// input.
+func encodeEvent(b []byte, err error) []byte {
 	if err != nil {
 		panic(err)
 	}
@@ -35,7 +34,7 @@ func StatusEvent(accountID uint32, name, status string) Out {
 	return Out{
 		Topic: atlas.EventTopicAccountStatus,
 		Key:   codecs.IDKey(accountID),
-		Value: encodeEvent(&codecs.AccountStatusEvent{AccountID: accountID, Name: name, Status: status}),
+		Value: encodeEvent(codecs.EncodeAccountStatusEventFast(&codecs.AccountStatusEvent{AccountID: accountID, Name: name, Status: status})),
 	}
 }
 
@@ -63,7 +62,7 @@ func (s Session) event(typ string, body any) Out {
 	return Out{
 		Topic: atlas.EventTopicAccountSessionStatus,
 		Key:   codecs.IDKey(s.AccountID),
-		Value: encodeEvent(&codecs.AccountSessionStatusEvent{SessionID: sid, AccountID: s.AccountID, AccountName: &name, Type: typ, Body: body}),
+		Value: encodeEvent(codecs.EncodeAccountSessionStatusEventFast(&codecs.AccountSessionStatusEvent{SessionID: sid, AccountID: s.AccountID, AccountName: &name, Type: typ, Body: body})),
 	}
 }
 

@@ -127,12 +127,12 @@ func emittedBytes(recs []*accountpb.Emitted) int {
 // each out with the command's headers, and the table row (rowBytes, its encoded size; 0 when
 // none is written) under key.
 func Oversize(limit int, key string, rowBytes int, m *accountpb.Meta, outs []Out) string {
-	h := Headers(m)
-	if rowBytes > 0 && recordsize.Of(key, nil, h)+rowBytes > limit {
+	hb := headerBytes(m)
+	if rowBytes > 0 && recordsize.WithHeaderBytes(key, nil, hb)+rowBytes > limit {
 		return fmt.Sprintf("table row of %d bytes, record limit %d", rowBytes, limit)
 	}
 	for _, o := range outs {
-		if n := recordsize.Of(o.Key, o.Value, h); n > limit {
+		if n := recordsize.WithHeaderBytes(o.Key, o.Value, hb); n > limit {
 			return fmt.Sprintf("%s record of %d bytes, record limit %d", o.Topic, n, limit)
 		}
 	}
@@ -143,7 +143,9 @@ func Oversize(limit int, key string, rowBytes int, m *accountpb.Meta, outs []Out
 // service opened for it.
 func Headers(m *accountpb.Meta) goka.Headers {
 	h := make(goka.Headers, 6)
-	tenantHeaders.addTo(h, m.GetTenant())
+	for k, v := range tenantHeaders.wire(m.GetTenant()) {
+		h[k] = v
+	}
 	if m.GetTraceparent() != "" {
 		h[codecs.HeaderTraceParent] = []byte(m.GetTraceparent())
 		if m.GetTracestate() != "" {
@@ -151,6 +153,18 @@ func Headers(m *accountpb.Meta) goka.Headers {
 		}
 	}
 	return h
+}
+
+// headerBytes is recordsize.HeaderBytes(Headers(m)), without building the headers.
+func headerBytes(m *accountpb.Meta) int {
+	n := tenantHeaders.bytes(m.GetTenant())
+	if tp := m.GetTraceparent(); tp != "" {
+		n += recordsize.Header(codecs.HeaderTraceParent, []byte(tp))
+		if ts := m.GetTracestate(); ts != "" {
+			n += recordsize.Header(codecs.HeaderTraceState, []byte(ts))
+		}
+	}
+	return n
 }
 
 // EmitOuts emits freshly decided records.
@@ -191,31 +205,38 @@ var tenantHeaders = tenantHeaderCache{max: 4096}
 
 type tenantHeaderCache struct {
 	max     int32
-	entries sync.Map // tenant string -> goka.Headers, never modified once stored
+	entries sync.Map // tenant string -> tenantWire, never modified once stored
 	size    atomic.Int32
 }
 
-// addTo writes the tenant headers of tenant (a codecs.Tenant.String form) into h; an
-// unparsable tenant adds none. Past max tenants, new ones are parsed each time, not kept: the
-// cache cannot grow without bound whatever tenants the internal topics carry.
-func (c *tenantHeaderCache) addTo(h goka.Headers, tenant string) {
+type tenantWire struct {
+	headers goka.Headers
+	bytes   int // recordsize.HeaderBytes(headers)
+}
+
+// wire is the tenant headers of tenant (a codecs.Tenant.String form), shared: the caller must
+// not change them. An unparsable tenant has none.
+func (c *tenantHeaderCache) wire(tenant string) goka.Headers { return c.get(tenant).headers }
+
+// bytes is what the tenant headers of tenant add to a record.
+func (c *tenantHeaderCache) bytes(tenant string) int { return c.get(tenant).bytes }
+
+// get looks tenant up, parsing it on a miss. Past max tenants, new ones are parsed each time,
+// not kept: the cache cannot grow without bound whatever tenants the internal topics carry.
+func (c *tenantHeaderCache) get(tenant string) tenantWire {
 	if v, ok := c.entries.Load(tenant); ok {
-		for k, b := range v.(goka.Headers) {
-			h[k] = b
-		}
-		return
+		return v.(tenantWire)
 	}
 	t, err := codecs.ParseTenantString(tenant)
 	if err != nil {
-		return
+		return tenantWire{}
 	}
-	wire := t.Headers()
+	h := t.Headers()
+	w := tenantWire{headers: h, bytes: recordsize.HeaderBytes(h)}
 	if c.size.Load() < c.max {
-		if _, loaded := c.entries.LoadOrStore(tenant, wire); !loaded {
+		if _, loaded := c.entries.LoadOrStore(tenant, w); !loaded {
 			c.size.Add(1)
 		}
 	}
-	for k, b := range wire {
-		h[k] = b
-	}
+	return w
 }

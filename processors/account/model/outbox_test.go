@@ -6,8 +6,8 @@ import (
 
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
+	"github.com/atlasstreams/atlas/processors/recordsize"
 	"github.com/google/uuid"
-	"github.com/lovoo/goka"
 	"github.com/stretchr/testify/require"
 )
 
@@ -42,11 +42,11 @@ func TestTenantHeaderCacheIsBounded(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		tenant := codecs.Tenant{ID: uuid.New(), Region: "GMS", Major: uint16(83 + i), Minor: 1}
 		for range 2 { // a miss, then (while there is room) a hit
-			h := goka.Headers{}
-			c.addTo(h, tenant.String())
+			h := c.wire(tenant.String())
 			got, err := codecs.TenantFromHeaders(h)
 			require.NoError(t, err)
 			require.Equal(t, tenant, got)
+			require.Equal(t, recordsize.HeaderBytes(h), c.bytes(tenant.String()))
 		}
 	}
 	require.EqualValues(t, 2, c.size.Load())
@@ -54,7 +54,19 @@ func TestTenantHeaderCacheIsBounded(t *testing.T) {
 	c.entries.Range(func(any, any) bool { n++; return true })
 	require.Equal(t, 2, n)
 
-	h := goka.Headers{}
-	c.addTo(h, "not a tenant")
-	require.Empty(t, h)
+	require.Empty(t, c.wire("not a tenant"))
+	require.Zero(t, c.bytes("not a tenant"))
+}
+
+// Oversize sizes the headers without building them, to the same count.
+func TestHeaderBytesCountsTheHeaders(t *testing.T) {
+	tenant := codecs.Tenant{ID: uuid.New(), Region: "GMS", Major: 83, Minor: 1}.String()
+	for _, m := range []*accountpb.Meta{
+		{Tenant: tenant},
+		{Tenant: tenant, Traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
+		{Tenant: tenant, Traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", Tracestate: "k=v"},
+		{Tenant: "bad", Traceparent: "x"},
+	} {
+		require.Equal(t, recordsize.HeaderBytes(Headers(m)), headerBytes(m), "%v", m)
+	}
 }
