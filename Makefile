@@ -44,9 +44,11 @@ fmt-check:
 generate:
 	$(GO) generate ./codecs/...
 
-# Regenerates the internal protobuf types (needs protoc and protoc-gen-go).
+# Regenerates the internal protobuf types (needs protoc, protoc-gen-go v1.36.12 and
+# protoc-gen-go-vtproto v0.6.0, whose encoders codecs.MarshalProto uses).
 proto:
-	cd processors/account/accountpb && protoc --go_out=. --go_opt=paths=source_relative account.proto
+	cd processors/account/accountpb && protoc --go_out=. --go_opt=paths=source_relative \
+		--go-vtproto_out=. --go-vtproto_opt=paths=source_relative,features=marshal+size account.proto
 
 bench: build
 	./$(BIN) bench

@@ -51,7 +51,7 @@ func (c *OwnedProto[T, P]) Encode(value interface{}) ([]byte, error) {
 	if !ok {
 		return nil, fmt.Errorf("proto codec: got %T, want %T", value, P(nil))
 	}
-	data, err := proto.Marshal(m)
+	data, err := MarshalProto(m)
 	if err != nil {
 		return nil, err
 	}

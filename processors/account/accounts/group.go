@@ -10,7 +10,6 @@ import (
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
 	"github.com/sirupsen/logrus"
-	"google.golang.org/protobuf/proto"
 )
 
 // TableCodec is the codec of the accounts table, for views.
@@ -118,7 +117,7 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		}
 	}
 	remember(next, outs)
-	if what := model.Oversize(limit, ctx.Key(), proto.Size(next), cmd.Meta, outs); what != "" {
+	if what := model.Oversize(limit, ctx.Key(), codecs.ProtoSize(next), cmd.Meta, outs); what != "" {
 		// The stored account stays as it was; it only remembers the command and its answer,
 		// so that a redelivery answers the same.
 		next, _ = ctx.Value().(*accountpb.Account) // the row as stored, decoded again

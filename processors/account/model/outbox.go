@@ -42,7 +42,7 @@ type Out struct {
 
 // ProtoOut encodes an internal message for an internal topic.
 func ProtoOut(topic goka.Stream, key string, m proto.Message) Out {
-	b, err := proto.Marshal(m)
+	b, err := codecs.MarshalProto(m)
 	if err != nil {
 		// Marshalling a well-formed generated message cannot fail; if it does, the build is
 		// broken, not the input.

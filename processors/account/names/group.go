@@ -89,7 +89,7 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 		}
 	}
 	remember(res.Entry, res.Outs)
-	if what := model.Oversize(limit, ctx.Key(), proto.Size(res.Entry), cmd.Meta, res.Outs); what != "" {
+	if what := model.Oversize(limit, ctx.Key(), codecs.ProtoSize(res.Entry), cmd.Meta, res.Outs); what != "" {
 		// The entry stays as it was and only remembers the command and its answer.
 		res.Entry = nil
 		if entry != nil {
