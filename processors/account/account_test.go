@@ -362,6 +362,36 @@ func TestLogoutOfUnknownAccountOrSessionSaysNothing(t *testing.T) {
 	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings(), "issuers compare upper-cased")
 }
 
+// Internal records carry their tenant and trace in their Meta and no headers; the events of
+// the same commands carry both as headers.
+func TestInternalRecordsCarryNoHeaders(t *testing.T) {
+	h := accounttest.New(t)
+	internal := map[goka.Stream]*tester.QueueTracker{}
+	for _, topic := range []goka.Stream{atlas.AccountNameCommands, atlas.AccountIDRequests, atlas.AccountCommands, atlas.AccountTimerCommands} {
+		internal[topic] = h.TT.NewQueueTracker(string(topic))
+	}
+	id := loggedIn(t, h)
+	h.Progress(s1, id, login, 2, `{"ipAddress":"127.0.0.1","port":7576}`)
+	for _, e := range h.Events() {
+		got, err := codecs.TenantFromHeaders(e.Headers)
+		require.NoError(t, err, "event %s", e)
+		require.Equal(t, h.Tenant, got)
+		require.NotEmpty(t, e.Headers[codecs.HeaderTraceParent])
+	}
+	seen := 0
+	for topic, q := range internal {
+		for {
+			hdr, _, _, ok := q.NextWithHeaders()
+			if !ok {
+				break
+			}
+			seen++
+			require.Empty(t, hdr, "a record of %s", topic)
+		}
+	}
+	require.GreaterOrEqual(t, seen, 5, "a creation, a login and a transition pass every internal topic")
+}
+
 func TestEventsCarryTenantAndTrace(t *testing.T) {
 	h := accounttest.New(t)
 	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

@@ -78,9 +78,13 @@ func TestOversizedCommandWithoutAnswerIsDeadLettered(t *testing.T) {
 		Kind: &accountpb.AccountCommand_Create{Create: &accountpb.Create{Name: name}},
 	}
 	h.ProduceInternal(atlas.AccountCommands, model.AccountKey(h.Tenant, 1), cmd)
-	dl := h.DeadLetters()
+	dl := h.DeadLetterRecords()
 	require.Len(t, dl, 1)
-	require.True(t, strings.HasPrefix(dl[0].Reason, codecs.ReasonOversize+": "), dl[0].Reason)
+	reason := string(dl[0].Headers[codecs.HeaderDLQReason])
+	require.True(t, strings.HasPrefix(reason, codecs.ReasonOversize+": "), reason)
+	tenant, err := codecs.TenantFromHeaders(dl[0].Headers)
+	require.NoError(t, err, "an internal record has no headers: its dead letter names the tenant of its Meta")
+	require.Equal(t, h.Tenant, tenant)
 	require.Empty(t, h.Events())
 	require.Nil(t, h.Account(1), "nothing stored")
 

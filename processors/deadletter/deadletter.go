@@ -26,6 +26,11 @@ import (
 // limit (the dead-letter topic may allow less than the topic the message came from, and the
 // dead-letter headers add to it) is cut to fit, see Fit.
 func Send(ctx goka.Context, raw []byte, reason error) {
+	sendWithHeaders(ctx, raw, reason, ctx.Headers())
+}
+
+// sendWithHeaders is Send with orig as the message's headers.
+func sendWithHeaders(ctx goka.Context, raw []byte, reason error, orig goka.Headers) {
 	d := codecs.DeadLetter{
 		Topic:     string(ctx.Topic()),
 		Partition: ctx.Partition(),
@@ -33,12 +38,12 @@ func Send(ctx goka.Context, raw []byte, reason error) {
 		Group:     string(ctx.Group()),
 		Reason:    reason.Error(),
 	}
-	key, value, headers, cut := Fit(recordsize.Limit(ctx.Context()), ctx.Key(), raw, d.Headers(ctx.Headers()))
+	key, value, headers, cut := Fit(recordsize.Limit(ctx.Context()), ctx.Key(), raw, d.Headers(orig))
 	ctx.Emit(atlas.DeadLetterTopic, key, value, goka.WithCtxEmitHeaders(headers))
 	metrics.DeadLettered.WithLabelValues(d.Group, d.Topic).Inc()
 	logrus.WithFields(logrus.Fields{
 		"group": d.Group, "topic": d.Topic, "partition": d.Partition, "offset": d.Offset,
-		"tenant": string(ctx.Headers()[codecs.HeaderTenantID]), "reason": d.Reason, "cut_to_fit": cut,
+		"tenant": string(orig[codecs.HeaderTenantID]), "reason": d.Reason, "cut_to_fit": cut,
 	}).Warn("message dead-lettered")
 }
 
@@ -46,6 +51,12 @@ func Send(ctx goka.Context, raw []byte, reason error) {
 // exceed the record limit; the reason starts with codecs.ReasonOversize.
 func Oversize(ctx goka.Context, raw []byte, what string) {
 	Send(ctx, raw, fmt.Errorf("%s: %s", codecs.ReasonOversize, what))
+}
+
+// OversizeWithHeaders is Oversize for a message whose headers are orig: a record that carries
+// its tenant in its value, not its headers, is dead-lettered with the tenant headers named.
+func OversizeWithHeaders(ctx goka.Context, raw []byte, what string, orig goka.Headers) {
+	sendWithHeaders(ctx, raw, fmt.Errorf("%s: %s", codecs.ReasonOversize, what), orig)
 }
 
 // tenantHeaders are kept on a cut dead letter while they are small (a hostile one is not);

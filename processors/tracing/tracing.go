@@ -121,6 +121,19 @@ func StartRecord(ctx goka.Context, group, own string) Step {
 		attribute.Int64("messaging.kafka.offset", ctx.Offset()))
 }
 
+// StartRecordUnder is StartRecord for a record whose trace travels in its value instead of
+// its headers (the account service's internal records carry it in their Meta): the span is a
+// child of traceparent and tracestate (a new trace when traceparent is not valid).
+func StartRecordUnder(ctx goka.Context, group, traceparent, tracestate string) Step {
+	if !enabled.Load() {
+		return Step{}
+	}
+	return start(context.Background(), group+" "+string(ctx.Topic()), traceparent, tracestate, codecs.Trace{},
+		attribute.String("messaging.destination.name", string(ctx.Topic())),
+		attribute.Int("messaging.destination.partition.id", int(ctx.Partition())),
+		attribute.Int64("messaging.kafka.offset", ctx.Offset()))
+}
+
 // StartAction starts the root span of something the product begins itself (a player's
 // action), under trace t, which its records carry; the name is its words joined.
 func StartAction(t codecs.Trace, name ...string) Step {

@@ -18,37 +18,52 @@ import (
 // replaying a command that was already applied, emitting with metrics.
 type Stage struct {
 	Group string
+	step  tracing.Step
 }
 
 // Begin starts a callback: it returns the function that records the callback's duration
-// (and ends its span, a child of the record's trace, when tracing is on).
-func (s Stage) Begin(ctx goka.Context) func() {
+// (and ends its span, when tracing is on; Decode starts it).
+func (s *Stage) Begin(ctx goka.Context) func() {
 	start := time.Now()
-	step := tracing.StartRecord(ctx, s.Group, "")
 	return func() {
-		step.End()
+		s.step.End()
 		metrics.ProcessingSeconds.WithLabelValues(s.Group, string(ctx.Topic())).Observe(time.Since(start).Seconds())
 	}
 }
 
 // Decode unmarshals raw into m and runs check on it; on failure the message is dead-lettered
-// with the reason and Decode returns false.
-func (s Stage) Decode(ctx goka.Context, raw []byte, m proto.Message, check func() error) bool {
+// with the reason and Decode returns false. A decoded message's span is a child of the trace
+// its Meta carries: internal records have no headers (see EmitOuts).
+func (s *Stage) Decode(ctx goka.Context, raw []byte, m proto.Message, check func() error) bool {
 	err := proto.Unmarshal(raw, m)
 	if err == nil {
 		err = check()
 	}
 	if err != nil {
+		s.step = tracing.StartRecord(ctx, s.Group, "")
 		deadletter.Send(ctx, raw, fmt.Errorf("undecodable %T: %w", m, err))
 		metrics.MessagesIn.WithLabelValues(s.Group, string(ctx.Topic()), "unknown", "dead_letter").Inc()
 		return false
 	}
+	meta := metaOf(m)
+	s.step = tracing.StartRecordUnder(ctx, s.Group, meta.GetTraceparent(), meta.GetTracestate())
 	return true
+}
+
+// metaOf is the Meta an internal message carries (nil for a timer tick, which has none).
+func metaOf(m proto.Message) *accountpb.Meta {
+	switch v := m.(type) {
+	case interface{ GetMeta() *accountpb.Meta }:
+		return v.GetMeta()
+	case *accountpb.TimerCommand:
+		return v.GetAdd().GetMeta()
+	}
+	return nil
 }
 
 // Replayed re-emits what the command emitted when it was applied before, and reports whether
 // it was: a redelivered command changes nothing.
-func (s Stage) Replayed(ctx goka.Context, kind string, d *accountpb.Dedupe, m *accountpb.Meta, via string) bool {
+func (s *Stage) Replayed(ctx goka.Context, kind string, d *accountpb.Dedupe, m *accountpb.Meta, via string) bool {
 	recs, dup := Replay(d, m.GetCommand(), via)
 	if dup {
 		EmitReplay(ctx, m, recs)
@@ -58,7 +73,7 @@ func (s Stage) Replayed(ctx goka.Context, kind string, d *accountpb.Dedupe, m *a
 }
 
 // Emit emits a decision's records and counts the command.
-func (s Stage) Emit(ctx goka.Context, kind string, m *accountpb.Meta, outs []Out) {
+func (s *Stage) Emit(ctx goka.Context, kind string, m *accountpb.Meta, outs []Out) {
 	EmitOuts(ctx, m, outs)
 	for _, o := range outs {
 		metrics.MessagesOut.WithLabelValues(s.Group, string(o.Topic)).Inc()
@@ -90,12 +105,18 @@ const CauseOversize = "oversize"
 // the command changes nothing, and instead of its records the stage emits its contract answer
 // (answer, a SYSTEM_ERROR with CauseOversize) where it has one, or dead-letters the command
 // once with reason oversize where it has none. It returns the records to emit and remember.
-func (s Stage) Refuse(ctx goka.Context, kind string, raw []byte, m *accountpb.Meta, what string, answer []Out) []Out {
+func (s *Stage) Refuse(ctx goka.Context, kind string, raw []byte, m *accountpb.Meta, what string, answer []Out) []Out {
 	logrus.WithFields(logrus.Fields{"group": s.Group, "command": kind, "why": what,
 		"topic": m.GetCommand().GetTopic(), "partition": m.GetCommand().GetPartition(),
 		"offset": m.GetCommand().GetOffset()}).Warn("command refused: a record it needs exceeds the record limit")
 	if len(answer) == 0 {
-		deadletter.Oversize(ctx, raw, what)
+		// A public command's dead letter keeps its headers; an internal record has none, and
+		// its dead letter names the tenant its Meta carries, as the public command did.
+		orig := ctx.Headers()
+		if len(orig) == 0 {
+			orig = Headers(m)
+		}
+		deadletter.OversizeWithHeaders(ctx, raw, what, orig)
 		metrics.MessagesIn.WithLabelValues(s.Group, string(ctx.Topic()), kind, "dead_letter").Inc()
 	}
 	return answer
