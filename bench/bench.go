@@ -68,14 +68,14 @@ type Failure struct {
 
 type sizes struct {
 	players, throughput, steadySeconds, logins, storm, isolationRate, recovery, fanoutEvents, entries int
-	apiAccounts, apiRequests                                                                          int
+	apiAccounts, apiRequests, rounds                                                                  int
 }
 
 func (o Options) sizes() sizes {
 	if o.Quick {
-		return sizes{players: 500, throughput: 20000, steadySeconds: 4, logins: 48, storm: 64, isolationRate: 500, recovery: 200000, fanoutEvents: 2000, entries: 1000, apiAccounts: 300000, apiRequests: 200}
+		return sizes{players: 500, throughput: 20000, steadySeconds: 4, logins: 48, storm: 64, isolationRate: 500, recovery: 200000, fanoutEvents: 2000, entries: 1000, apiAccounts: 300000, apiRequests: 200, rounds: 3}
 	}
-	return sizes{players: 2000, throughput: 100000, steadySeconds: 15, logins: 200, storm: 200, isolationRate: 500, recovery: 1000000, fanoutEvents: 10000, entries: 5000, apiAccounts: 300000, apiRequests: 1000}
+	return sizes{players: 2000, throughput: 100000, steadySeconds: 15, logins: 200, storm: 200, isolationRate: 500, recovery: 1000000, fanoutEvents: 10000, entries: 5000, apiAccounts: 300000, apiRequests: 1000, rounds: 3}
 }
 
 // Run runs every figure and writes the report. A figure that fails is reported with why
@@ -138,10 +138,21 @@ func Run(o Options) (*Report, error) {
 		return nil
 	}))
 
-	logf("1. session commands: %d as fast as possible, against a pass-through processor", z.throughput)
+	logf("1. session commands: %d as fast as possible, against a pass-through processor, %d rounds", z.throughput, z.rounds)
 	step("session_throughput", needPlayers(func() error {
-		base, err := passThrough(s, players, z.throughput)
+		pass, err := startPassThrough(s, players)
 		if err != nil {
+			return err
+		}
+		defer pass.close()
+		// A round of each first, not measured: a processor's first burst also pays for its
+		// producers' partition connections and its consumers' first fetches, which made a
+		// fresh pass-through look three times slower than it runs, and this figure as many
+		// times better.
+		if _, err := pass.measure(z.throughput, players.headers); err != nil {
+			return err
+		}
+		if _, _, err := players.run(z.throughput, 0, 3*time.Minute); err != nil {
 			return err
 		}
 		before, err := s.recordsWritten(context.Background())
@@ -152,22 +163,36 @@ func Run(o Options) (*Report, error) {
 		if err != nil {
 			return err
 		}
-		lat, took, err := players.run(z.throughput, 0, 3*time.Minute)
-		stopProfile()
-		if err != nil {
-			return err
+		defer stopProfile()
+		// Rounds of the baseline and the pipeline in turn, the figure being the round of the
+		// median ratio: one burst of each takes a second or less here, and a pause of the
+		// machine in either moves a single round's ratio by a third.
+		var rounds []throughputRound
+		for r := 0; r < z.rounds; r++ {
+			base, err := pass.measure(z.throughput, players.headers)
+			if err != nil {
+				return err
+			}
+			lat, took, err := players.run(z.throughput, 0, 3*time.Minute)
+			if err != nil {
+				return err
+			}
+			rate := float64(z.throughput) / took.Seconds()
+			rounds = append(rounds, throughputRound{rate: rate, base: base, lat: lat})
+			logf("   round %d: %.0f commands/s against %.0f messages/s: %.3f", r+1, rate, base, rate/base)
 		}
-		rate := float64(z.throughput) / took.Seconds()
+		stopProfile()
 		// What each command made the broker store: its own record, the internal hop, the
 		// table write, the events, the timer records. The pass-through stores two.
 		if after, err := s.recordsWritten(context.Background()); err == nil {
-			per := float64(after-before) / float64(z.throughput)
+			per := float64(after-before) / float64(z.throughput*z.rounds) // the pass-through's topics are not counted
 			rep.add(Figure{Name: "records_per_command", Value: per, Unit: "records", Baseline: 2, Against: "pass-through processor: 2 per message",
 				Ratio: per / 3, Target: "<= 3", Met: per <= 3})
 		}
-		rep.add(Figure{Name: "session_throughput", Value: rate, Unit: "commands/s", Baseline: base, Against: "pass-through processor, messages/s",
-			Ratio: rate / base, Target: ">= 0.5", Met: rate/base >= 0.5})
-		rep.series["burst"] = lat
+		m := medianRound(rounds)
+		rep.add(Figure{Name: "session_throughput", Value: m.rate, Unit: "commands/s", Baseline: m.base, Against: "pass-through processor, messages/s",
+			Ratio: m.rate / m.base, Target: ">= 0.5", Met: m.rate/m.base >= 0.5})
+		rep.series["burst"] = m.lat
 		return nil
 	}))
 
@@ -306,6 +331,20 @@ func startCPUProfile(path string) (stop func(), err error) {
 		return nil, err
 	}
 	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
+// throughputRound is one round of figure 1: the pipeline's rate, the baseline's, and the
+// pipeline's command latencies.
+type throughputRound struct {
+	rate, base float64
+	lat        []time.Duration
+}
+
+// medianRound is the round of the median ratio (the lower middle one of an even count).
+func medianRound(rounds []throughputRound) throughputRound {
+	sorted := append([]throughputRound(nil), rounds...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].rate/sorted[i].base < sorted[j].rate/sorted[j].base })
+	return sorted[(len(sorted)-1)/2]
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -32,10 +32,24 @@ const (
 	recoveryTable = "bench-recovery-table"
 )
 
-// passThrough measures the trivial Goka processor every figure of the session pipeline is
-// compared with: read a message, emit it unchanged. It sends the same messages (sizes, keys,
-// headers) the session load sends, as fast as possible, and returns messages per second.
-func passThrough(s *stack, l *sessionLoad, total int) (float64, error) {
+// passThrough is the trivial Goka processor every figure of the session pipeline is compared
+// with: read a message, emit it unchanged. It stays up across the rounds of figure 1, and each
+// round sends it the same messages (sizes, keys, headers) the session load sends.
+type passThrough struct {
+	s      *stack
+	msgs   [][]byte
+	keys   []string
+	cancel context.CancelFunc
+	run    interface{ Done() <-chan struct{} }
+
+	mu   sync.Mutex
+	got  int
+	want int
+	last time.Time
+	done chan struct{}
+}
+
+func startPassThrough(s *stack, l *sessionLoad) (*passThrough, error) {
 	gg := goka.DefineGroup(goka.Group(s.name("bench-passthrough")),
 		goka.Input(goka.Stream(s.name(passIn)), new(codec.Bytes), func(ctx goka.Context, msg interface{}) {
 			ctx.Emit(goka.Stream(s.name(passOut)), ctx.Key(), msg)
@@ -43,44 +57,61 @@ func passThrough(s *stack, l *sessionLoad, total int) (float64, error) {
 		goka.Output(goka.Stream(s.name(passOut)), new(codec.Bytes)),
 	)
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	r := s.opts.StartProcessor(ctx, gg, sarama.OffsetOldest)
-	defer func() { cancel(); <-r.Done() }()
+	p := &passThrough{s: s, cancel: cancel, run: r}
+	deadline := time.Now().Add(2 * time.Minute)
 	for !r.Ready() {
+		if time.Now().After(deadline) {
+			p.close()
+			return nil, fmt.Errorf("pass-through processor not ready after 2 minutes")
+		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	var mu sync.Mutex
-	got, done := 0, make(chan struct{})
-	var last time.Time
 	s.onTopic(s.name(passOut), func(_ *kgo.Record, now time.Time) {
-		mu.Lock()
-		defer mu.Unlock()
-		got++
-		last = now
-		if got == total {
-			close(done)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if p.got++; p.got == p.want {
+			p.last = now
+			close(p.done)
 		}
 	})
 	// The same bytes the session load sends: a PROGRESS_STATE command per player in turn.
-	msgs := make([][]byte, len(l.players))
-	for i, p := range l.players {
-		msgs[i], _ = json.Marshal(&codecs.AccountSessionCommand{SessionID: p.sids[0], AccountID: p.id, Author: model.IssuerChannel,
+	for _, pl := range l.players {
+		m, _ := json.Marshal(&codecs.AccountSessionCommand{SessionID: pl.sids[0], AccountID: pl.id, Author: model.IssuerChannel,
 			Type: codecs.AccountSessionCommandTypeProgressState, Body: &codecs.AccountSessionCommandProgressStateBody{
 				State: 2, Params: json.RawMessage(`{"ipAddress":"127.0.0.1","port":7576}`)}})
+		p.msgs, p.keys = append(p.msgs, m), append(p.keys, codecs.IDKey(pl.id))
 	}
+	return p, nil
+}
+
+// measure sends total messages as fast as possible and returns messages per second, from the
+// first send to the last message out.
+func (p *passThrough) measure(total int, headers []kgo.RecordHeader) (float64, error) {
+	p.mu.Lock()
+	p.got, p.want, p.done = 0, total, make(chan struct{})
+	done := p.done
+	p.mu.Unlock()
 	start := time.Now()
 	for i := 0; i < total; i++ {
-		p := l.players[i%len(l.players)]
-		s.send(s.name(passIn), codecs.IDKey(p.id), msgs[i%len(msgs)], l.headers)
+		p.s.send(p.s.name(passIn), p.keys[i%len(p.keys)], p.msgs[i%len(p.msgs)], headers)
 	}
 	select {
 	case <-done:
 	case <-time.After(2 * time.Minute):
-		return 0, fmt.Errorf("pass-through: %d of %d messages within 2 minutes", got, total)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		return 0, fmt.Errorf("pass-through: %d of %d messages within 2 minutes", p.got, total)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	return float64(total) / last.Sub(start).Seconds(), nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return float64(total) / p.last.Sub(start).Seconds(), nil
+}
+
+func (p *passThrough) close() {
+	p.s.onTopic(p.s.name(passOut), nil)
+	p.cancel()
+	<-p.run.Done()
 }
 
 // bcryptLimit is the most logins per second the machine can check: cores divided by the time

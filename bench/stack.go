@@ -195,6 +195,10 @@ func (s *stack) onTenant(t codecs.Tenant, h func(*kgo.Record, time.Time)) {
 func (s *stack) onTopic(topic string, h func(*kgo.Record, time.Time)) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if h == nil {
+		delete(s.byTopic, topic)
+		return
+	}
 	s.byTopic[topic] = h
 }
 
