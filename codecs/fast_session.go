@@ -200,6 +200,11 @@ func (p *plainJSON) uint(max uint64) (uint64, bool) {
 	return n, true
 }
 
+// maxPlainDepth bounds the nesting of a value the fast path takes: encoding/json refuses a
+// document nested 10,000 deep, and the value sits inside the command's own objects, so a deep
+// one goes the general way (which refuses or takes it as a whole).
+const maxPlainDepth = 64
+
 // value reads any JSON value and returns its bytes: it finds where the value ends (strings
 // and nesting respected) and accepts it only if encoding/json finds it valid.
 func (p *plainJSON) value() ([]byte, bool) {
@@ -210,6 +215,9 @@ func (p *plainJSON) value() ([]byte, bool) {
 		if inString {
 			switch c {
 			case '\\':
+				if p.i+1 >= len(p.b) {
+					return nil, false // the input ends inside an escape
+				}
 				p.i++
 			case '"':
 				inString = false
@@ -224,7 +232,9 @@ func (p *plainJSON) value() ([]byte, bool) {
 		case '"':
 			inString = true
 		case '{', '[':
-			depth++
+			if depth++; depth > maxPlainDepth {
+				return nil, false
+			}
 		case '}', ']':
 			if depth == 0 {
 				return p.valid(start)

@@ -173,4 +173,5 @@ func TestTraceStateIsBounded(t *testing.T) {
 	require.Equal(t, normal, BoundTraceState(normal))
 	long := strings.Repeat("x", 200) + "=1,ok=2"
 	require.True(t, strings.HasPrefix(BoundTraceState(long+","+strings.Repeat("a=b,", 200)), "ok=2,a=b"), "an oversized member goes first")
+	require.Equal(t, "ok=1,b=2", BoundTraceState("a=\xff,ok=1,c=\x01,b=2"), "members with bytes the grammar does not allow go")
 }

@@ -11,7 +11,13 @@ import (
 
 // ownedProtoKeep is how many encoded values an OwnedProto remembers. A key's value is found
 // again if the key's next command comes within this many table writes of the group instance.
-const ownedProtoKeep = 4096
+// ownedProtoMaxBytes bounds one remembered value: an account row is about 1.5 kB, and one
+// near the record limit is rare enough to unmarshal, so what a codec holds stays bounded
+// (ownedProtoKeep * ownedProtoMaxBytes, and the decoded values) whatever the rows hold.
+const (
+	ownedProtoKeep     = 4096
+	ownedProtoMaxBytes = 8 << 10
+)
 
 // OwnedProto is the Proto codec of a group table whose callback reads each key's value, changes
 // it and writes it back. It remembers the values it encoded last, by their bytes: when the same
@@ -22,7 +28,9 @@ const ownedProtoKeep = 4096
 // A remembered value is handed out once and forgotten, so the caller owns what Decode returns
 // and may change it; in return a callback must not change a value after passing it to
 // SetValue (the codec keeps it). Values are found by their full bytes, so what Decode returns
-// always equals what unmarshalling those bytes gives.
+// always equals what unmarshalling those bytes gives. Everything that decodes with the group's
+// codec takes part: Goka's tester reads table values with it too (so a test's TableValue takes
+// the row, and the next command unmarshals its own); views have codecs of their own.
 type OwnedProto[T any, P interface {
 	*T
 	proto.Message
@@ -52,8 +60,8 @@ func (c *OwnedProto[T, P]) Encode(value interface{}) ([]byte, error) {
 		return nil, fmt.Errorf("proto codec: got %T, want %T", value, P(nil))
 	}
 	data, err := MarshalProto(m)
-	if err != nil {
-		return nil, err
+	if err != nil || len(data) > ownedProtoMaxBytes {
+		return data, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

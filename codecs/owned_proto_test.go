@@ -63,3 +63,16 @@ func TestOwnedProtoIsBounded(t *testing.T) {
 	require.EqualValues(t, 1, got.(*accountpb.Account).GetId(), "an evicted value is unmarshalled")
 	require.Equal(t, ownedProtoKeep-1, len(c.byHash), "a value taken is forgotten")
 }
+
+// A value over the size bound is not remembered: it is unmarshalled on the next Decode.
+func TestOwnedProtoSkipsLargeValues(t *testing.T) {
+	c := new(ownedAccount)
+	big := &accountpb.Account{Id: 1, Name: string(make([]byte, ownedProtoMaxBytes))}
+	data, err := c.Encode(big)
+	require.NoError(t, err)
+	require.Empty(t, c.byHash)
+	got, err := c.Decode(data)
+	require.NoError(t, err)
+	require.NotSame(t, big, got)
+	require.True(t, proto.Equal(big, got.(*accountpb.Account)))
+}

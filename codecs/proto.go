@@ -39,8 +39,11 @@ type vtMessage interface {
 	SizeVT() int
 }
 
-// MarshalProto is proto.Marshal, by the generated encoder where the message has one.
-// Decoding stays with proto.Unmarshal, which also checks that strings are UTF-8.
+// MarshalProto is proto.Marshal, by the generated encoder where the message has one. Unlike
+// proto.Marshal, that encoder does not check that strings are UTF-8, and proto.Unmarshal (which
+// decodes every internal record) refuses those that are not: every string the account service
+// puts in its messages is UTF-8 already (decoded JSON, checked headers, BoundTraceState's
+// printable ASCII, strings decoded by proto.Unmarshal).
 func MarshalProto(m proto.Message) ([]byte, error) {
 	if vt, ok := m.(vtMessage); ok {
 		return vt.MarshalVT()

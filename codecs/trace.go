@@ -121,17 +121,19 @@ const (
 )
 
 // BoundTraceState keeps a tracestate within the W3C bounds, dropping members from the end
-// (and any member over 128 characters) rather than failing anything: a trace header never
-// makes a command fail or a record grow past what the broker takes.
+// (and any member over 128 characters, or with a byte that is not printable ASCII, which the
+// W3C grammar does not allow) rather than failing anything: a trace header never makes a
+// command fail or a record grow past what the broker takes, and what it keeps is valid UTF-8,
+// as the protobuf strings that carry it on must be.
 func BoundTraceState(s string) string {
-	if len(s) <= maxTraceStateBytes && strings.Count(s, ",") < maxTraceStateMembers {
+	if len(s) <= maxTraceStateBytes && strings.Count(s, ",") < maxTraceStateMembers && printableASCII(s) {
 		return s
 	}
 	var kept []string
 	size := 0
 	for _, m := range strings.Split(s, ",") {
 		m = strings.TrimSpace(m)
-		if m == "" || len(m) > maxTraceMemberBytes {
+		if m == "" || len(m) > maxTraceMemberBytes || !printableASCII(m) {
 			continue
 		}
 		if len(kept) == maxTraceStateMembers || size+len(m)+len(kept) > maxTraceStateBytes {
@@ -141,6 +143,15 @@ func BoundTraceState(s string) string {
 		size += len(m)
 	}
 	return strings.Join(kept, ",")
+}
+
+func printableASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 // AddTo writes the trace headers into h; tracestate only when non-empty.

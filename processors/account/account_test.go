@@ -362,6 +362,20 @@ func TestLogoutOfUnknownAccountOrSessionSaysNothing(t *testing.T) {
 	require.Equal(t, []string{"STATUS 1 LOGGED_OUT bob"}, h.EventStrings(), "issuers compare upper-cased")
 }
 
+// A tracestate header with bytes that are not printable ASCII (not UTF-8 here) neither stops
+// a stage nor loses the command: the service drops those members and answers.
+func TestBadTraceStateIsDropped(t *testing.T) {
+	h := accounttest.New(t)
+	h.Produce(atlas.CommandTopicCreateAccount, codecs.IDKey(5), []byte(`{"name":"bob","password":"secret"}`), goka.Headers{
+		codecs.HeaderTraceParent: []byte("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+		codecs.HeaderTraceState:  []byte("a=\xff,ok=1"),
+	})
+	events := h.Events()
+	require.Equal(t, []string{"STATUS 1 CREATED bob"}, eventStrings(events))
+	require.Equal(t, "ok=1", string(events[0].Headers[codecs.HeaderTraceState]))
+	require.Empty(t, h.DeadLetters())
+}
+
 // Internal records carry their tenant and trace in their Meta and no headers; the events of
 // the same commands carry both as headers.
 func TestInternalRecordsCarryNoHeaders(t *testing.T) {

@@ -92,6 +92,24 @@ func TestOversizedCommandWithoutAnswerIsDeadLettered(t *testing.T) {
 	require.Equal(t, []string{"STATUS 1 CREATED bob2"}, h.EventStrings()[:1], "the group goes on")
 }
 
+// An internal record that decodes but is not a valid command is dead-lettered with the tenant
+// of its Meta (internal records have no headers); one that does not decode has none to name.
+func TestInvalidInternalRecordIsDeadLetteredWithItsTenant(t *testing.T) {
+	h := accounttest.New(t)
+	h.ProduceInternal(atlas.AccountCommands, model.AccountKey(h.Tenant, 1),
+		&accountpb.AccountCommand{Meta: h.Meta(atlas.CommandTopicAccountSession, 0, 3), AccountId: 1}) // no kind
+	h.TT.Consume(string(atlas.AccountCommands), model.AccountKey(h.Tenant, 2), []byte{0xff, 0xff})
+	dl := h.DeadLetterRecords()
+	require.Len(t, dl, 2)
+	tenant, err := codecs.TenantFromHeaders(dl[0].Headers)
+	require.NoError(t, err)
+	require.Equal(t, h.Tenant, tenant)
+	_, err = codecs.TenantFromHeaders(dl[1].Headers)
+	require.Error(t, err, "an undecodable record names no tenant")
+	h.Create("bob", "secret")
+	require.Equal(t, []string{"STATUS 1 CREATED bob"}, h.EventStrings()[:1], "the group goes on")
+}
+
 // An undecodable command larger than the dead-letter topic allows is dead-lettered cut to
 // fit, with its length and hash, and the group goes on.
 func TestUndecodableCommandTooLargeForDeadLetterIsCut(t *testing.T) {

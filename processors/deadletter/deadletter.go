@@ -5,7 +5,6 @@ package deadletter
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"fmt"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,11 +25,12 @@ import (
 // limit (the dead-letter topic may allow less than the topic the message came from, and the
 // dead-letter headers add to it) is cut to fit, see Fit.
 func Send(ctx goka.Context, raw []byte, reason error) {
-	sendWithHeaders(ctx, raw, reason, ctx.Headers())
+	SendWithHeaders(ctx, raw, reason, ctx.Headers())
 }
 
-// sendWithHeaders is Send with orig as the message's headers.
-func sendWithHeaders(ctx goka.Context, raw []byte, reason error, orig goka.Headers) {
+// SendWithHeaders is Send with orig as the message's headers: a record that carries its tenant
+// in its value, not its headers, is dead-lettered with the tenant headers named.
+func SendWithHeaders(ctx goka.Context, raw []byte, reason error, orig goka.Headers) {
 	d := codecs.DeadLetter{
 		Topic:     string(ctx.Topic()),
 		Partition: ctx.Partition(),
@@ -45,18 +45,6 @@ func sendWithHeaders(ctx goka.Context, raw []byte, reason error, orig goka.Heade
 		"group": d.Group, "topic": d.Topic, "partition": d.Partition, "offset": d.Offset,
 		"tenant": string(orig[codecs.HeaderTenantID]), "reason": d.Reason, "cut_to_fit": cut,
 	}).Warn("message dead-lettered")
-}
-
-// Oversize dead-letters the command being processed because a record it needs (what) would
-// exceed the record limit; the reason starts with codecs.ReasonOversize.
-func Oversize(ctx goka.Context, raw []byte, what string) {
-	Send(ctx, raw, fmt.Errorf("%s: %s", codecs.ReasonOversize, what))
-}
-
-// OversizeWithHeaders is Oversize for a message whose headers are orig: a record that carries
-// its tenant in its value, not its headers, is dead-lettered with the tenant headers named.
-func OversizeWithHeaders(ctx goka.Context, raw []byte, what string, orig goka.Headers) {
-	sendWithHeaders(ctx, raw, fmt.Errorf("%s: %s", codecs.ReasonOversize, what), orig)
 }
 
 // tenantHeaders are kept on a cut dead letter while they are small (a hostile one is not);

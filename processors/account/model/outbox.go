@@ -125,15 +125,19 @@ func emittedBytes(recs []*accountpb.Emitted) int {
 }
 
 // Oversize names the first record of a decision that would exceed limit, "" when all fit:
-// each out with the command's headers, and the table row (rowBytes, its encoded size; 0 when
-// none is written) under key.
+// each out with the command's headers (a public out's; internal records have none), and the
+// table row (rowBytes, its encoded size; 0 when none is written) under key.
 func Oversize(limit int, key string, rowBytes int, m *accountpb.Meta, outs []Out) string {
 	hb := headerBytes(m)
 	if rowBytes > 0 && recordsize.WithHeaderBytes(key, nil, hb)+rowBytes > limit {
 		return fmt.Sprintf("table row of %d bytes, record limit %d", rowBytes, limit)
 	}
 	for _, o := range outs {
-		if n := recordsize.WithHeaderBytes(o.Key, o.Value, hb); n > limit {
+		h := hb
+		if Internal(o.Topic) {
+			h = 0 // internal records carry no headers (see EmitOuts)
+		}
+		if n := recordsize.WithHeaderBytes(o.Key, o.Value, h); n > limit {
 			return fmt.Sprintf("%s record of %d bytes, record limit %d", o.Topic, n, limit)
 		}
 	}

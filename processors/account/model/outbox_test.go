@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/recordsize"
@@ -69,4 +70,14 @@ func TestHeaderBytesCountsTheHeaders(t *testing.T) {
 	} {
 		require.Equal(t, recordsize.HeaderBytes(Headers(m)), headerBytes(m), "%v", m)
 	}
+}
+
+// Oversize counts the command's headers on the records that carry them: public ones.
+func TestOversizeCountsHeadersOfPublicRecordsOnly(t *testing.T) {
+	m := &accountpb.Meta{Tenant: codecs.Tenant{ID: uuid.New(), Region: "GMS", Major: 83, Minor: 1}.String(),
+		Traceparent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	value := make([]byte, 1000)
+	limit := recordsize.Of("k", value, nil) + headerBytes(m) - 1 // fits without the headers only
+	require.Empty(t, Oversize(limit, "", 0, m, []Out{{Topic: atlas.AccountCommands, Key: "k", Value: value}}))
+	require.NotEmpty(t, Oversize(limit, "", 0, m, []Out{{Topic: atlas.EventTopicAccountSessionStatus, Key: "k", Value: value}}))
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/atlasstreams/atlas/codecs"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/deadletter"
 	"github.com/atlasstreams/atlas/processors/metrics"
@@ -41,7 +42,7 @@ func (s *Stage) Decode(ctx goka.Context, raw []byte, m proto.Message, check func
 	}
 	if err != nil {
 		s.step = tracing.StartRecord(ctx, s.Group, "")
-		deadletter.Send(ctx, raw, fmt.Errorf("undecodable %T: %w", m, err))
+		s.DeadLetter(ctx, raw, metaOf(m), fmt.Errorf("undecodable %T: %w", m, err))
 		metrics.MessagesIn.WithLabelValues(s.Group, string(ctx.Topic()), "unknown", "dead_letter").Inc()
 		return false
 	}
@@ -49,6 +50,20 @@ func (s *Stage) Decode(ctx goka.Context, raw []byte, m proto.Message, check func
 	s.step = tracing.StartRecordUnder(ctx, s.Group, meta.GetTraceparent(), meta.GetTracestate())
 	return true
 }
+
+// DeadLetter dead-letters the record being processed for reason. A public record's dead letter
+// keeps its headers; an internal record has none, and its dead letter names the tenant and
+// trace of its Meta (m, nil when it did not decode) as the public command did.
+func (s *Stage) DeadLetter(ctx goka.Context, raw []byte, m *accountpb.Meta, reason error) {
+	orig := ctx.Headers()
+	if len(orig) == 0 && m.GetTenant() != "" {
+		orig = Headers(m)
+	}
+	deadletter.SendWithHeaders(ctx, raw, reason, orig)
+}
+
+// MetaOf is the Meta an internal message carries (nil for a timer tick, which has none).
+func MetaOf(m proto.Message) *accountpb.Meta { return metaOf(m) }
 
 // metaOf is the Meta an internal message carries (nil for a timer tick, which has none).
 func metaOf(m proto.Message) *accountpb.Meta {
@@ -110,13 +125,7 @@ func (s *Stage) Refuse(ctx goka.Context, kind string, raw []byte, m *accountpb.M
 		"topic": m.GetCommand().GetTopic(), "partition": m.GetCommand().GetPartition(),
 		"offset": m.GetCommand().GetOffset()}).Warn("command refused: a record it needs exceeds the record limit")
 	if len(answer) == 0 {
-		// A public command's dead letter keeps its headers; an internal record has none, and
-		// its dead letter names the tenant its Meta carries, as the public command did.
-		orig := ctx.Headers()
-		if len(orig) == 0 {
-			orig = Headers(m)
-		}
-		deadletter.OversizeWithHeaders(ctx, raw, what, orig)
+		s.DeadLetter(ctx, raw, m, fmt.Errorf("%s: %s", codecs.ReasonOversize, what))
 		metrics.MessagesIn.WithLabelValues(s.Group, string(ctx.Topic()), kind, "dead_letter").Inc()
 	}
 	return answer

@@ -13,7 +13,6 @@ import (
 	"github.com/atlasstreams/atlas"
 	"github.com/atlasstreams/atlas/processors/account/accountpb"
 	"github.com/atlasstreams/atlas/processors/account/model"
-	"github.com/atlasstreams/atlas/processors/deadletter"
 	"github.com/atlasstreams/atlas/processors/metrics"
 	"github.com/lovoo/goka"
 	"github.com/lovoo/goka/codec"
@@ -150,7 +149,7 @@ func (p *processor) process(ctx goka.Context, msg interface{}) {
 	slotMs := p.cfg.TickInterval.Milliseconds()
 	res, err := Decide(ctx.Key(), row, cmd, id, now.UnixMilli(), p.cfg.Now().UnixMilli()/slotMs)
 	if err != nil {
-		deadletter.Send(ctx, raw, err)
+		stage.DeadLetter(ctx, raw, model.MetaOf(cmd), err)
 		metrics.MessagesIn.WithLabelValues(group, topic, "timer", "dead_letter").Inc()
 		return
 	}
