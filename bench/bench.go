@@ -30,7 +30,8 @@ type Options struct {
 	// configure) instead of an embedded one, so the pipeline does not share its process with
 	// the broker. Topics the bench makes for itself get a name of this run.
 	Brokers []string
-	// CPUProfile: write a CPU profile of the session-command burst (figure 1) to this file.
+	// CPUProfile: write a CPU profile of figure 1's measured rounds to this file (the
+	// pass-through's bursts are in it too, a small part of the time).
 	CPUProfile string
 }
 
