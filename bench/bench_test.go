@@ -73,3 +73,18 @@ func TestAPartlyMeasuredStepPrintsEachKeyOnce(t *testing.T) {
 		Failed: []Failure{{Figures: "api_first_page_p99_ms api_concurrent_p99_ms api_login_rate", Why: "503"}}}
 	require.Equal(t, "api_first_page_p99_ratio=0.020 api_concurrent_p99_ratio=0.030 api_login_rate=failed", r.RatioLine())
 }
+
+// Figure 1 reports the round of the median ratio, its own rate and baseline with it.
+func TestMedianRoundIsTheMiddleRatio(t *testing.T) {
+	rounds := []throughputRound{{rate: 10, base: 100}, {rate: 30, base: 100}, {rate: 40, base: 200}}
+	m := medianRound(rounds)
+	if m.rate != 40 || m.base != 200 {
+		t.Fatalf("median of ratios 0.1, 0.3, 0.2: got rate %v base %v", m.rate, m.base)
+	}
+	if m := medianRound(append(rounds, throughputRound{rate: 1, base: 1})); m.rate != 40 {
+		t.Fatalf("four rounds: the lower middle ratio (0.2), got rate %v", m.rate)
+	}
+	if rounds[0].rate != 10 {
+		t.Fatal("the rounds are left in their order")
+	}
+}
