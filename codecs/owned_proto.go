@@ -2,7 +2,6 @@ package codecs
 
 import (
 	"bytes"
-	"fmt"
 	"hash/maphash"
 	"sync"
 
@@ -55,14 +54,11 @@ type ownedSlot struct {
 
 // Encode marshals a *T and remembers it.
 func (c *OwnedProto[T, P]) Encode(value interface{}) ([]byte, error) {
-	m, ok := value.(P)
-	if !ok {
-		return nil, fmt.Errorf("proto codec: got %T, want %T", value, P(nil))
-	}
-	data, err := MarshalProto(m)
+	data, err := Proto[T, P]{}.Encode(value)
 	if err != nil || len(data) > ownedProtoMaxBytes {
 		return data, err
 	}
+	m := value.(P) // Proto.Encode took it: a P
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.byHash == nil {
@@ -93,11 +89,7 @@ func (c *OwnedProto[T, P]) Decode(data []byte) (interface{}, error) {
 	if m, ok := c.take(data); ok {
 		return m, nil
 	}
-	m := P(new(T))
-	if err := proto.Unmarshal(data, m); err != nil {
-		return nil, fmt.Errorf("proto codec %T: %w", m, err)
-	}
-	return m, nil
+	return Proto[T, P]{}.Decode(data)
 }
 
 func (c *OwnedProto[T, P]) take(data []byte) (P, bool) {

@@ -115,10 +115,7 @@ func StartRecord(ctx goka.Context, group, own string) Step {
 	}
 	ownTrace, _ := codecs.ParseTraceParent(own) // "" or malformed: none
 	h := ctx.Headers()
-	return start(context.Background(), group+" "+string(ctx.Topic()), string(h[codecs.HeaderTraceParent]), string(h[codecs.HeaderTraceState]), ownTrace,
-		attribute.String("messaging.destination.name", string(ctx.Topic())),
-		attribute.Int("messaging.destination.partition.id", int(ctx.Partition())),
-		attribute.Int64("messaging.kafka.offset", ctx.Offset()))
+	return startOnRecord(ctx, group, string(h[codecs.HeaderTraceParent]), string(h[codecs.HeaderTraceState]), ownTrace)
 }
 
 // StartRecordUnder is StartRecord for a record whose trace travels in its value instead of
@@ -128,7 +125,12 @@ func StartRecordUnder(ctx goka.Context, group, traceparent, tracestate string) S
 	if !enabled.Load() {
 		return Step{}
 	}
-	return start(context.Background(), group+" "+string(ctx.Topic()), traceparent, tracestate, codecs.Trace{},
+	return startOnRecord(ctx, group, traceparent, tracestate, codecs.Trace{})
+}
+
+// startOnRecord starts the span of group's step on the record ctx is at, under the given parent.
+func startOnRecord(ctx goka.Context, group, traceparent, tracestate string, own codecs.Trace) Step {
+	return start(context.Background(), group+" "+string(ctx.Topic()), traceparent, tracestate, own,
 		attribute.String("messaging.destination.name", string(ctx.Topic())),
 		attribute.Int("messaging.destination.partition.id", int(ctx.Partition())),
 		attribute.Int64("messaging.kafka.offset", ctx.Offset()))

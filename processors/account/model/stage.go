@@ -42,11 +42,11 @@ func (s *Stage) Decode(ctx goka.Context, raw []byte, m proto.Message, check func
 	}
 	if err != nil {
 		s.step = tracing.StartRecord(ctx, s.Group, "")
-		s.DeadLetter(ctx, raw, metaOf(m), fmt.Errorf("undecodable %T: %w", m, err))
+		s.DeadLetter(ctx, raw, MetaOf(m), fmt.Errorf("undecodable %T: %w", m, err))
 		metrics.MessagesIn.WithLabelValues(s.Group, string(ctx.Topic()), "unknown", "dead_letter").Inc()
 		return false
 	}
-	meta := metaOf(m)
+	meta := MetaOf(m)
 	s.step = tracing.StartRecordUnder(ctx, s.Group, meta.GetTraceparent(), meta.GetTracestate())
 	return true
 }
@@ -63,10 +63,7 @@ func (s *Stage) DeadLetter(ctx goka.Context, raw []byte, m *accountpb.Meta, reas
 }
 
 // MetaOf is the Meta an internal message carries (nil for a timer tick, which has none).
-func MetaOf(m proto.Message) *accountpb.Meta { return metaOf(m) }
-
-// metaOf is the Meta an internal message carries (nil for a timer tick, which has none).
-func metaOf(m proto.Message) *accountpb.Meta {
+func MetaOf(m proto.Message) *accountpb.Meta {
 	switch v := m.(type) {
 	case interface{ GetMeta() *accountpb.Meta }:
 		return v.GetMeta()
