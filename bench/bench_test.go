@@ -1,10 +1,16 @@
 package bench
 
 import (
+	"bytes"
+	"context"
+	"fmt"
 	"net/http"
 	"testing"
 
+	"github.com/atlasstreams/atlas"
+	"github.com/lovoo/goka"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // The recovery figure's machinery on a small table: a view restores exactly what was written.
@@ -86,5 +92,44 @@ func TestMedianRoundIsTheMiddleRatio(t *testing.T) {
 	}
 	if rounds[0].rate != 10 {
 		t.Fatal("the rounds are left in their order")
+	}
+}
+
+// The skeleton forwards copies of the pipeline's records, headers and all, and a measurement
+// ends only once every event of every command came out.
+func TestSkeletonCopiesThePipelinesRecords(t *testing.T) {
+	s, err := newStack(3, nil)
+	require.NoError(t, err)
+	defer s.close()
+	tenant := []kgo.RecordHeader{{Key: "TENANT_ID", Value: []byte("t-1")}}
+	events := map[string]bool{}
+	for i := 0; i < 30; i++ {
+		key := fmt.Sprintf("k%02d", i)
+		s.send(string(atlas.AccountCommands), "t/a/"+key, []byte("internal-"+key), nil)
+		s.send(string(goka.GroupTable(atlas.AccountsGroup)), "t/a/"+key, bytes.Repeat([]byte{'r'}, 100+i), nil)
+		ev := fmt.Sprintf(`{"event":%d}`, i)
+		events[ev] = true
+		s.send(string(atlas.EventTopicAccountSessionStatus), key, []byte(ev), tenant)
+	}
+	require.NoError(t, s.prod.Flush(context.Background()))
+	k, err := startSkeleton(s)
+	require.NoError(t, err)
+	defer k.close()
+
+	rate, err := k.measure([]string{"a", "b", "c"}, [][]byte{[]byte("cmd")}, 40, tenant)
+	require.NoError(t, err)
+	require.Greater(t, rate, 0.0)
+	k.mu.Lock()
+	require.Equal(t, k.emitted.Load(), k.got, "the measurement ended before every event came out")
+	k.mu.Unlock()
+	out, err := sampleRecords(context.Background(), s, s.name(skelOut), 1000)
+	require.NoError(t, err)
+	// 40 commands, one event each and a second for those at odd offsets of their partition.
+	require.EqualValues(t, k.emitted.Load(), len(out))
+	require.GreaterOrEqual(t, len(out), 40)
+	require.Less(t, len(out), 80)
+	for _, r := range out {
+		require.True(t, events[string(r.Value)], "not a copied event: %s", r.Value)
+		require.Equal(t, tenant, r.Headers)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -47,8 +48,15 @@ type stack struct {
 }
 
 // newStack starts the stack on an embedded broker, or against brokers when some are given.
-// extraTopics are bench streams, named by s.name.
-func newStack(partitions int, brokers []string, extraTopics ...string) (*stack, error) {
+// The bench's own streams (the baselines'), named by s.name; the consumer reads only the ones
+// whose records end a measurement: a baseline whose input were fetched too would pay for a
+// consumer the pipeline does not have.
+var (
+	benchStreamBases   = []string{passIn, passOut, skelIn, skelMid, skelOut}
+	benchConsumedBases = []string{passOut, skelOut}
+)
+
+func newStack(partitions int, brokers []string) (*stack, error) {
 	s := &stack{byTenant: map[string]func(*kgo.Record, time.Time){}, byTopic: map[string]func(*kgo.Record, time.Time){},
 		stop: make(chan struct{}), stopped: make(chan struct{})}
 	if len(brokers) == 0 {
@@ -75,10 +83,11 @@ func newStack(partitions int, brokers []string, extraTopics ...string) (*stack, 
 		s.run = "-" + uuid.NewString()[:8]
 	}
 	s.opts.Partitions = partitions
-	for i, t := range extraTopics {
-		extraTopics[i] = s.name(t)
+	specs := account.Topics(s.opts)
+	for _, base := range benchStreamBases {
+		specs = append(specs, s.opts.Streams(goka.Stream(s.name(base)))...)
 	}
-	specs := append(account.Topics(s.opts), s.opts.Streams(benchStreams(extraTopics)...)...)
+	specs = append(specs, s.opts.Tables(goka.Table(s.skelTable()))...)
 	mism, err := s.opts.EnsureTopics(specs)
 	if err == nil && len(mism) > 0 {
 		err = fmt.Errorf("topics of another shape exist already (%v): use another ATLAS_NAME_PREFIX", mism)
@@ -94,21 +103,16 @@ func newStack(partitions int, brokers []string, extraTopics ...string) (*stack, 
 		kgo.MaxBufferedRecords(1<<20))...); err != nil {
 		return nil, err
 	}
-	topics := append([]string{string(atlas.EventTopicAccountStatus), string(atlas.EventTopicAccountSessionStatus)}, extraTopics...)
+	topics := []string{string(atlas.EventTopicAccountStatus), string(atlas.EventTopicAccountSessionStatus)}
+	for _, base := range benchConsumedBases {
+		topics = append(topics, s.name(base))
+	}
 	if s.cons, err = kgo.NewClient(append(s.opts.KafkaClientOpts(), kgo.ConsumeTopics(topics...),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(10*time.Millisecond))...); err != nil {
 		return nil, err
 	}
 	go s.route()
 	return s, nil
-}
-
-func benchStreams(names []string) []goka.Stream {
-	out := make([]goka.Stream, len(names))
-	for i, n := range names {
-		out[i] = goka.Stream(n)
-	}
-	return out
 }
 
 // startService starts (or restarts, with another bcrypt cost) the account service and waits
@@ -159,8 +163,11 @@ func (s *stack) close() {
 func (s *stack) deleteOwnTopics() {
 	req := kmsg.NewPtrDeleteTopicsRequest()
 	req.TimeoutMillis = 10000
-	for _, base := range []string{passIn, passOut, apiTable, recoveryTable} {
-		name := s.name(base)
+	names := []string{s.skelTable()}
+	for _, base := range slices.Concat(benchStreamBases, []string{apiTable, recoveryTable}) {
+		names = append(names, s.name(base))
+	}
+	for _, name := range names {
 		req.TopicNames = append(req.TopicNames, name)
 		t := kmsg.NewDeleteTopicsRequestTopic()
 		t.Topic = kmsg.StringPtr(name)
