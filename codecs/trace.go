@@ -172,7 +172,12 @@ func (t Trace) AddTo(h goka.Headers) {
 // being handled. A redelivered message thus yields byte-identical headers downstream.
 func DerivedTraceFromHeaders(h goka.Headers, seed []byte) Trace {
 	sum := sha256.Sum256(seed)
-	t, err := ParseTraceParent(string(h[HeaderTraceParent]))
+	// Most commands come without a traceparent: parsing "" would build an error to discard.
+	var t Trace
+	err := ErrBadTraceParent
+	if tp := h[HeaderTraceParent]; len(tp) > 0 {
+		t, err = ParseTraceParent(string(tp))
+	}
 	if err != nil {
 		t = Trace{Flags: 0x01}
 		copy(t.TraceID[:], sum[8:24])

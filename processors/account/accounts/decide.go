@@ -32,7 +32,6 @@ func Decide(cfg model.Config, key string, acc *accountpb.Account, cmd *accountpb
 // was 4 % of the CPU of a burst of session commands).
 func DecideOwned(cfg model.Config, key string, acc *accountpb.Account, cmd *accountpb.AccountCommand) (*accountpb.Account, []model.Out) {
 	d := decision{cfg: cfg, key: key, cmd: cmd, now: cmd.GetMeta().GetTimestampMs()}
-	d.tenant, _ = codecs.ParseTenantString(cmd.GetMeta().GetTenant())
 	if acc != nil {
 		d.acc = acc
 		d.expireTransitions()
@@ -109,17 +108,23 @@ func (d *decision) delete() {
 	d.emit(model.StatusEvent(d.acc.Id, d.acc.Name, codecs.AccountStatusEventStatusDeleted))
 	unregister := &accountpb.NameCommand{Meta: d.cmd.GetMeta(), Name: d.acc.Name,
 		Kind: &accountpb.NameCommand_Unregister{Unregister: &accountpb.Unregister{AccountId: d.acc.Id}}}
-	d.emit(model.ProtoOut(atlas.AccountNameCommands, model.NameKey(d.tenant, d.acc.Name), unregister))
+	d.emit(model.ProtoOut(atlas.AccountNameCommands, model.NameKey(d.tenant(), d.acc.Name), unregister))
 }
 
 type decision struct {
-	cfg    model.Config
-	key    string
-	tenant codecs.Tenant
-	cmd    *accountpb.AccountCommand
-	now    int64
-	acc    *accountpb.Account
-	outs   []model.Out
+	cfg  model.Config
+	key  string
+	cmd  *accountpb.AccountCommand
+	now  int64
+	acc  *accountpb.Account
+	outs []model.Out
+}
+
+// tenant is the command's tenant. Only creates, logins and deletes need it: it is parsed then,
+// not on every session command.
+func (d *decision) tenant() codecs.Tenant {
+	t, _ := codecs.ParseTenantString(d.cmd.GetMeta().GetTenant())
+	return t
 }
 
 func (d *decision) emit(o model.Out) { d.outs = append(d.outs, o) }
@@ -156,7 +161,7 @@ func (d *decision) create(c *accountpb.Create) {
 	d.acc = &accountpb.Account{
 		Id:        d.cmd.GetAccountId(),
 		Name:      c.GetName(),
-		Gender:    defaultGender(d.tenant),
+		Gender:    defaultGender(d.tenant()),
 		CreatedMs: d.now,
 	}
 	d.emit(model.StatusEvent(d.acc.Id, d.acc.Name, codecs.AccountStatusEventStatusCreated))
@@ -192,7 +197,7 @@ func (d *decision) login(l *accountpb.Login) {
 		return
 	}
 	d.emit(model.StatusEvent(d.acc.Id, d.acc.Name, codecs.AccountStatusEventStatusLoggedIn))
-	if !d.acc.Tos && d.tenant.Region != "JMS" {
+	if !d.acc.Tos && d.tenant().Region != "JMS" {
 		d.emit(answer.LicenseRequired())
 	} else {
 		d.emit(answer.Created())

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 	"unicode"
@@ -72,7 +73,10 @@ func Decide(pw model.Passwords, names model.NameCharset, era string, m Message) 
 	if ts.IsZero() {
 		ts = time.Now() // a record without a timestamp; replays of it may decide differently
 	}
-	trace := codecs.DerivedTraceFromHeaders(m.Headers, []byte(fmt.Sprintf("%s/%d/%d", m.Topic, m.Partition, m.Offset)))
+	// The trace of a command without one derives from where the command is, "topic/partition/offset".
+	seed := make([]byte, 0, len(m.Topic)+24)
+	seed = strconv.AppendInt(append(strconv.AppendInt(append(append(seed, m.Topic...), '/'), int64(m.Partition), 10), '/'), m.Offset, 10)
+	trace := codecs.DerivedTraceFromHeaders(m.Headers, seed)
 	meta := &accountpb.Meta{
 		Command: id, Tenant: tenant.String(),
 		Traceparent: trace.ParentString(), Tracestate: trace.State,
@@ -126,7 +130,7 @@ func (d *Decision) accountCommand(pw model.Passwords, t codecs.Tenant, value []b
 		if body.AccountID == 0 {
 			return fmt.Errorf("%w: DELETE needs an accountId", ErrInvalid)
 		}
-		d.toAccount(t, body.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_Delete{Delete: &accountpb.Delete{}}})
+		d.toAccount(body.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_Delete{Delete: &accountpb.Delete{}}})
 		return nil
 	}
 	return fmt.Errorf("%w: account command type %q has no handler", ErrInvalid, cmd.Type)
@@ -204,7 +208,7 @@ func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, era strin
 		if len(body.Params) > MaxParamsBytes {
 			return fmt.Errorf("%w: params of %d bytes, limit %d", ErrInvalid, len(body.Params), MaxParamsBytes)
 		}
-		d.toAccount(t, cmd.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_ProgressState{ProgressState: &accountpb.ProgressState{
+		d.toAccount(cmd.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_ProgressState{ProgressState: &accountpb.ProgressState{
 			SessionId: sid, Author: issuer, State: uint32(body.State), Params: []byte(body.Params),
 		}}})
 	case *codecs.AccountSessionCommandLogoutBody:
@@ -212,7 +216,7 @@ func (d *Decision) sessionCommand(pw model.Passwords, t codecs.Tenant, era strin
 		if err != nil {
 			return err
 		}
-		d.toAccount(t, cmd.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_Logout{Logout: &accountpb.Logout{SessionId: sid, Author: issuer}}})
+		d.toAccount(cmd.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_Logout{Logout: &accountpb.Logout{SessionId: sid, Author: issuer}}})
 	default:
 		return fmt.Errorf("%w: session command type %q has no handler", ErrInvalid, cmd.Type)
 	}
@@ -229,10 +233,11 @@ func (d *Decision) OversizeAnswer() []model.Out {
 	return []model.Out{d.session.SystemError(model.CauseOversize)}
 }
 
-// toAccount routes cmd (its Kind set) to account id of tenant t.
-func (d *Decision) toAccount(t codecs.Tenant, id uint32, cmd *accountpb.AccountCommand) {
+// toAccount routes cmd (its Kind set) to account id of the command's tenant (the Meta's,
+// already in text: model.AccountKey would format it again).
+func (d *Decision) toAccount(id uint32, cmd *accountpb.AccountCommand) {
 	cmd.Meta, cmd.AccountId = d.Meta, id
-	d.Outs = append(d.Outs, model.ProtoOut(atlas.AccountCommands, model.AccountKey(t, id), cmd))
+	d.Outs = append(d.Outs, model.ProtoOut(atlas.AccountCommands, model.AccountKeyFor(d.Meta.GetTenant(), id), cmd))
 }
 
 func issuerOf(author string) (string, error) {
@@ -318,15 +323,15 @@ func (d *Decision) adminCommand(t codecs.Tenant, value []byte) error {
 		if b.Until > model.MaxBanUntilMs {
 			return fmt.Errorf("%w: BAN until %d is not a Unix time in milliseconds before year 10000", ErrInvalid, b.Until)
 		}
-		d.toAccount(t, cmd.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_Ban{Ban: &accountpb.Ban{Reason: uint32(b.Reason), UntilMs: int64(b.Until)}}})
+		d.toAccount(cmd.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_Ban{Ban: &accountpb.Ban{Reason: uint32(b.Reason), UntilMs: int64(b.Until)}}})
 	case AdminUnban:
-		d.toAccount(t, cmd.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_Unban{Unban: &accountpb.Unban{}}})
+		d.toAccount(cmd.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_Unban{Unban: &accountpb.Unban{}}})
 	case AdminSetTos:
 		var b SetTosBody
 		if err := json.Unmarshal(cmd.Body, &b); err != nil {
 			return fmt.Errorf("%w: SET_TOS body: %v", ErrInvalid, err)
 		}
-		d.toAccount(t, cmd.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_SetTos{SetTos: &accountpb.SetTos{Accepted: b.Accepted}}})
+		d.toAccount(cmd.AccountID, &accountpb.AccountCommand{Kind: &accountpb.AccountCommand_SetTos{SetTos: &accountpb.SetTos{Accepted: b.Accepted}}})
 	default:
 		return fmt.Errorf("%w: admin command type %q is none of BAN, UNBAN, SET_TOS", ErrInvalid, cmd.Type)
 	}

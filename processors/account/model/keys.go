@@ -100,7 +100,16 @@ func TenantKeyOf(key string) string {
 
 // AccountKeyFor is the account key, in the tenant of key (any table key), of account id.
 func AccountKeyFor(key string, id uint32) string {
-	return TenantKeyOf(key) + accountInfix + fmt.Sprintf("%010d", id)
+	tenant := TenantKeyOf(key)
+	b := make([]byte, 0, len(tenant)+len(accountInfix)+10)
+	b = append(append(b, tenant...), accountInfix...)
+	// The id zero-padded to ten digits (fmt's %010d, without its cost on every command).
+	var digits [10]byte
+	for i := len(digits) - 1; i >= 0; i-- {
+		digits[i] = byte('0' + id%10)
+		id /= 10
+	}
+	return string(append(b, digits[:]...))
 }
 
 // ParseAccountKeyPrefix is the tenant of an AccountKeyPrefix.

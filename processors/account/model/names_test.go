@@ -1,6 +1,7 @@
 package model
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -35,4 +36,11 @@ func TestNameCharset(t *testing.T) {
 	require.NoError(t, NameCharsetUnicode.Check("cafe\u0301"))
 	require.ErrorIs(t, NameCharsetUnicode.Check("b\ufffdb"), ErrBadName)
 	require.ErrorIs(t, NameCharsetUnicode.Check("☃"), ErrBadName)
+}
+
+// Account keys pad the id to ten digits, which keeps a tenant's keys in id order.
+func TestAccountKeyForPadsTheID(t *testing.T) {
+	for _, id := range []uint32{0, 7, 1234567, 4294967295} {
+		require.Equal(t, fmt.Sprintf("tenant%s%010d", accountInfix, id), AccountKeyFor("tenant/other", id))
+	}
 }
