@@ -3,11 +3,14 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"net/http"
 	"testing"
 
 	"github.com/atlasstreams/atlas"
+	"github.com/atlasstreams/atlas/codecs"
+	"github.com/atlasstreams/atlas/processors/account/model"
 	"github.com/lovoo/goka"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -93,43 +96,81 @@ func TestMedianRoundIsTheMiddleRatio(t *testing.T) {
 	if rounds[0].rate != 10 {
 		t.Fatal("the rounds are left in their order")
 	}
+	// Each figure of figure 1 takes the round of its own median: pipeline to skeleton here.
+	rounds = []throughputRound{{rate: 10, skeleton: 20}, {rate: 30, skeleton: 40}, {rate: 40, skeleton: 100}}
+	if m := medianBy(rounds, func(r throughputRound) float64 { return r.rate / r.skeleton }); m.rate != 10 {
+		t.Fatalf("median of ratios 0.5, 0.75, 0.4: got rate %v", m.rate)
+	}
 }
 
-// The skeleton forwards copies of the pipeline's records, headers and all, and a measurement
-// ends only once every event of every command came out.
+// The skeleton forwards copies of the pipeline's records, headers and all, under the
+// accounts' own keys, writes the account's row, and ends a measurement only once every event
+// of every command came out: a STATE_CHANGED per command, a LOGGED_IN per command at an odd
+// offset.
 func TestSkeletonCopiesThePipelinesRecords(t *testing.T) {
 	s, err := newStack(3, nil)
 	require.NoError(t, err)
 	defer s.close()
 	tenant := []kgo.RecordHeader{{Key: "TENANT_ID", Value: []byte("t-1")}}
-	events := map[string]bool{}
-	for i := 0; i < 30; i++ {
-		key := fmt.Sprintf("k%02d", i)
-		s.send(string(atlas.AccountCommands), "t/a/"+key, []byte("internal-"+key), nil)
-		s.send(string(goka.GroupTable(atlas.AccountsGroup)), "t/a/"+key, bytes.Repeat([]byte{'r'}, 100+i), nil)
-		ev := fmt.Sprintf(`{"event":%d}`, i)
-		events[ev] = true
-		s.send(string(atlas.EventTopicAccountSessionStatus), key, []byte(ev), tenant)
+	copied := map[string]bool{} // values the skeleton may write
+	var keys []string
+	for i := uint32(1); i <= 30; i++ {
+		ik := model.AccountKeyFor("t", i)
+		keys = append(keys, codecs.IDKey(i))
+		mid, row := fmt.Sprintf("internal-%d", i), bytes.Repeat([]byte{'r'}, 100+int(i))
+		changed := fmt.Sprintf(`{"changed":%d}`, i)
+		logged, err := codecs.EncodeAccountStatusEventFast(&codecs.AccountStatusEvent{AccountID: i, Name: "n", Status: codecs.AccountStatusEventStatusLoggedIn})
+		require.NoError(t, err)
+		created, err := codecs.EncodeAccountStatusEventFast(&codecs.AccountStatusEvent{AccountID: i, Name: "n", Status: codecs.AccountStatusEventStatusCreated})
+		require.NoError(t, err)
+		copied[mid], copied[string(row)], copied[changed], copied[string(logged)] = true, true, true, true
+		s.send(string(atlas.AccountCommands), ik, []byte(mid), nil)
+		s.send(string(goka.GroupTable(atlas.AccountsGroup)), ik, row, nil)
+		s.send(string(atlas.EventTopicAccountSessionStatus), codecs.IDKey(i), []byte(changed), tenant)
+		s.send(string(atlas.EventTopicAccountStatus), codecs.IDKey(i), logged, tenant)
+		s.send(string(atlas.EventTopicAccountStatus), codecs.IDKey(i), created, tenant) // not a LOGGED_IN: never copied
 	}
 	require.NoError(t, s.prod.Flush(context.Background()))
-	k, err := startSkeleton(s)
+	k, err := startSkeleton(s, keys)
 	require.NoError(t, err)
 	defer k.close()
 
-	rate, err := k.measure([]string{"a", "b", "c"}, [][]byte{[]byte("cmd")}, 40, tenant)
+	const total = 40
+	rate, gotAtEnd, err := k.measure(keys, [][]byte{[]byte("cmd")}, total, tenant)
 	require.NoError(t, err)
 	require.Greater(t, rate, 0.0)
-	k.mu.Lock()
-	require.Equal(t, k.emitted.Load(), k.got, "the measurement ended before every event came out")
-	k.mu.Unlock()
-	out, err := sampleRecords(context.Background(), s, s.name(skelOut), 1000)
+	ctx := context.Background()
+	all := func(topic string) []*kgo.Record {
+		rs, err := sampleRecords(ctx, s, s.name(topic), 1000, nil)
+		require.NoError(t, err)
+		return rs
+	}
+	// The internal records: the input's account under its internal key, copied values, no
+	// headers; a second stage's LOGGED_IN for each at an odd offset.
+	mids, logins := all(skelMid), 0
+	require.Len(t, mids, total)
+	for _, r := range mids {
+		id := binary.LittleEndian.Uint32([]byte(k.publicKey[string(r.Key)]))
+		require.Equal(t, model.AccountKeyFor("t", id), string(r.Key))
+		require.True(t, copied[string(r.Value)], "not a copied internal record: %s", r.Value)
+		require.Empty(t, r.Headers)
+		logins += int(r.Offset % 2)
+	}
+	require.EqualValues(t, total+logins, gotAtEnd, "the measurement ended before every event came out")
+	for topic, want := range map[string]int{skelOut: total, skelStatus: logins} {
+		events := all(topic)
+		require.Len(t, events, want, topic)
+		for _, r := range events {
+			require.True(t, copied[string(r.Value)], "not a copied event: %s", r.Value)
+			require.Equal(t, tenant, r.Headers)
+			require.Contains(t, keys, string(r.Key))
+		}
+	}
+	rows, err := sampleRecords(ctx, s, s.skelTable(), 1000, nil)
 	require.NoError(t, err)
-	// 40 commands, one event each and a second for those at odd offsets of their partition.
-	require.EqualValues(t, k.emitted.Load(), len(out))
-	require.GreaterOrEqual(t, len(out), 40)
-	require.Less(t, len(out), 80)
-	for _, r := range out {
-		require.True(t, events[string(r.Value)], "not a copied event: %s", r.Value)
-		require.Equal(t, tenant, r.Headers)
+	require.Len(t, rows, total)
+	for _, r := range rows {
+		require.True(t, copied[string(r.Value)], "not a copied row")
+		require.Contains(t, k.publicKey, string(r.Key))
 	}
 }

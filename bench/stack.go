@@ -52,8 +52,8 @@ type stack struct {
 // whose records end a measurement: a baseline whose input were fetched too would pay for a
 // consumer the pipeline does not have.
 var (
-	benchStreamBases   = []string{passIn, passOut, skelIn, skelMid, skelOut}
-	benchConsumedBases = []string{passOut, skelOut}
+	benchStreamBases   = []string{passIn, passOut, skelIn, skelMid, skelOut, skelStatus}
+	benchConsumedBases = []string{passOut, skelOut, skelStatus}
 )
 
 func newStack(partitions int, brokers []string) (*stack, error) {

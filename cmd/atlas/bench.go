@@ -15,7 +15,7 @@ func runBench(_ context.Context, args []string) error {
 	quick := fs.Bool("quick", false, "a run of under a minute with smaller loads")
 	out := fs.String("out", "bench/out", "folder for bench.json and latency.png")
 	partitions := fs.Int("partitions", 12, "partitions of every topic")
-	profile := fs.String("cpuprofile", "", "write a CPU profile of the session-command burst (figure 1) to this file (go tool pprof)")
+	profile := fs.String("cpuprofile", "", "write a CPU profile of the last round of the session-command burst (figure 1) to this file (go tool pprof)")
 	brokers := fs.String("brokers", "", "run against these brokers (comma-separated; KAFKA_TLS_* and KAFKA_SASL_* apply) instead of an embedded one")
 	if err := parseFlags(fs, "bench", args); err != nil {
 		return usageError{err}
