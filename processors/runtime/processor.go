@@ -92,12 +92,18 @@ func (r *RunningView) Ready() bool {
 	if r.recovered.Load() != v {
 		return false
 	}
-	switch v.CurrentState() {
-	case goka.ViewStateConnecting, goka.ViewStateCatchUp:
-	default:
+	return r.blipReady(v.CurrentState(), time.Now().UnixNano())
+}
+
+// blipReady is Ready for a view that recovered once and now has a partition that is not
+// running, in view state state at now (Unix ns). Only a stopped view (idle) is not ready at
+// once. Goka merges its partitions' states into the view's in a goroutine of its own, so the
+// view may still say running (or initializing) while a partition reconnects: those are blips
+// too, and the API answered 503 in the middle of a benchmark run for one.
+func (r *RunningView) blipReady(state goka.ViewState, now int64) bool {
+	if state == goka.ViewStateIdle {
 		return false // stopping, or stopped
 	}
-	now := time.Now().UnixNano()
 	r.blipSince.CompareAndSwap(0, now)
 	return time.Duration(now-r.blipSince.Load()) < reconnectGrace
 }

@@ -29,3 +29,17 @@ func TestAStoppedViewIsNotReady(t *testing.T) {
 	<-done // Run returned; the supervisor has not stored nil yet
 	require.False(t, r.Ready(), "a stopped view is not ready")
 }
+
+// A recovered view whose partition reconnects stays ready for reconnectGrace whatever view
+// state Goka shows meanwhile (it merges partition states in a goroutine of its own, so it may
+// still show running), and is not ready at once when it stopped.
+func TestABlipKeepsARecoveredViewReadyForTheGrace(t *testing.T) {
+	for _, state := range []goka.ViewState{goka.ViewStateInitializing, goka.ViewStateConnecting, goka.ViewStateCatchUp, goka.ViewStateRunning} {
+		r := &RunningView{}
+		start := time.Now().UnixNano()
+		require.True(t, r.blipReady(state, start), "state %v", state)
+		require.True(t, r.blipReady(state, start+int64(reconnectGrace)-1), "state %v, within the grace", state)
+		require.False(t, r.blipReady(state, start+int64(reconnectGrace)), "state %v, past the grace", state)
+	}
+	require.False(t, (&RunningView{}).blipReady(goka.ViewStateIdle, time.Now().UnixNano()), "a stopped view")
+}
