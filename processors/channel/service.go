@@ -124,7 +124,7 @@ func (s Service) Start(ctx context.Context) (*Running, error) {
 	if err != nil {
 		return nil, err
 	}
-	producer, err := goka.ProducerBuilderWithConfig(s.Options.Sarama(sarama.OffsetNewest))(
+	producer, err := s.Options.ProducerBuilder()(
 		s.Options.Brokers, s.Options.ClientID+"-channel-"+cfg.ServiceID.String(), goka.DefaultHasher())
 	if err != nil {
 		closeAll(listeners)

@@ -139,26 +139,13 @@ func ParseBrokers(s string) []string {
 	return out
 }
 
-// Sarama is the client configuration: idempotent, ordered producing (a retried batch must not
-// overtake the next one, or per-key order and the stages' watermarks break), a short flush.
+// Sarama is the configuration of the Sarama clients Goka still uses: consumers, consumer
+// groups and topic managers. The producers are franz-go's (ProducerBuilder).
 func (o Options) Sarama(initialOffset int64) *sarama.Config {
 	c := goka.DefaultConfig()
 	c.Version = sarama.V2_8_0_0
 	c.ClientID = o.ClientID
 	c.Consumer.Offsets.Initial = initialOffset
-	c.Producer.Flush.Frequency = o.FlushFrequency
-	c.Producer.Compression = sarama.CompressionNone
-	c.Producer.Idempotent = true
-	c.Producer.RequiredAcks = sarama.WaitForAll
-	if !o.AcksAll {
-		// Idempotence needs acks=all; a single-replica setup loses nothing by it.
-		c.Producer.Idempotent = false
-		c.Producer.RequiredAcks = sarama.WaitForLocal
-	}
-	c.Net.MaxOpenRequests = 1
-	if o.MaxRecordBytes > 0 {
-		c.Producer.MaxMessageBytes = o.MaxRecordBytes
-	}
 	c.Metadata.RefreshFrequency = 30 * time.Second
 	o.Security.applySarama(c)
 	return c
@@ -220,7 +207,7 @@ func (o Options) ProcessorOptions(group goka.Group, initialOffset int64) []goka.
 		goka.WithTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(o.Sarama(initialOffset), o.topicManagerConfig())),
 		goka.WithConsumerGroupBuilder(goka.ConsumerGroupBuilderWithConfig(cfg)),
 		goka.WithConsumerSaramaBuilder(goka.SaramaConsumerBuilderWithConfig(o.Sarama(initialOffset))),
-		goka.WithProducerBuilder(goka.ProducerBuilderWithConfig(o.Sarama(initialOffset))),
+		goka.WithProducerBuilder(o.ProducerBuilder()),
 		goka.WithLogger(gokaLogger{component: string(group)}),
 	}
 }
@@ -241,7 +228,7 @@ func (o Options) ViewOptions(table goka.Table) []goka.ViewOption {
 func (o Options) EmitterOptions(name string) []goka.EmitterOption {
 	return []goka.EmitterOption{
 		goka.WithEmitterClientID(o.ClientID + "-emitter-" + sanitize(name)),
-		goka.WithEmitterProducerBuilder(goka.ProducerBuilderWithConfig(o.Sarama(sarama.OffsetNewest))),
+		goka.WithEmitterProducerBuilder(o.ProducerBuilder()),
 		goka.WithEmitterTopicManagerBuilder(goka.TopicManagerBuilderWithConfig(o.Sarama(sarama.OffsetNewest), o.topicManagerConfig())),
 		goka.WithEmitterLogger(gokaLogger{component: "emitter " + name}),
 	}
