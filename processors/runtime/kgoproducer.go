@@ -18,14 +18,27 @@ type kgoProducer struct {
 	cl *kgo.Client
 }
 
-// deliveryTimeout is how long a record may keep failing to be written (broker gone, leader
-// moving) before its promise fails and the processor with it, to be restarted by Supervise:
-// long enough to ride out a leader election without a rebalance, short enough that an outage
-// shows.
-const deliveryTimeout = 30 * time.Second
+// Timeouts of the producers, variables so that tests can shorten them.
+var (
+	// deliveryTimeout is how long a record may keep failing to be written (brokers gone, a
+	// leader moving) before its promise fails, and the processor with it, to be restarted by
+	// Supervise: long enough to ride out a leader election without a rebalance, short enough
+	// that an outage shows and that a callback waiting for room in a full buffer is freed.
+	deliveryTimeout = 30 * time.Second
+	// closeTimeout bounds how long Close waits for buffered records when the brokers are gone.
+	closeTimeout = 10 * time.Second
+)
 
-// closeTimeout bounds how long Close waits for buffered records when the brokers are gone.
-const closeTimeout = 10 * time.Second
+const (
+	// maxFlushFrequency is the longest linger franz-go accepts.
+	maxFlushFrequency = time.Minute
+	// maxBatchBytes is the largest batch franz-go writes with its default request limit: a
+	// cluster allowing larger records still gets batches of this size, and records up to it.
+	maxBatchBytes = 100 << 20
+	// maxBufferedBytes bounds what a producer holds while the brokers are slow or gone; a
+	// callback producing past it waits (the processor slows down) for up to deliveryTimeout.
+	maxBufferedBytes = 64 << 20
+)
 
 // ProducerBuilder builds the processors' and emitters' producers: records placed by Goka's
 // partitioner (GokaPartitioner, on Goka's default hasher, which this product never changes),
@@ -36,19 +49,24 @@ func (o Options) ProducerBuilder() goka.ProducerBuilder {
 	return func(brokers []string, clientID string, _ func() hash.Hash32) (goka.Producer, error) {
 		opts := append(o.KafkaClientOpts(brokers...),
 			kgo.ClientID(clientID),
-			kgo.ProducerLinger(o.FlushFrequency),
+			kgo.ProducerLinger(min(o.FlushFrequency, maxFlushFrequency)),
 			kgo.ProducerBatchCompression(kgo.NoCompression()),
 			kgo.MaxBufferedRecords(1<<16),
+			kgo.MaxBufferedBytes(maxBufferedBytes),
 			kgo.RecordDeliveryTimeout(deliveryTimeout),
 		)
 		if o.AcksAll {
-			opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+			// An idempotent producer never fails a record it may have sent unless allowed to:
+			// without this, an outage would stall the processors for good instead of failing
+			// them. A record failed so may have been written; the restarted processor writes
+			// it again, and its consumers already take redeliveries.
+			opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.AllowIdempotentProduceCancellation())
 		} else {
 			opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite(),
 				kgo.MaxProduceRequestsInflightPerBroker(1))
 		}
 		if o.MaxRecordBytes > 0 {
-			opts = append(opts, kgo.ProducerBatchMaxBytes(int32(o.MaxRecordBytes)))
+			opts = append(opts, kgo.ProducerBatchMaxBytes(int32(min(o.MaxRecordBytes, maxBatchBytes))))
 		}
 		cl, err := kgo.NewClient(opts...)
 		if err != nil {

@@ -22,7 +22,7 @@ import (
 // headers, and hands Goka each record's offset (stored with a table row) once it is written.
 func TestProducerPlacesRecordsAsGokaDoes(t *testing.T) {
 	o := kafkatest.Broker(t, 3)
-	topic := "producer-placement"
+	topic := kafkatest.Name("producer-placement")
 	_, err := o.EnsureTopics([]runtime.TopicSpec{{Name: topic, Partitions: 3}})
 	require.NoError(t, err)
 	p, err := o.ProducerBuilder()(o.Brokers, "test", goka.DefaultHasher())
@@ -90,7 +90,7 @@ func TestProducerPlacesRecordsAsGokaDoes(t *testing.T) {
 func TestProducerFailsARecordOverTheLimit(t *testing.T) {
 	o := kafkatest.Broker(t, 1)
 	o.MaxRecordBytes = 2000
-	topic := "producer-limit"
+	topic := kafkatest.Name("producer-limit")
 	_, err := o.EnsureTopics([]runtime.TopicSpec{{Name: topic, Partitions: 1}})
 	require.NoError(t, err)
 	p, err := o.ProducerBuilder()(o.Brokers, "test", goka.DefaultHasher())

@@ -85,8 +85,8 @@ func OptionsFromEnv() (Options, error) {
 	}
 	if v := os.Getenv("ATLAS_FLUSH_FREQUENCY"); v != "" {
 		d, err := time.ParseDuration(v)
-		if err != nil || d < 0 {
-			errs = append(errs, fmt.Sprintf("ATLAS_FLUSH_FREQUENCY=%q: want a duration such as 1ms", v))
+		if err != nil || d < 0 || d > maxFlushFrequency {
+			errs = append(errs, fmt.Sprintf("ATLAS_FLUSH_FREQUENCY=%q: want a duration such as 1ms, at most %s", v, maxFlushFrequency))
 		}
 		o.FlushFrequency = d
 	}

@@ -1,0 +1,54 @@
+package runtime
+
+import (
+	"testing"
+	"time"
+
+	"github.com/lovoo/goka"
+	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kfake"
+)
+
+// When the brokers are gone, a record's promise fails once deliveryTimeout has passed, with
+// acks=all (idempotent) as with acks=1: the processor then fails and is restarted, rather
+// than stalling for good, and Close does not hang on what is still buffered.
+func TestProducerFailsRecordsWhenTheBrokersAreGone(t *testing.T) {
+	defer func(d, c time.Duration) { deliveryTimeout, closeTimeout = d, c }(deliveryTimeout, closeTimeout)
+	deliveryTimeout, closeTimeout = 2*time.Second, time.Second
+	for _, acksAll := range []bool{true, false} {
+		c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "gone"))
+		require.NoError(t, err)
+		o := DefaultOptions(c.ListenAddrs()...)
+		o.AcksAll = acksAll
+		p, err := o.ProducerBuilder()(o.Brokers, "test", goka.DefaultHasher())
+		require.NoError(t, err)
+		written := make(chan error, 1)
+		p.Emit("gone", "k", []byte("v")).Then(func(err error) { written <- err })
+		require.NoError(t, <-written, "acks all %v: the first record, brokers up", acksAll)
+
+		c.Close()
+		failed := make(chan error, 1)
+		p.Emit("gone", "k", []byte("v2")).Then(func(err error) { failed <- err })
+		select {
+		case err := <-failed:
+			require.Error(t, err, "acks all %v", acksAll)
+		case <-time.After(30 * time.Second):
+			t.Fatalf("acks all %v: no promise 30 s after the brokers went", acksAll)
+		}
+		closed := make(chan struct{})
+		go func() { _ = p.Close(); close(closed) }()
+		select {
+		case <-closed:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("acks all %v: Close hangs", acksAll)
+		}
+	}
+}
+
+// A flush frequency franz-go would refuse is refused where it is set, not by every processor
+// at start.
+func TestFlushFrequencyOverTheLingerLimitIsRefused(t *testing.T) {
+	t.Setenv("ATLAS_FLUSH_FREQUENCY", "2m")
+	_, err := OptionsFromEnv()
+	require.ErrorContains(t, err, "ATLAS_FLUSH_FREQUENCY")
+}
