@@ -68,7 +68,7 @@ var (
 		{Env: "ATLAS_CONTRACTS", Flag: "contracts", Default: codecs.EraSeed, Usage: "contract era the services write: seed or current (both are read)"},
 		{Env: "ATLAS_PARTITIONS", Default: "12", Usage: "partitions of the topics the product creates"},
 		{Env: "ATLAS_REPLICATION", Default: "1", Usage: "replication of the topics the product creates (from 3: min.insync.replicas a majority)"},
-		{Env: "ATLAS_FLUSH_FREQUENCY", Default: "1ms", Usage: "producer batching delay"},
+		{Env: "ATLAS_FLUSH_FREQUENCY", Default: "1ms", Usage: "producer batching delay (at most 1m)"},
 		{Env: "ATLAS_ACKS", Default: "all", Usage: "all (idempotent producer) or 1"},
 		{Env: "ATLAS_CLIENT_ID", Default: "atlas", Usage: "prefix of the Kafka client ids"},
 		{Env: "ATLAS_STORAGE_DIR", Default: "(memory)", Usage: "folder of local LevelDB copies of tables, one folder per group"},
