@@ -49,6 +49,7 @@ func (o Options) ProducerBuilder() goka.ProducerBuilder {
 	return func(brokers []string, clientID string, _ func() hash.Hash32) (goka.Producer, error) {
 		opts := append(o.KafkaClientOpts(brokers...),
 			kgo.ClientID(clientID),
+			kgo.WithLogger(kgoLogger{client: clientID}),
 			kgo.ProducerLinger(min(o.FlushFrequency, maxFlushFrequency)),
 			kgo.ProducerBatchCompression(kgo.NoCompression()),
 			kgo.MaxBufferedRecords(1<<16),

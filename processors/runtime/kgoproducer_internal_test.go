@@ -5,8 +5,11 @@ import (
 	"time"
 
 	"github.com/lovoo/goka"
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // When the brokers are gone, a record's promise fails once deliveryTimeout has passed, with
@@ -51,4 +54,20 @@ func TestFlushFrequencyOverTheLingerLimitIsRefused(t *testing.T) {
 	t.Setenv("ATLAS_FLUSH_FREQUENCY", "2m")
 	_, err := OptionsFromEnv()
 	require.ErrorContains(t, err, "ATLAS_FLUSH_FREQUENCY")
+}
+
+// franz-go's warnings and errors reach the log with their key-values; its chattier levels
+// are not asked for.
+func TestKgoLoggerForwardsWarningsAndErrors(t *testing.T) {
+	hook := logtest.NewGlobal()
+	defer hook.Reset()
+	l := kgoLogger{client: "c1"}
+	require.Equal(t, kgo.LogLevelWarn, l.Level())
+	l.Log(kgo.LogLevelWarn, "produce failed", "broker", 1, "err", "timeout")
+	l.Log(kgo.LogLevelError, "fatal")
+	entries := hook.AllEntries()
+	require.Len(t, entries, 2)
+	require.Equal(t, logrus.WarnLevel, entries[0].Level)
+	require.Equal(t, logrus.Fields{"client": "c1", "kafka_broker": 1, "kafka_err": "timeout"}, entries[0].Data)
+	require.Equal(t, logrus.ErrorLevel, entries[1].Level)
 }
