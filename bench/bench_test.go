@@ -112,7 +112,8 @@ func TestSkeletonCopiesThePipelinesRecords(t *testing.T) {
 	require.NoError(t, err)
 	defer s.close()
 	tenant := []kgo.RecordHeader{{Key: "TENANT_ID", Value: []byte("t-1")}}
-	copied := map[string]bool{} // values the skeleton may write
+	// The values the skeleton may write, per topic it writes them to.
+	copied := map[string]map[string]bool{skelMid: {}, "rows": {}, skelOut: {}, skelStatus: {}}
 	var keys []string
 	for i := uint32(1); i <= 30; i++ {
 		ik := model.AccountKeyFor("t", i)
@@ -123,7 +124,8 @@ func TestSkeletonCopiesThePipelinesRecords(t *testing.T) {
 		require.NoError(t, err)
 		created, err := codecs.EncodeAccountStatusEventFast(&codecs.AccountStatusEvent{AccountID: i, Name: "n", Status: codecs.AccountStatusEventStatusCreated})
 		require.NoError(t, err)
-		copied[mid], copied[string(row)], copied[changed], copied[string(logged)] = true, true, true, true
+		copied[skelMid][mid], copied["rows"][string(row)] = true, true
+		copied[skelOut][changed], copied[skelStatus][string(logged)] = true, true
 		s.send(string(atlas.AccountCommands), ik, []byte(mid), nil)
 		s.send(string(goka.GroupTable(atlas.AccountsGroup)), ik, row, nil)
 		s.send(string(atlas.EventTopicAccountSessionStatus), codecs.IDKey(i), []byte(changed), tenant)
@@ -152,7 +154,7 @@ func TestSkeletonCopiesThePipelinesRecords(t *testing.T) {
 	for _, r := range mids {
 		id := binary.LittleEndian.Uint32([]byte(k.publicKey[string(r.Key)]))
 		require.Equal(t, model.AccountKeyFor("t", id), string(r.Key))
-		require.True(t, copied[string(r.Value)], "not a copied internal record: %s", r.Value)
+		require.True(t, copied[skelMid][string(r.Value)], "not a copied internal record: %s", r.Value)
 		require.Empty(t, r.Headers)
 		logins += int(r.Offset % 2)
 	}
@@ -161,7 +163,7 @@ func TestSkeletonCopiesThePipelinesRecords(t *testing.T) {
 		events := all(topic)
 		require.Len(t, events, want, topic)
 		for _, r := range events {
-			require.True(t, copied[string(r.Value)], "not a copied event: %s", r.Value)
+			require.True(t, copied[topic][string(r.Value)], "not a copied event of %s: %s", topic, r.Value)
 			require.Equal(t, tenant, r.Headers)
 			require.Contains(t, keys, string(r.Key))
 		}
@@ -170,7 +172,7 @@ func TestSkeletonCopiesThePipelinesRecords(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rows, total)
 	for _, r := range rows {
-		require.True(t, copied[string(r.Value)], "not a copied row")
+		require.True(t, copied["rows"][string(r.Value)], "not a copied row")
 		require.Contains(t, k.publicKey, string(r.Key))
 	}
 }

@@ -1,6 +1,6 @@
 // Package recordsize knows how large a Kafka record may be where a processor writes it, and
 // how large a record is. A record over the broker's limit is refused by the broker (or by
-// Sarama before it); inside a Goka callback that refusal stops the processor, which restarts,
+// the producer before it); inside a Goka callback that refusal stops the processor, which restarts,
 // consumes the same command, and fails again. Callbacks therefore check before they emit and
 // answer the command another way (see processors/deadletter and the account stages).
 package recordsize
@@ -11,8 +11,8 @@ import (
 	"github.com/lovoo/goka"
 )
 
-// Default is the limit where none was learned: Sarama's default Producer.MaxMessageBytes,
-// which is below Kafka's default message.max.bytes (1048588).
+// Default is the limit where none was learned: below Kafka's default message.max.bytes
+// (1048588), with room for a batch's own bytes.
 const Default = 1_000_000
 
 // batchOverhead is a v2 record batch header; recordOverhead bounds the varints and the

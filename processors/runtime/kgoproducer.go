@@ -21,8 +21,8 @@ type kgoProducer struct {
 // Timeouts of the producers, variables so that tests can shorten them.
 var (
 	// deliveryTimeout is how long a record may keep failing to be written (brokers gone, a
-	// leader moving) before its promise fails, and the processor with it, to be restarted by
-	// Supervise: long enough to ride out a leader election without a rebalance, short enough
+	// leader moving) before its promise fails, once its current retry backoff is over, and
+	// the processor with it, to be restarted by Supervise: long enough to ride out a leader election without a rebalance, short enough
 	// that an outage shows and that a callback waiting for room in a full buffer is freed.
 	deliveryTimeout = 30 * time.Second
 	// closeTimeout bounds how long Close waits for buffered records when the brokers are gone.
@@ -33,10 +33,12 @@ const (
 	// maxFlushFrequency is the longest linger franz-go accepts.
 	maxFlushFrequency = time.Minute
 	// maxBatchBytes is the largest batch franz-go writes with its default request limit: a
-	// cluster allowing larger records still gets batches of this size, and records up to it.
+	// cluster allowing larger records still gets batches of this size (and records up to
+	// maxBufferedBytes, see WithRecordLimit).
 	maxBatchBytes = 100 << 20
 	// maxBufferedBytes bounds what a producer holds while the brokers are slow or gone; a
 	// callback producing past it waits (the processor slows down) for up to deliveryTimeout.
+	// franz-go refuses a record larger than it at once.
 	maxBufferedBytes = 64 << 20
 )
 

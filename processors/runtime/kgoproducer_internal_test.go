@@ -31,10 +31,12 @@ func TestProducerFailsRecordsWhenTheBrokersAreGone(t *testing.T) {
 
 		c.Close()
 		failed := make(chan error, 1)
+		sent := time.Now()
 		p.Emit("gone", "k", []byte("v2")).Then(func(err error) { failed <- err })
 		select {
 		case err := <-failed:
 			require.Error(t, err, "acks all %v", acksAll)
+			require.GreaterOrEqual(t, time.Since(sent), deliveryTimeout, "acks all %v: failed by the delivery timeout, not at once", acksAll)
 		case <-time.After(30 * time.Second):
 			t.Fatalf("acks all %v: no promise 30 s after the brokers went", acksAll)
 		}
@@ -61,13 +63,18 @@ func TestFlushFrequencyOverTheLingerLimitIsRefused(t *testing.T) {
 func TestKgoLoggerForwardsWarningsAndErrors(t *testing.T) {
 	hook := logtest.NewGlobal()
 	defer hook.Reset()
-	l := kgoLogger{client: "c1"}
+	l := kgoLogger{client: "test-logger-c1"}
 	require.Equal(t, kgo.LogLevelWarn, l.Level())
 	l.Log(kgo.LogLevelWarn, "produce failed", "broker", 1, "err", "timeout")
 	l.Log(kgo.LogLevelError, "fatal")
-	entries := hook.AllEntries()
+	var entries []logrus.Entry // this logger's only: other clients may log meanwhile
+	for _, e := range hook.AllEntries() {
+		if e.Data["client"] == "test-logger-c1" {
+			entries = append(entries, *e)
+		}
+	}
 	require.Len(t, entries, 2)
 	require.Equal(t, logrus.WarnLevel, entries[0].Level)
-	require.Equal(t, logrus.Fields{"client": "c1", "kafka_broker": 1, "kafka_err": "timeout"}, entries[0].Data)
+	require.Equal(t, logrus.Fields{"client": "test-logger-c1", "kafka_broker": 1, "kafka_err": "timeout"}, entries[0].Data)
 	require.Equal(t, logrus.ErrorLevel, entries[1].Level)
 }

@@ -37,8 +37,9 @@ type Options struct {
 	// ClientID prefixes the Kafka client ids of this process.
 	ClientID string
 	// MaxRecordBytes is the largest record the processors may write (0: recordsize.Default).
-	// Services learn it from the cluster at start (LearnRecordLimit); it becomes Sarama's
-	// Producer.MaxMessageBytes and the limit callbacks check against.
+	// Services learn it from the cluster at start (LearnRecordLimit); it becomes the
+	// producers' batch limit (franz-go's ProducerBatchMaxBytes) and the limit callbacks check
+	// against.
 	MaxRecordBytes int
 	// Contracts is the contract era the product writes (codecs.EraSeed, the default, or
 	// codecs.EraCurrent); it reads both eras in either.

@@ -66,7 +66,10 @@ type RunningView struct {
 	// not).
 	recovered atomic.Pointer[goka.View]
 	blipSince atomic.Int64
-	done      chan struct{}
+	// stopping is closed when the view was told to stop (its context ended): Goka stops
+	// updating the view's state then, which could otherwise still say running.
+	stopping <-chan struct{}
+	done     chan struct{}
 }
 
 // reconnectGrace is how long a recovered view stays ready while Goka reconnects a partition:
@@ -89,10 +92,20 @@ func (r *RunningView) Ready() bool {
 		r.blipSince.Store(0)
 		return true
 	}
-	if r.recovered.Load() != v {
+	if r.recovered.Load() != v || r.stopped() {
 		return false
 	}
 	return r.blipReady(v.CurrentState(), time.Now().UnixNano())
+}
+
+// stopped tells whether the view was told to stop.
+func (r *RunningView) stopped() bool {
+	select {
+	case <-r.stopping: // a nil channel (a RunningView made by hand) never is
+		return true
+	default:
+		return false
+	}
 }
 
 // blipReady is Ready for a view that recovered once and now has a partition that is not
@@ -130,7 +143,7 @@ type ViewIndex interface {
 // the view starts from an empty index and an in-memory table whatever StorageDir says, so
 // that the run reads the whole table through ix: a local copy would skip the rows it holds.
 func (o Options) StartIndexedView(ctx context.Context, table goka.Table, c goka.Codec, ix ViewIndex) *RunningView {
-	r := &RunningView{Name: "view " + string(table), Table: table, done: make(chan struct{})}
+	r := &RunningView{Name: "view " + string(table), Table: table, stopping: ctx.Done(), done: make(chan struct{})}
 	track(&statsCollector.views, r, r.Name, &r.component)
 	opts := o.ViewOptions(table)
 	if ix != nil {

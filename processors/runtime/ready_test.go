@@ -43,3 +43,14 @@ func TestABlipKeepsARecoveredViewReadyForTheGrace(t *testing.T) {
 	}
 	require.False(t, (&RunningView{}).blipReady(goka.ViewStateIdle, time.Now().UnixNano()), "a stopped view")
 }
+
+// A view told to stop is not kept ready by the grace: Goka stops updating the view's state
+// then, so the state cannot tell a stop from a reconnect.
+func TestAViewToldToStopGetsNoGrace(t *testing.T) {
+	stop := make(chan struct{})
+	r := &RunningView{stopping: stop}
+	require.False(t, r.stopped())
+	close(stop)
+	require.True(t, r.stopped())
+	require.False(t, (&RunningView{}).stopped(), "a view without a context is never told to stop")
+}

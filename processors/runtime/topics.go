@@ -278,8 +278,9 @@ func (o Options) WithRecordLimit(specs []TopicSpec) Options {
 		logrus.WithError(err).WithField("max_record_bytes", recordsize.Default).Warn("record size limit not learned; using the default")
 		n = recordsize.Default
 	}
-	// The producers write batches of at most maxBatchBytes: a larger record could never be
-	// written, so the stages' own size checks refuse it first.
-	o.MaxRecordBytes = min(n, maxBatchBytes)
+	// The producers write batches of at most maxBatchBytes and buffer at most
+	// maxBufferedBytes: a larger record could never be written, so the stages' own size
+	// checks refuse it first.
+	o.MaxRecordBytes = min(n, maxBatchBytes, maxBufferedBytes)
 	return o
 }
