@@ -95,13 +95,11 @@ func sampleRecords(ctx context.Context, s *stack, topic string, n int, keep func
 	return out, err
 }
 
+// gokaHeaders are the records' headers as Goka emits them.
 func gokaHeaders(rs []*kgo.Record) []goka.Headers {
 	out := make([]goka.Headers, len(rs))
 	for i, r := range rs {
-		out[i] = goka.Headers{}
-		for _, hd := range r.Headers {
-			out[i][hd.Key] = hd.Value
-		}
+		out[i] = topicread.HeaderMap(r.Headers)
 	}
 	return out
 }

@@ -22,8 +22,9 @@ type kgoProducer struct {
 var (
 	// deliveryTimeout is how long a record may keep failing to be written (brokers gone, a
 	// leader moving) before its promise fails, once its current retry backoff is over, and
-	// the processor with it, to be restarted by Supervise: long enough to ride out a leader election without a rebalance, short enough
-	// that an outage shows and that a callback waiting for room in a full buffer is freed.
+	// the processor with it, to be restarted by Supervise: long enough to ride out a leader
+	// election without a rebalance, short enough that an outage shows and that a callback
+	// waiting for room in a full buffer is freed.
 	deliveryTimeout = 30 * time.Second
 	// closeTimeout bounds how long Close waits for buffered records when the brokers are gone.
 	closeTimeout = 10 * time.Second
